@@ -1,0 +1,56 @@
+//! The HTTP API: one module per resource, each holding its request and response objects
+//! and its handlers (no SQL). `service()` assembles them into the OpenAPI service whose
+//! document is `mobile-contract/openapi.json`.
+
+pub mod body;
+pub mod health;
+pub mod problem;
+
+use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, handler, web::Data};
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::startup::AppState;
+
+/// Groups of operations in the OpenAPI document.
+#[derive(Tags)]
+pub enum ApiTag {
+    /// Liveness and readiness, for load balancers and orchestrators.
+    Operations,
+}
+
+/// The API operations, in the order the document lists them.
+pub type Apis = health::HealthApi;
+
+/// The OpenAPI service; its document does not depend on settings, so the committed
+/// contract is the same on every machine.
+pub fn service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(health::HealthApi, "bilet", env!("CARGO_PKG_VERSION"))
+        .description(include_str!("description.md"))
+}
+
+/// The OpenAPI document as committed in `mobile-contract/openapi.json`.
+pub fn contract() -> String {
+    let mut spec = service().spec();
+    spec.push('\n');
+    spec
+}
+
+/// Every route the service answers, without the edge middleware.
+pub fn routes(_state: &AppState) -> impl Endpoint + 'static {
+    let service = service();
+    Route::new()
+        .at("/openapi.json", service.spec_endpoint())
+        .nest("/docs", service.swagger_ui())
+        .at("/metrics", get(get_metrics))
+        .nest("/", service)
+        .map_to_response()
+}
+
+/// Prometheus text exposition of this process's metrics.
+#[handler]
+fn get_metrics(state: Data<&AppState>) -> impl IntoResponse {
+    state
+        .metrics
+        .render()
+        .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+}

@@ -1,0 +1,94 @@
+//! Every error leaving a route becomes problem+json here: poem's and poem-openapi's own
+//! errors (unknown route, wrong method, bad parameter, missing credentials, …) included,
+//! so their plain-text defaults never reach a client.
+
+use std::any::Any;
+
+use poem::PathPattern;
+use poem::error::{MethodNotAllowedError, NotFoundError};
+use poem::http::StatusCode;
+use poem::{Error, Response};
+use poem_openapi::error::{
+    AuthorizationError, ContentTypeError, ParseMultipartError, ParseParamError, ParsePathError,
+    ParseRequestPayloadError,
+};
+
+use crate::api::problem::{FieldError, Problem};
+
+/// Renders any error as problem+json, keeping the matched route for the access log.
+pub async fn into_problem_response(err: Error) -> Response {
+    let mut response = problem_for(&err).to_response();
+    // An unknown path may still have passed through a nest's catch-all pattern; it
+    // matched no route, so it keeps no route label.
+    if !err.is::<NotFoundError>()
+        && let Some(pattern) = err.data::<PathPattern>()
+    {
+        response.set_data(pattern.clone());
+    }
+    response
+}
+
+fn problem_for(err: &Error) -> Problem {
+    if let Some(problem) = err.downcast_ref::<Problem>() {
+        if problem.status().is_server_error() {
+            tracing::error!(error = %problem, "request failed");
+        }
+        return problem.clone();
+    }
+    if err.is::<NotFoundError>() {
+        return Problem::not_found("no resource at this path");
+    }
+    if err.is::<MethodNotAllowedError>() {
+        return Problem::method_not_allowed();
+    }
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        return Problem::validation(vec![FieldError::new(e.name, &e.reason)]);
+    }
+    if err.is::<ParsePathError>() {
+        // An id that cannot even be parsed names nothing that exists.
+        return Problem::not_found("no resource at this path");
+    }
+    if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        return Problem::malformed_json(&e.reason);
+    }
+    if let Some(e) = err.downcast_ref::<ParseMultipartError>() {
+        return Problem::bad_request(&e.reason);
+    }
+    if let Some(e) = err.downcast_ref::<ContentTypeError>() {
+        return Problem::unsupported_media_type(e.to_string());
+    }
+    if err.is::<AuthorizationError>() {
+        return Problem::unauthorized("a valid bearer access token is required");
+    }
+    match err.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Request body too large",
+            "the request body is too large",
+        ),
+        status if status.is_server_error() => {
+            tracing::error!(error = %err, cause = ?err, "request failed");
+            Problem::internal()
+        }
+        status => Problem::new(
+            status,
+            "bad-request",
+            "Bad request",
+            status
+                .canonical_reason()
+                .unwrap_or("the request was rejected"),
+        ),
+    }
+}
+
+/// A panic in a handler: logged, and answered with a plain 500 problem.
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    tracing::error!(panic = %message, "handler panicked");
+    Problem::internal().to_response()
+}

@@ -1,0 +1,157 @@
+//! The `bilet` command: parses the command line and hands off to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bilet::settings::Settings;
+use bilet::startup::{self, Application, Role};
+use bilet::{contract, telemetry};
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "bilet",
+    version,
+    about = "Backend and notification hub of the career-guidance program"
+)]
+struct Cli {
+    /// Settings file (TOML); defaults to $BILET_CONFIG, then ./bilet.toml if present.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API and, in the same process, the background workers.
+    Serve {
+        /// Run the API alone, without workers.
+        #[arg(long)]
+        no_workers: bool,
+    },
+    /// Run the background workers alone (several may run side by side).
+    Work,
+    /// Apply the database migrations (creating the database if needed) and exit.
+    Migrate,
+    /// Write the OpenAPI document the mobile apps build against.
+    Contract {
+        /// Do not write; exit non-zero and show the difference if the file is stale.
+        #[arg(long)]
+        check: bool,
+        /// Where the document lives.
+        #[arg(long, default_value = contract::DEFAULT_PATH)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Contract { check, out } = &cli.command {
+        return run_contract(*check, out);
+    }
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("bilet: invalid settings:");
+            for error in &err.0 {
+                eprintln!("  {error}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("bilet: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bilet: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { no_workers } => {
+            let app = Application::build(settings, !no_workers).await?;
+            app.run(shutdown_on_signal()).await
+        }
+        Command::Work => {
+            let state = startup::connect(settings, Role::Worker).await?;
+            startup::run_workers(state, shutdown_on_signal()).await
+        }
+        Command::Migrate => {
+            startup::connect(settings, Role::Worker).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Contract { .. } => unreachable!("handled before settings are loaded"),
+    }
+}
+
+/// A token cancelled on the first SIGTERM or SIGINT.
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = ctrl_c => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+        tracing::info!("shutdown requested");
+        cancel.cancel();
+    });
+    token
+}
+
+fn run_contract(check: bool, path: &std::path::Path) -> ExitCode {
+    if check {
+        match contract::check(path) {
+            Ok(()) => {
+                println!("{} is up to date", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(diff) => {
+                eprintln!(
+                    "bilet: {} is stale; run `bilet contract` and commit the result:\n{diff}",
+                    path.display()
+                );
+                ExitCode::FAILURE
+            }
+        }
+    } else {
+        match contract::write(path) {
+            Ok(()) => {
+                println!("wrote {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("bilet: cannot write {}: {err}", path.display());
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

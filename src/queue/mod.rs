@@ -1,0 +1,89 @@
+//! Redis: the connection every process shares, and the key prefix that keeps one
+//! deployment's (or one test's) keys and streams apart from another's.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::settings::RedisSettings;
+use crate::startup::DependencyError;
+
+/// A multiplexed, self-reconnecting Redis connection with this deployment's key prefix.
+#[derive(Clone)]
+pub struct Redis {
+    pub conn: ConnectionManager,
+    pub keys: Keys,
+}
+
+/// Builds key names under one prefix: `{prefix}:{name}`.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn key(&self, name: &str) -> String {
+        format!("{}:{name}", self.prefix)
+    }
+}
+
+/// Connects and checks the server answers; fails fast with the address and the reason.
+pub async fn connect(settings: &RedisSettings) -> Result<Redis, DependencyError> {
+    let failed = |reason: String| DependencyError::redis(settings.address(), reason);
+    let client =
+        redis::Client::open(settings.url.expose()).map_err(|err| failed(err.to_string()))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(settings.connect_timeout))
+        .set_response_timeout(Some(Duration::from_secs(5)))
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_secs(2));
+    let mut conn = tokio::time::timeout(
+        settings.connect_timeout,
+        ConnectionManager::new_with_config(client, config),
+    )
+    .await
+    .map_err(|_| failed("timed out".to_owned()))?
+    .map_err(|err| failed(describe(&err)))?;
+    redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .map_err(|err| failed(describe(&err)))?;
+    Ok(Redis {
+        conn,
+        keys: Keys::new(settings.prefix.clone()),
+    })
+}
+
+impl Redis {
+    /// A PING bounded by `timeout`, for readiness checks.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), String> {
+        let mut conn = self.conn.clone();
+        match tokio::time::timeout(timeout, redis::cmd("PING").query_async::<String>(&mut conn))
+            .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(describe(&err)),
+            Err(_) => Err("timed out".to_owned()),
+        }
+    }
+}
+
+fn describe(err: &redis::RedisError) -> String {
+    if err.is_connection_refusal() {
+        "connection refused".to_owned()
+    } else if err.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        err.to_string()
+    }
+}

@@ -1,0 +1,209 @@
+//! Building the service from settings: connect to PostgreSQL and Redis (failing fast with
+//! one clear line), migrate, bind, and run the API and the workers until shutdown.
+//! `main` and the tests start the service the same way, through [`Application`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::listener::TcpAcceptor;
+use poem::{EndpointExt, Server};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::queue::{self, Redis};
+use crate::settings::Settings;
+use crate::store::{self, Db};
+use crate::worker::{self, Supervisor};
+use crate::{api, http};
+
+/// What every handler and worker shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub redis: Redis,
+    pub metrics: Metrics,
+    pub process: ProcessInfo,
+}
+
+/// Who this process is, among all the service's processes.
+#[derive(Debug, Clone)]
+pub struct ProcessInfo {
+    /// Unique across processes and machines; the consumer name in stream groups.
+    pub name: String,
+    pub role: Role,
+    pub started_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `bilet serve`: the API, with or without workers.
+    Api,
+    /// `bilet work`: workers only.
+    Worker,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Api => "api",
+            Role::Worker => "worker",
+        }
+    }
+}
+
+impl ProcessInfo {
+    pub fn new(role: Role) -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "host".to_owned());
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        Self {
+            name: format!("{host}-{}-{}-{suffix}", role.as_str(), std::process::id()),
+            role,
+            started_at: Utc::now(),
+        }
+    }
+}
+
+/// A dependency that could not be reached at startup.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach {service} at {address} ({setting}): {reason}")]
+pub struct DependencyError {
+    pub service: &'static str,
+    pub setting: &'static str,
+    pub address: String,
+    pub reason: String,
+}
+
+impl DependencyError {
+    pub fn postgres(address: String, reason: String) -> Self {
+        Self {
+            service: "PostgreSQL",
+            setting: "BILET_DATABASE_URL",
+            address,
+            reason,
+        }
+    }
+
+    pub fn redis(address: String, reason: String) -> Self {
+        Self {
+            service: "Redis",
+            setting: "BILET_REDIS_URL",
+            address,
+            reason,
+        }
+    }
+}
+
+/// Why the service did not start; each prints as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot listen on {addr} (BILET_HTTP_ADDR): {reason}")]
+    Bind { addr: SocketAddr, reason: String },
+}
+
+/// Connects to PostgreSQL (creating and migrating the database) and Redis.
+pub async fn connect(settings: Settings, role: Role) -> Result<AppState, StartupError> {
+    let db = store::connect(&settings.database).await?;
+    store::migrate(&db).await?;
+    let redis = queue::connect(&settings.redis).await?;
+    Ok(AppState {
+        settings: Arc::new(settings),
+        db,
+        redis,
+        metrics: Metrics::new(),
+        process: ProcessInfo::new(role),
+    })
+}
+
+/// The API (and, unless disabled, the workers) bound and ready to run.
+pub struct Application {
+    state: AppState,
+    listener: TcpListener,
+    addr: SocketAddr,
+    workers: bool,
+}
+
+impl Application {
+    /// Connects, migrates and binds; the port is taken when this returns.
+    pub async fn build(settings: Settings, workers: bool) -> Result<Self, StartupError> {
+        let addr = settings.http.addr;
+        let state = connect(settings, Role::Api).await?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|err| StartupError::Bind {
+                addr,
+                reason: err.to_string(),
+            })?;
+        let addr = listener.local_addr().map_err(|err| StartupError::Bind {
+            addr,
+            reason: err.to_string(),
+        })?;
+        Ok(Self {
+            state,
+            listener,
+            addr,
+            workers,
+        })
+    }
+
+    /// The address actually bound (the real port when the settings asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops accepting, lets in-flight requests
+    /// and worker tasks finish within the grace period, and returns.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let grace = self.state.settings.http.shutdown_grace;
+        let supervisor = Supervisor::new(shutdown.child_token(), self.state.metrics.clone());
+        if self.workers {
+            worker::register_all(&supervisor, &self.state);
+        }
+        let routes = api::routes(&self.state).data(self.state.clone());
+        let app = http::wrap(
+            routes,
+            self.state.metrics.clone(),
+            self.state.settings.http.body_limit,
+        );
+        tracing::info!(
+            addr = %self.addr,
+            workers = self.workers,
+            process = %self.state.process.name,
+            "bilet is serving"
+        );
+        Server::new_with_acceptor(TcpAcceptor::from_tokio(self.listener)?)
+            .run_with_graceful_shutdown(app, shutdown.cancelled_owned(), Some(grace))
+            .await?;
+        supervisor.shutdown(grace).await;
+        self.state.db.close().await;
+        tracing::info!("bilet stopped");
+        Ok(())
+    }
+}
+
+/// `bilet work`: the workers alone, until `shutdown` is cancelled.
+pub async fn run_workers(state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let grace = state.settings.http.shutdown_grace;
+    let supervisor = Supervisor::new(shutdown.clone(), state.metrics.clone());
+    worker::register_all(&supervisor, &state);
+    tracing::info!(process = %state.process.name, "bilet workers running");
+    shutdown.cancelled().await;
+    supervisor.shutdown(grace).await;
+    state.db.close().await;
+    tracing::info!("bilet workers stopped");
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! Connecting to PostgreSQL, creating the database if it does not exist, and applying the
+//! migrations in `migrations/`.
+
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+
+use crate::settings::DatabaseSettings;
+use crate::startup::DependencyError;
+
+/// The pool every store function borrows connections from.
+pub type Db = PgPool;
+
+/// The migrations, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// PostgreSQL's "database does not exist".
+const INVALID_CATALOG_NAME: &str = "3D000";
+/// Another process created the database between our check and our `CREATE`.
+const DUPLICATE_DATABASE: &str = "42P04";
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// Connects, creating the database first when it is missing; fails fast with a reason
+/// that names the address and never the password.
+pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DependencyError> {
+    let options = settings
+        .connect_options()
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+    let failed = |reason: String| DependencyError::postgres(settings.address(), reason);
+
+    match probe(&options, settings.connect_timeout).await {
+        Ok(()) => {}
+        Err(err) if sql_state(&err).as_deref() == Some(INVALID_CATALOG_NAME) => {
+            create_database(&options, settings.connect_timeout)
+                .await
+                .map_err(|err| failed(format!("cannot create the database: {}", describe(&err))))?;
+        }
+        Err(err) => return Err(failed(describe(&err))),
+    }
+
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.connect_timeout)
+        .connect_with(options)
+        .await
+        .map_err(|err| failed(describe(&err)))
+}
+
+/// Applies pending migrations; applying them again changes nothing.
+pub async fn migrate(db: &Db) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(db).await
+}
+
+/// A trivial query bounded by `timeout`, for readiness checks.
+pub async fn ping(db: &Db, timeout: Duration) -> Result<(), String> {
+    match tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(db)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) => Err(describe(&err)),
+        Err(_) => Err("timed out".to_owned()),
+    }
+}
+
+/// One connection attempt, bounded by the timeout (the pool would retry until it expires
+/// and then report only that it timed out).
+async fn probe(options: &PgConnectOptions, timeout: Duration) -> Result<(), sqlx::Error> {
+    let connection = tokio::time::timeout(timeout, PgConnection::connect_with(options))
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
+    connection.close().await
+}
+
+async fn create_database(options: &PgConnectOptions, timeout: Duration) -> Result<(), sqlx::Error> {
+    let name = options.get_database().unwrap_or("postgres").to_owned();
+    let maintenance = options.clone().database("postgres");
+    let mut connection = tokio::time::timeout(timeout, PgConnection::connect_with(&maintenance))
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
+    let statement = format!("CREATE DATABASE {}", quote_identifier(&name));
+    let created = sqlx::query(&statement).execute(&mut connection).await;
+    connection.close().await?;
+    match created {
+        Ok(_) => {
+            tracing::info!(database = %name, "created the database");
+            Ok(())
+        }
+        Err(err)
+            if matches!(
+                sql_state(&err).as_deref(),
+                Some(DUPLICATE_DATABASE | UNIQUE_VIOLATION)
+            ) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Quotes an identifier for the one statement that cannot take a bind parameter.
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn sql_state(err: &sqlx::Error) -> Option<String> {
+    match err {
+        sqlx::Error::Database(db) => db.code().map(|code| code.into_owned()),
+        _ => None,
+    }
+}
+
+/// A short reason, without the URL or its password.
+fn describe(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::PoolTimedOut => "timed out".to_owned(),
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Tls(tls) => format!("TLS failed: {tls}"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_safely() {
+        assert_eq!(quote_identifier("bilet"), "\"bilet\"");
+        assert_eq!(quote_identifier("a\"; DROP"), "\"a\"\"; DROP\"");
+    }
+}

@@ -1,0 +1,18 @@
+//! Background work: the supervisor that runs long-lived tasks beside the API (or alone in
+//! `bilet work`), and the tasks every process registers with it.
+
+pub mod presence;
+pub mod supervisor;
+
+pub use supervisor::Supervisor;
+
+use crate::startup::AppState;
+
+/// Registers every background task of the service; `serve` and `work` both call this.
+pub fn register_all(supervisor: &Supervisor, state: &AppState) {
+    let presence = presence::Presence::new(state.redis.clone(), state.process.clone());
+    supervisor.register("presence", move |shutdown| {
+        let presence = presence.clone();
+        async move { presence.run(shutdown).await }
+    });
+}

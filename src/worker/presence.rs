@@ -1,0 +1,57 @@
+//! Each process announces itself in Redis (`{prefix}:processes:{name}`, refreshed every few
+//! seconds, expiring when the process is gone), so operators can see which API and worker
+//! processes are alive and under which unique consumer name each reads the streams.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use tokio_util::sync::CancellationToken;
+
+use crate::queue::Redis;
+use crate::startup::ProcessInfo;
+
+const REFRESH: Duration = Duration::from_secs(5);
+const EXPIRE_SECS: u64 = 20;
+
+#[derive(Clone)]
+pub struct Presence {
+    redis: Redis,
+    process: ProcessInfo,
+}
+
+impl Presence {
+    pub fn new(redis: Redis, process: ProcessInfo) -> Self {
+        Self { redis, process }
+    }
+
+    fn key(&self) -> String {
+        self.redis
+            .keys
+            .key(&format!("processes:{}", self.process.name))
+    }
+
+    pub async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let key = self.key();
+        let mut conn = self.redis.conn.clone();
+        loop {
+            let _: () = redis::pipe()
+                .hset_multiple(
+                    &key,
+                    &[
+                        ("role", self.process.role.as_str()),
+                        ("version", env!("CARGO_PKG_VERSION")),
+                        ("started_at", &self.process.started_at.to_rfc3339()),
+                    ],
+                )
+                .expire(&key, EXPIRE_SECS as i64)
+                .query_async(&mut conn)
+                .await?;
+            tokio::select! {
+                () = tokio::time::sleep(REFRESH) => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+        let _: () = conn.del(&key).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,382 @@
+//! The test harness: spawns the real app on a free port against a fresh PostgreSQL database
+//! (migrated, dropped afterwards) and its own Redis key prefix, so tests run in parallel
+//! without seeing each other's data.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bilet::settings::Settings;
+use bilet::startup::Application;
+use bilet::store::database::quote_identifier;
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::{ConnectOptions, Connection, PgConnection};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Databases this harness creates start with this.
+const DB_PREFIX: &str = "bilet_test_";
+/// Leftovers of killed runs older than this are dropped when a test starts.
+const STALE_AFTER_SECS: u64 = 3600;
+
+/// A running app with its own database and Redis prefix.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: PgPool,
+    pub settings: Settings,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    cleanup: Cleanup,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// POSTs raw bytes as JSON.
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        self.cleanup.run();
+    }
+}
+
+/// Drops a test's database and deletes its Redis keys, from a thread of its own so that it
+/// works from `Drop` inside an async test.
+#[derive(Clone)]
+pub struct Cleanup {
+    pub database: Option<String>,
+    pub redis_prefix: Option<String>,
+}
+
+impl Cleanup {
+    pub fn run(&self) {
+        let this = self.clone();
+        let joined = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("cleanup runtime");
+            runtime.block_on(async move {
+                if let Some(name) = &this.database {
+                    drop_database(name).await;
+                }
+                if let Some(prefix) = &this.redis_prefix {
+                    delete_redis_prefix(prefix).await;
+                }
+            });
+        })
+        .join();
+        if joined.is_err() {
+            eprintln!("test cleanup failed");
+        }
+    }
+}
+
+/// Settings for one test: the machine's defaults (or `BILET_*` overrides), a free port,
+/// a fresh database name and a fresh Redis prefix.
+pub fn test_settings() -> (Settings, Cleanup) {
+    let mut settings = Settings::load(None).expect("test settings");
+    let unique = format!(
+        "{DB_PREFIX}{}_{}",
+        unix_now(),
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    settings.http.addr = ([127, 0, 0, 1], 0).into();
+    settings.http.shutdown_grace = Duration::from_secs(5);
+    let options = settings.database.connect_options().database(&unique);
+    settings.database.url = bilet::settings::Secret::new(options.to_url_lossy().to_string());
+    settings.redis.prefix = unique.clone();
+    let cleanup = Cleanup {
+        database: Some(unique.clone()),
+        redis_prefix: Some(unique),
+    };
+    (settings, cleanup)
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app after `configure` has adjusted its settings.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    init_once().await;
+    let (mut settings, cleanup) = test_settings();
+    configure(&mut settings);
+    let app = Application::build(settings.clone(), true)
+        .await
+        .expect("the app starts");
+    let addr = app.addr();
+    let db = app.state().db.clone();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(app.run(shutdown.clone()));
+    TestApp {
+        addr,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        db,
+        settings,
+        shutdown,
+        server: Some(server),
+        cleanup,
+    }
+}
+
+/// Once per test binary: drop databases left behind by killed runs.
+async fn init_once() {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_init(drop_stale_databases).await;
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+async fn maintenance_connection() -> PgConnection {
+    let settings = Settings::load(None).expect("test settings");
+    let options: PgConnectOptions = settings.database.connect_options().database("postgres");
+    PgConnection::connect_with(&options)
+        .await
+        .expect("PostgreSQL is reachable for tests")
+}
+
+async fn drop_database(name: &str) {
+    let mut conn = maintenance_connection().await;
+    let statement = format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        quote_identifier(name)
+    );
+    if let Err(err) = sqlx::query(&statement).execute(&mut conn).await {
+        eprintln!("could not drop test database {name}: {err}");
+    }
+    let _ = conn.close().await;
+}
+
+async fn drop_stale_databases() {
+    let mut conn = maintenance_connection().await;
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'bilet\\_test\\_%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+    let _ = conn.close().await;
+    let now = unix_now();
+    for name in names {
+        let created = name
+            .strip_prefix(DB_PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<u64>().ok());
+        if created.is_some_and(|secs| now.saturating_sub(secs) > STALE_AFTER_SECS) {
+            drop_database(&name).await;
+        }
+    }
+}
+
+async fn delete_redis_prefix(prefix: &str) {
+    let settings = Settings::load(None).expect("test settings");
+    let Ok(client) = redis::Client::open(settings.redis.url.expose()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let pattern = format!("{prefix}:*");
+    let mut cursor: u64 = 0;
+    loop {
+        let Ok((next, keys)): redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+        else {
+            return;
+        };
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> =
+                redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
+    }
+}
+
+/// Waits until `check` returns `Some`, polling, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The `bilet` binary built for these tests.
+pub fn bilet_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_bilet"))
+}
+
+/// A TCP forwarder between the app and a dependency, to make the dependency slow or
+/// make it vanish (its port closed) while the app runs.
+pub struct TcpProxy {
+    addr: SocketAddr,
+    delay: Arc<Mutex<Duration>>,
+    forwarded: Arc<AtomicU64>,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let delay = Arc::new(Mutex::new(Duration::ZERO));
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (accept_delay, accept_tasks) = (delay.clone(), tasks.clone());
+        let accept_forwarded = forwarded.clone();
+        let acceptor = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let delay = accept_delay.clone();
+                let counter = accept_forwarded.clone();
+                let task = tokio::spawn(forward(client, server, delay, counter));
+                accept_tasks.lock().expect("tasks lock").push(task);
+            }
+        });
+        tasks.lock().expect("tasks lock").push(acceptor);
+        Self {
+            addr,
+            delay,
+            forwarded,
+            tasks,
+        }
+    }
+
+    /// How many reads from the app this proxy has received so far.
+    pub fn forwarded(&self) -> u64 {
+        self.forwarded.load(Ordering::SeqCst)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Delays every request passing from the app to the dependency.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().expect("delay lock") = delay;
+    }
+
+    /// Closes the port and every open connection, as if the dependency went down.
+    pub fn close(&self) {
+        for task in self.tasks.lock().expect("tasks lock").drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+async fn forward(
+    client: TcpStream,
+    server: TcpStream,
+    delay: Arc<Mutex<Duration>>,
+    forwarded: Arc<AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let upstream = async {
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            let n = match client_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            forwarded.fetch_add(1, Ordering::SeqCst);
+            let pause = *delay.lock().expect("delay lock");
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            if server_write.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
+    };
+    let downstream = tokio::io::copy(&mut server_read, &mut client_write);
+    tokio::select! {
+        _ = upstream => {}
+        _ = downstream => {}
+    }
+}
+
+/// Asserts a response is problem+json with the given status and `type` slug, and returns
+/// the document.
+pub async fn assert_problem(
+    response: reqwest::Response,
+    status: u16,
+    slug: &str,
+) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: serde_json::Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["type"], format!("urn:bilet:problem:{slug}"), "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(body["title"].is_string(), "{body}");
+    assert!(body["detail"].is_string(), "{body}");
+    body
+}
