@@ -1,11 +1,15 @@
 //! bilet: the backend and notification hub behind the mobile apps of a school
 //! career-guidance program. `main.rs` parses the command line; everything else is here.
 
+pub mod admin;
 pub mod api;
 pub mod contract;
+pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod privacy;
 pub mod queue;
+pub mod security;
 pub mod settings;
 pub mod startup;
 pub mod store;

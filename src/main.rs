@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use bilet::settings::Settings;
 use bilet::startup::{self, Application, Role};
-use bilet::{contract, telemetry};
+use bilet::{admin, contract, telemetry};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +35,11 @@ enum Command {
     Work,
     /// Apply the database migrations (creating the database if needed) and exit.
     Migrate,
+    /// Operator commands.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Write the OpenAPI document the mobile apps build against.
     Contract {
         /// Do not write; exit non-zero and show the difference if the file is stale.
@@ -46,10 +51,43 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a staff account (admin or organizer); prints a generated password once
+    /// unless --password-stdin is given.
+    CreateUser {
+        #[arg(long, value_enum)]
+        role: admin::StaffRole,
+        #[arg(long)]
+        email: String,
+        /// The organization (площадка) an organizer belongs to; created if new.
+        #[arg(long)]
+        organization: Option<String>,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Re-encrypt all personal data under the current data key (the last one in
+    /// BILET_KEYS_DATA), while the service runs.
+    RotateDataKey,
+    /// Print a new random key for BILET_KEYS_DATA or BILET_KEYS_TOKEN.
+    GenerateKey {
+        /// The key's id, e.g. d2.
+        id: String,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Contract { check, out } = &cli.command {
         return run_contract(*check, out);
+    }
+    if let Command::Admin {
+        command: AdminCommand::GenerateKey { id },
+    } = &cli.command
+    {
+        println!("{}", admin::generate_key(id));
+        return ExitCode::SUCCESS;
     }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
@@ -93,8 +131,47 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Admin { command } => run_admin(command, settings).await,
         Command::Contract { .. } => unreachable!("handled before settings are loaded"),
     }
+}
+
+async fn run_admin(command: AdminCommand, settings: Settings) -> anyhow::Result<()> {
+    let state = startup::connect(settings, Role::Worker).await?;
+    match command {
+        AdminCommand::CreateUser {
+            role,
+            email,
+            organization,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                Some(line.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                None
+            };
+            let created =
+                admin::create_user(&state, role, &email, organization.as_deref(), password).await?;
+            println!("created account {}", created.account_id);
+            if let Some(password) = created.generated_password {
+                println!("password (shown once): {password}");
+            }
+        }
+        AdminCommand::RotateDataKey => {
+            let report = admin::rotate_data_key(&state).await?;
+            println!(
+                "re-encrypted {} values under key {} ({} changed concurrently and were already current)",
+                report.reencrypted,
+                state.vault.cipher().current_key_id(),
+                report.raced
+            );
+        }
+        AdminCommand::GenerateKey { .. } => unreachable!("handled before settings are loaded"),
+    }
+    state.db.close().await;
+    Ok(())
 }
 
 /// A token cancelled on the first SIGTERM or SIGINT.

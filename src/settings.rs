@@ -21,6 +21,9 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub log: LogSettings,
+    pub keys: KeySettings,
+    pub auth: AuthSettings,
+    pub privacy: PrivacySettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +62,159 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// A `tracing` filter directive, e.g. `info` or `bilet=debug,sqlx=warn`.
     pub filter: String,
+}
+
+/// Key material. Missing keys are generated into `dev_keys_file` in development; in
+/// production every key must be given.
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    /// Keys encrypting personal data at rest; the last one encrypts new values, the
+    /// others still decrypt old ones until `bilet admin rotate-data-key` has run.
+    pub data_keys: Option<KeyList>,
+    /// The key of the blind index that keeps a SNILS unique without storing it in clear.
+    pub index_key: Option<KeyList>,
+    /// Keys signing access tokens (HS256); the last one signs, all verify (`kid`).
+    pub token_keys: Option<KeyList>,
+    pub dev_keys_file: PathBuf,
+}
+
+/// Accounts and sessions.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Lifetime of an access token (JWT); at most 15 minutes.
+    pub access_token_ttl: Duration,
+    /// Lifetime of a refresh token, renewed at each rotation.
+    pub refresh_token_ttl: Duration,
+    /// Login and registration attempts per account (e-mail).
+    pub limit_per_account: RateLimit,
+    /// Login and registration attempts per client address.
+    pub limit_per_address: RateLimit,
+    /// Family-link code guesses per parent.
+    pub link_code_guesses: RateLimit,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+/// Personal-data handling.
+#[derive(Debug, Clone)]
+pub struct PrivacySettings {
+    /// How long after a personal-data consent is withdrawn the child's data is erased
+    /// (at most 30 days, as 152-ФЗ requires).
+    pub erasure_delay: Duration,
+}
+
+/// `count` events per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub window: Duration,
+}
+
+/// Named 256-bit keys, `id:base64,id:base64`; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyList(pub Vec<NamedKey>);
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct NamedKey {
+    pub id: String,
+    pub key: [u8; 32],
+}
+
+impl fmt::Debug for KeyList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<&str> = self.0.iter().map(|k| k.id.as_str()).collect();
+        write!(f, "KeyList({ids:?})")
+    }
+}
+
+impl KeyList {
+    /// Parses `id:base64[,id:base64…]`; each key is 32 bytes of standard base64.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        use base64::Engine as _;
+        let mut keys = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (id, encoded) = part
+                .split_once(':')
+                .ok_or("write keys as id:base64, separated by commas")?;
+            let valid_id = !id.is_empty()
+                && id.len() <= 32
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid_id {
+                return Err(format!(
+                    "key id `{id}` must be 1–32 letters, digits, `-` or `_`"
+                ));
+            }
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|_| format!("key `{id}` is not base64"))?;
+            let key: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| format!("key `{id}` must be 32 bytes"))?;
+            if keys.iter().any(|k: &NamedKey| k.id == id) {
+                return Err(format!("key id `{id}` appears twice"));
+            }
+            keys.push(NamedKey {
+                id: id.to_owned(),
+                key,
+            });
+        }
+        if keys.is_empty() {
+            return Err("no key given".into());
+        }
+        Ok(Self(keys))
+    }
+
+    /// The key new values are written with.
+    pub fn current(&self) -> &NamedKey {
+        self.0.last().expect("a key list is never empty")
+    }
+
+    pub fn find(&self, id: &str) -> Option<&NamedKey> {
+        self.0.iter().find(|k| k.id == id)
+    }
+
+    /// A fresh random key list of one key, for development and tests.
+    pub fn generate(id: &str) -> Self {
+        use rand::RngCore as _;
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        Self(vec![NamedKey {
+            id: id.to_owned(),
+            key,
+        }])
+    }
+
+    /// The `id:base64,…` form `parse` reads.
+    pub fn to_setting(&self) -> String {
+        use base64::Engine as _;
+        self.0
+            .iter()
+            .map(|k| {
+                format!(
+                    "{}:{}",
+                    k.id,
+                    base64::engine::general_purpose::STANDARD.encode(k.key)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl RateLimit {
+    /// `10/15m`: ten per fifteen minutes.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let invalid = || format!("`{s}` is not a rate like 10/15m");
+        let (count, window) = s.split_once('/').ok_or_else(invalid)?;
+        let count: u32 = count.trim().parse().map_err(|_| invalid())?;
+        let window = parse_duration(window.trim()).map_err(|_| invalid())?;
+        if count == 0 || window.is_zero() {
+            return Err(invalid());
+        }
+        Ok(Self { count, window })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +336,17 @@ const KEYS: &[&str] = &[
     "redis_connect_timeout",
     "log_format",
     "log_filter",
+    "keys_data",
+    "keys_index",
+    "keys_token",
+    "keys_dev_file",
+    "auth_access_token_ttl",
+    "auth_refresh_token_ttl",
+    "auth_limit_per_account",
+    "auth_limit_per_address",
+    "auth_link_code_guesses",
+    "auth_trust_forwarded_for",
+    "privacy_erasure_delay",
 ];
 
 /// Environment variables that are read but are not settings keys.
@@ -397,6 +564,98 @@ impl Layers {
                     .map_err(|err| format!("not a log filter: {err}"))
             }),
         };
+        let keys = KeySettings {
+            data_keys: self.get("keys_data", None, |s| KeyList::parse(s).map(Some)),
+            index_key: self.get("keys_index", None, |s| match KeyList::parse(s) {
+                Ok(list) if list.0.len() == 1 => Ok(Some(list)),
+                Ok(_) => {
+                    Err("give exactly one index key: changing it would orphan the index".into())
+                }
+                Err(err) => Err(err),
+            }),
+            token_keys: self.get("keys_token", None, |s| KeyList::parse(s).map(Some)),
+            dev_keys_file: self.get(
+                "keys_dev_file",
+                PathBuf::from(".local/dev-keys.toml"),
+                |s| Ok(PathBuf::from(s)),
+            ),
+        };
+        if env == Environment::Production {
+            for (key, missing) in [
+                ("BILET_KEYS_DATA", keys.data_keys.is_none()),
+                ("BILET_KEYS_INDEX", keys.index_key.is_none()),
+                ("BILET_KEYS_TOKEN", keys.token_keys.is_none()),
+            ] {
+                if missing {
+                    self.errors.push(SettingError {
+                        key: key.to_owned(),
+                        origin: "BILET_ENV=production".to_owned(),
+                        reason: "required in production; development keys are never used there"
+                            .to_owned(),
+                    });
+                }
+            }
+        }
+        let auth = AuthSettings {
+            access_token_ttl: self.get(
+                "auth_access_token_ttl",
+                Duration::from_secs(15 * 60),
+                |s| {
+                    parse_duration(s).and_then(|d| {
+                        if d.is_zero() || d > Duration::from_secs(15 * 60) {
+                            Err("must be more than 0 and at most 15 minutes".into())
+                        } else {
+                            Ok(d)
+                        }
+                    })
+                },
+            ),
+            refresh_token_ttl: self.get(
+                "auth_refresh_token_ttl",
+                Duration::from_secs(60 * 24 * 3600),
+                parse_duration,
+            ),
+            limit_per_account: self.get(
+                "auth_limit_per_account",
+                RateLimit {
+                    count: 10,
+                    window: Duration::from_secs(15 * 60),
+                },
+                RateLimit::parse,
+            ),
+            limit_per_address: self.get(
+                "auth_limit_per_address",
+                RateLimit {
+                    count: 100,
+                    window: Duration::from_secs(15 * 60),
+                },
+                RateLimit::parse,
+            ),
+            link_code_guesses: self.get(
+                "auth_link_code_guesses",
+                RateLimit {
+                    count: 10,
+                    window: Duration::from_secs(15 * 60),
+                },
+                RateLimit::parse,
+            ),
+            trust_forwarded_for: self.get("auth_trust_forwarded_for", false, parse_bool),
+        };
+        let privacy = PrivacySettings {
+            erasure_delay: self.get(
+                "privacy_erasure_delay",
+                Duration::from_secs(24 * 3600),
+                |s| {
+                    parse_duration(s).and_then(|d| {
+                        if d > Duration::from_secs(30 * 24 * 3600) {
+                            Err("must be at most 30 days".into())
+                        } else {
+                            Ok(d)
+                        }
+                    })
+                },
+            ),
+        };
         if self.errors.is_empty() {
             Ok(Settings {
                 env,
@@ -404,6 +663,9 @@ impl Layers {
                 database,
                 redis,
                 log,
+                keys,
+                auth,
+                privacy,
             })
         } else {
             Err(SettingsError(self.errors))
@@ -411,9 +673,18 @@ impl Layers {
     }
 }
 
-/// `30s`, `500ms`, `5m`, `1h`, or a bare number of seconds.
+/// `true`/`false` (also `1`/`0`, `yes`/`no`).
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("`{s}` is not true or false")),
+    }
+}
+
+/// `30s`, `500ms`, `5m`, `1h`, `30d`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let invalid = || format!("`{s}` is not a duration like 500ms, 30s, 5m or 1h");
+    let invalid = || format!("`{s}` is not a duration like 500ms, 30s, 5m, 1h or 30d");
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
     let number: u64 = number.parse().map_err(|_| invalid())?;
@@ -422,6 +693,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "ms" => Duration::from_millis(number),
         "m" | "min" => Duration::from_secs(number.saturating_mul(60)),
         "h" => Duration::from_secs(number.saturating_mul(3600)),
+        "d" => Duration::from_secs(number.saturating_mul(86400)),
         _ => return Err(invalid()),
     };
     Ok(duration)
@@ -519,6 +791,48 @@ mod tests {
         .unwrap();
         let printed = format!("{settings:?} {}", settings.database.address());
         assert!(!printed.contains("hunter2"), "{printed}");
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_keys() {
+        let err = Settings::from_sources(None, &env(&[("BILET_ENV", "production")])).unwrap_err();
+        let keys: Vec<&str> = err.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["BILET_KEYS_DATA", "BILET_KEYS_INDEX", "BILET_KEYS_TOKEN"]
+        );
+    }
+
+    #[test]
+    fn key_lists_parse_and_the_last_is_current() {
+        let one = KeyList::generate("k1");
+        let two = KeyList::generate("k2");
+        let both = KeyList::parse(&format!("{},{}", one.to_setting(), two.to_setting())).unwrap();
+        assert_eq!(both.current().id, "k2");
+        assert!(both.find("k1").is_some());
+        assert!(KeyList::parse("k1:c2hvcnQ=").is_err());
+        assert!(KeyList::parse("").is_err());
+        assert!(!format!("{both:?}").contains(&one.to_setting()[3..]));
+    }
+
+    #[test]
+    fn rate_limits_parse() {
+        assert_eq!(
+            RateLimit::parse("10/15m"),
+            Ok(RateLimit {
+                count: 10,
+                window: Duration::from_secs(900)
+            })
+        );
+        assert!(RateLimit::parse("0/1m").is_err());
+        assert!(RateLimit::parse("ten").is_err());
+    }
+
+    #[test]
+    fn access_tokens_live_at_most_fifteen_minutes() {
+        assert!(
+            Settings::from_sources(None, &env(&[("BILET_AUTH_ACCESS_TOKEN_TTL", "16m")])).is_err()
+        );
     }
 
     #[test]

@@ -12,7 +12,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
+use crate::privacy::Vault;
 use crate::queue::{self, Redis};
+use crate::security::blind_index::BlindIndex;
+use crate::security::cipher::Cipher;
+use crate::security::keys::{KeyError, Keys};
+use crate::security::tokens::TokenSigner;
 use crate::settings::Settings;
 use crate::store::{self, Db};
 use crate::worker::{self, Supervisor};
@@ -26,6 +31,12 @@ pub struct AppState {
     pub redis: Redis,
     pub metrics: Metrics,
     pub process: ProcessInfo,
+    /// Encrypts and decrypts personal data at rest.
+    pub vault: Vault,
+    /// Keyed digests: the SNILS registry, codes, rate-limit keys.
+    pub index: BlindIndex,
+    /// Signs and verifies access tokens.
+    pub tokens: TokenSigner,
 }
 
 /// Who this process is, among all the service's processes.
@@ -107,6 +118,8 @@ pub enum StartupError {
     Dependency(#[from] DependencyError),
     #[error("cannot apply the database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
     #[error("cannot listen on {addr} (BILET_HTTP_ADDR): {reason}")]
     Bind { addr: SocketAddr, reason: String },
 }
@@ -116,7 +129,11 @@ pub async fn connect(settings: Settings, role: Role) -> Result<AppState, Startup
     let db = store::connect(&settings.database).await?;
     store::migrate(&db).await?;
     let redis = queue::connect(&settings.redis).await?;
+    let keys = Keys::load(&settings.keys, settings.env)?;
     Ok(AppState {
+        vault: Vault::new(Cipher::new(keys.data.clone())),
+        index: BlindIndex::new(&keys.index),
+        tokens: TokenSigner::new(keys.token.clone(), settings.auth.access_token_ttl),
         settings: Arc::new(settings),
         db,
         redis,

@@ -2,9 +2,16 @@
 //! and its handlers (no SQL). `service()` assembles them into the OpenAPI service whose
 //! document is `mobile-contract/openapi.json`.
 
+pub mod auth;
 pub mod body;
+pub mod consents;
+pub mod export;
+pub mod families;
+pub mod fields;
 pub mod health;
 pub mod problem;
+pub mod profiles;
+pub mod security;
 
 use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, handler, web::Data};
 use poem_openapi::{OpenApiService, Tags};
@@ -16,16 +23,42 @@ use crate::startup::AppState;
 pub enum ApiTag {
     /// Liveness and readiness, for load balancers and orchestrators.
     Operations,
+    /// Registration, login, tokens and device sessions.
+    Auth,
+    /// The caller's account and profile, and a parent's view of their children.
+    Profiles,
+    /// Linking parents and children.
+    Families,
+    /// Consents a parent gives for their child.
+    Consents,
 }
 
 /// The API operations, in the order the document lists them.
-pub type Apis = health::HealthApi;
+pub type Apis = (
+    health::HealthApi,
+    auth::AuthApi,
+    profiles::ProfilesApi,
+    export::ExportApi,
+    families::FamiliesApi,
+    consents::ConsentsApi,
+);
 
 /// The OpenAPI service; its document does not depend on settings, so the committed
 /// contract is the same on every machine.
 pub fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(health::HealthApi, "bilet", env!("CARGO_PKG_VERSION"))
-        .description(include_str!("description.md"))
+    OpenApiService::new(
+        (
+            health::HealthApi,
+            auth::AuthApi,
+            profiles::ProfilesApi,
+            export::ExportApi,
+            families::FamiliesApi,
+            consents::ConsentsApi,
+        ),
+        "bilet",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(include_str!("description.md"))
 }
 
 /// The OpenAPI document as committed in `mobile-contract/openapi.json`.

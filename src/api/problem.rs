@@ -244,6 +244,43 @@ impl Problem {
     }
 }
 
+/// Store failures: not-found and conflicts become 404 and 409; the database's own failure
+/// is logged with its cause (inside the request's span, so with its request id) and
+/// answered with a bare 500.
+impl From<crate::store::StoreError> for Problem {
+    fn from(err: crate::store::StoreError) -> Self {
+        match err {
+            crate::store::StoreError::NotFound => Problem::not_found("no such resource"),
+            crate::store::StoreError::Conflict(constraint) => {
+                tracing::warn!(constraint = %constraint, "unexpected conflict");
+                Problem::conflict(
+                    "conflict",
+                    "Conflict",
+                    "the change conflicts with the current state",
+                )
+            }
+            crate::store::StoreError::Database(cause) => {
+                tracing::error!(error = %cause, "database failure");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+impl From<sqlx::Error> for Problem {
+    fn from(err: sqlx::Error) -> Self {
+        crate::store::StoreError::from(err).into()
+    }
+}
+
+impl Problem {
+    /// A 500 for an unexpected failure, logging its whole cause chain.
+    pub fn internal_from(err: impl fmt::Display + fmt::Debug) -> Self {
+        tracing::error!(error = %err, cause = ?err, "internal failure");
+        Problem::internal()
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}: {}", self.status.as_u16(), self.slug, self.detail)

@@ -15,4 +15,8 @@ pub fn register_all(supervisor: &Supervisor, state: &AppState) {
         let presence = presence.clone();
         async move { presence.run(shutdown).await }
     });
+    let db = state.db.clone();
+    supervisor.register("erasure", move |shutdown| {
+        crate::privacy::erasure::run(db.clone(), shutdown)
+    });
 }

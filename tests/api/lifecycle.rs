@@ -7,12 +7,20 @@ use std::time::Duration;
 
 use crate::helpers::{TcpProxy, bilet_binary, eventually, spawn_app, test_settings};
 
-/// Runs `bilet` with a clean `BILET_*` environment plus `env`.
+/// Runs `bilet` with a clean `BILET_*` environment (but for fresh keys, so no
+/// development key file is written) plus `env`.
 fn bilet(args: &[&str], env: &[(&str, String)]) -> Command {
     let mut command = Command::new(bilet_binary());
     command.args(args);
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BILET_")) {
         command.env_remove(key);
+    }
+    for (key, id) in [
+        ("BILET_KEYS_DATA", "d1"),
+        ("BILET_KEYS_INDEX", "i1"),
+        ("BILET_KEYS_TOKEN", "t1"),
+    ] {
+        command.env(key, bilet::settings::KeyList::generate(id).to_setting());
     }
     for (key, value) in env {
         command.env(key, value);

@@ -2,19 +2,25 @@
 //! (migrated, dropped afterwards) and its own Redis key prefix, so tests run in parallel
 //! without seeing each other's data.
 
+mod logs;
+mod people;
+mod proxy;
+
+pub use logs::captured_logs;
+pub use people::*;
+pub use proxy::TcpProxy;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bilet::settings::KeyList;
 use bilet::settings::Settings;
-use bilet::startup::Application;
+use bilet::startup::{AppState, Application};
 use bilet::store::database::quote_identifier;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::{ConnectOptions, Connection, PgConnection};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +35,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: PgPool,
     pub settings: Settings,
+    /// The running app's state: its keys, to read what it encrypted.
+    pub state: AppState,
     shutdown: CancellationToken,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     cleanup: Cleanup,
@@ -115,6 +123,10 @@ pub fn test_settings() -> (Settings, Cleanup) {
     let options = settings.database.connect_options().database(&unique);
     settings.database.url = bilet::settings::Secret::new(options.to_url_lossy().to_string());
     settings.redis.prefix = unique.clone();
+    settings.keys.data_keys = Some(KeyList::generate("d1"));
+    settings.keys.index_key = Some(KeyList::generate("i1"));
+    settings.keys.token_keys = Some(KeyList::generate("t1"));
+    settings.privacy.erasure_delay = Duration::ZERO;
     let cleanup = Cleanup {
         database: Some(unique.clone()),
         redis_prefix: Some(unique),
@@ -131,11 +143,18 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     init_once().await;
     let (mut settings, cleanup) = test_settings();
     configure(&mut settings);
+    spawn_app_on(settings, cleanup).await
+}
+
+/// Spawns the app with exactly these settings; `cleanup` runs when it is dropped.
+pub async fn spawn_app_on(settings: Settings, cleanup: Cleanup) -> TestApp {
+    init_once().await;
     let app = Application::build(settings.clone(), true)
         .await
         .expect("the app starts");
     let addr = app.addr();
     let db = app.state().db.clone();
+    let state = app.state().clone();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run(shutdown.clone()));
     TestApp {
@@ -146,6 +165,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
             .expect("client"),
         db,
         settings,
+        state,
         shutdown,
         server: Some(server),
         cleanup,
@@ -155,7 +175,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 /// Once per test binary: drop databases left behind by killed runs.
 async fn init_once() {
     static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    DONE.get_or_init(drop_stale_databases).await;
+    DONE.get_or_init(|| async {
+        logs::install();
+        drop_stale_databases().await;
+    })
+    .await;
 }
 
 fn unix_now() -> u64 {
@@ -257,105 +281,6 @@ where
 /// The `bilet` binary built for these tests.
 pub fn bilet_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_bilet"))
-}
-
-/// A TCP forwarder between the app and a dependency, to make the dependency slow or
-/// make it vanish (its port closed) while the app runs.
-pub struct TcpProxy {
-    addr: SocketAddr,
-    delay: Arc<Mutex<Duration>>,
-    forwarded: Arc<AtomicU64>,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl TcpProxy {
-    pub async fn start(target: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy addr");
-        let delay = Arc::new(Mutex::new(Duration::ZERO));
-        let forwarded = Arc::new(AtomicU64::new(0));
-        let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (accept_delay, accept_tasks) = (delay.clone(), tasks.clone());
-        let accept_forwarded = forwarded.clone();
-        let acceptor = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = TcpStream::connect(&target).await else {
-                    continue;
-                };
-                let delay = accept_delay.clone();
-                let counter = accept_forwarded.clone();
-                let task = tokio::spawn(forward(client, server, delay, counter));
-                accept_tasks.lock().expect("tasks lock").push(task);
-            }
-        });
-        tasks.lock().expect("tasks lock").push(acceptor);
-        Self {
-            addr,
-            delay,
-            forwarded,
-            tasks,
-        }
-    }
-
-    /// How many reads from the app this proxy has received so far.
-    pub fn forwarded(&self) -> u64 {
-        self.forwarded.load(Ordering::SeqCst)
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Delays every request passing from the app to the dependency.
-    pub fn set_delay(&self, delay: Duration) {
-        *self.delay.lock().expect("delay lock") = delay;
-    }
-
-    /// Closes the port and every open connection, as if the dependency went down.
-    pub fn close(&self) {
-        for task in self.tasks.lock().expect("tasks lock").drain(..) {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for TcpProxy {
-    fn drop(&mut self) {
-        self.close();
-    }
-}
-
-async fn forward(
-    client: TcpStream,
-    server: TcpStream,
-    delay: Arc<Mutex<Duration>>,
-    forwarded: Arc<AtomicU64>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (mut client_read, mut client_write) = client.into_split();
-    let (mut server_read, mut server_write) = server.into_split();
-    let upstream = async {
-        let mut buffer = vec![0u8; 16 * 1024];
-        loop {
-            let n = match client_read.read(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            forwarded.fetch_add(1, Ordering::SeqCst);
-            let pause = *delay.lock().expect("delay lock");
-            if !pause.is_zero() {
-                tokio::time::sleep(pause).await;
-            }
-            if server_write.write_all(&buffer[..n]).await.is_err() {
-                break;
-            }
-        }
-    };
-    let downstream = tokio::io::copy(&mut server_read, &mut client_write);
-    tokio::select! {
-        _ = upstream => {}
-        _ = downstream => {}
-    }
 }
 
 /// Asserts a response is problem+json with the given status and `type` slug, and returns

@@ -1,0 +1,127 @@
+//! `bilet admin …`: operator commands run against the same database as the service.
+
+use base64::Engine as _;
+use rand::RngCore as _;
+
+use crate::domain::email::Email;
+use crate::domain::ids::AccountId;
+use crate::domain::names::ShortText;
+use crate::domain::password::NewPassword;
+use crate::privacy::rotation::{self, RotationReport};
+use crate::security::password;
+use crate::startup::AppState;
+use crate::store::{self, accounts::NewAccount};
+
+/// A staff role an administrator can create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StaffRole {
+    Admin,
+    Organizer,
+}
+
+/// What `create-user` made.
+#[derive(Debug)]
+pub struct CreatedUser {
+    pub account_id: AccountId,
+    /// Set when the password was generated; shown once.
+    pub generated_password: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("an account with this e-mail already exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Creates a verified staff account; an organizer's organization is created if new.
+pub async fn create_user(
+    state: &AppState,
+    role: StaffRole,
+    email: &str,
+    organization: Option<&str>,
+    password: Option<String>,
+) -> Result<CreatedUser, AdminError> {
+    let invalid = |field, reason: String| AdminError::Invalid { field, reason };
+    let email = Email::parse(email).map_err(|r| invalid("--email", r))?;
+    let organization = match (role, organization) {
+        (StaffRole::Organizer, Some(name)) => {
+            Some(ShortText::parse(name, 200).map_err(|r| invalid("--organization", r))?)
+        }
+        (StaffRole::Organizer, None) => {
+            return Err(invalid(
+                "--organization",
+                "an organizer belongs to an organization".into(),
+            ));
+        }
+        (StaffRole::Admin, Some(_)) => {
+            return Err(invalid(
+                "--organization",
+                "an admin belongs to no organization".into(),
+            ));
+        }
+        (StaffRole::Admin, None) => None,
+    };
+    let (password, generated) = match password {
+        Some(given) => (given, false),
+        None => (generate_password(), true),
+    };
+    let checked = NewPassword::parse(&password).map_err(|r| invalid("password", r))?;
+    let hash = password::hash(checked.expose().to_owned()).await?;
+    let id = AccountId::new();
+    let mut tx = state.db.begin().await.map_err(store::StoreError::from)?;
+    let organization_id = match &organization {
+        Some(name) => Some(store::accounts::upsert_organization(&mut *tx, name.as_str()).await?),
+        None => None,
+    };
+    let inserted = store::accounts::insert(
+        &mut *tx,
+        &NewAccount {
+            id,
+            email: email.as_str(),
+            password_hash: &hash,
+            role: match role {
+                StaffRole::Admin => "admin",
+                StaffRole::Organizer => "organizer",
+            },
+            organization: organization_id,
+            verified: true,
+        },
+    )
+    .await;
+    match inserted {
+        Err(err) if err.is_conflict_on("accounts_email_key") => return Err(AdminError::EmailTaken),
+        other => other?,
+    }
+    tx.commit().await.map_err(store::StoreError::from)?;
+    Ok(CreatedUser {
+        account_id: id,
+        generated_password: generated.then_some(password),
+    })
+}
+
+/// Re-encrypts all personal data under the current data key (the last of BILET_KEYS_DATA).
+pub async fn rotate_data_key(state: &AppState) -> Result<RotationReport, rotation::RotationError> {
+    rotation::rotate(&state.db, state.vault.cipher()).await
+}
+
+/// A new key in the `id:base64` form the `BILET_KEYS_*` settings take.
+pub fn generate_key(id: &str) -> String {
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    format!(
+        "{id}:{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
+}
+
+fn generate_password() -> String {
+    let mut bytes = [0u8; 18];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

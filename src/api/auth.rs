@@ -1,0 +1,579 @@
+//! Accounts and device sessions: register (with e-mail verification), log in, rotate
+//! refresh tokens with reuse detection, log out, list and revoke sessions.
+//!
+//! Responses never reveal whether an e-mail is registered: registration always answers
+//! 202 and mails the address (a code, or a note that an account exists), and every failed
+//! login is the same 401.
+
+use chrono::{Duration as ChronoDuration, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use rand::Rng as _;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::ApiTag;
+use super::body::JsonBody;
+use super::fields::Fields;
+use super::problem::Problem;
+use super::security::{BearerAuth, ClientInfo, Role};
+use crate::domain::email::Email;
+use crate::domain::ids::{AccountId, SessionId};
+use crate::domain::names::ShortText;
+use crate::domain::password::NewPassword;
+use crate::security::{password, rate_limit, tokens};
+use crate::startup::AppState;
+use crate::store::{self, accounts::NewAccount};
+
+/// How long an e-mail verification code stays valid.
+const CODE_TTL_MINUTES: i64 = 15;
+/// Wrong codes allowed before a new registration is needed.
+const CODE_ATTEMPTS: i32 = 5;
+
+pub struct AuthApi;
+
+/// Who registers from the app; staff accounts are created by an administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum RegisterRole {
+    Student,
+    Parent,
+}
+
+/// Language of the messages sent to this account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize, Default)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Locale {
+    #[default]
+    Ru,
+    En,
+}
+
+/// A new student or parent account.
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    /// At least 10 characters, not one of the commonly used passwords.
+    pub password: String,
+    pub role: RegisterRole,
+    #[serde(default)]
+    pub locale: Option<Locale>,
+}
+
+/// The app should ask for the code sent to the e-mail address.
+#[derive(Debug, Object)]
+pub struct RegisterAccepted {
+    /// Always `verification_sent`, whether or not the address already had an account.
+    pub status: String,
+    /// How long the code is valid.
+    pub code_expires_in_seconds: u64,
+}
+
+/// The device a session lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Ios,
+    Android,
+    Web,
+    Other,
+}
+
+impl Platform {
+    fn as_str(self) -> &'static str {
+        match self {
+            Platform::Ios => "ios",
+            Platform::Android => "android",
+            Platform::Web => "web",
+            Platform::Other => "other",
+        }
+    }
+}
+
+/// The device, as its owner will see it in their list of sessions.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceInfo {
+    /// E.g. "iPhone Марии"; 1–100 characters.
+    pub name: String,
+    pub platform: Platform,
+}
+
+/// The code from the verification e-mail.
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub email: String,
+    /// Six digits.
+    pub code: String,
+    pub device: DeviceInfo,
+}
+
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    pub device: DeviceInfo,
+}
+
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login, verification or refresh; each works once.
+    pub refresh_token: String,
+}
+
+/// Tokens for one device session.
+#[derive(Debug, Object)]
+pub struct TokenPair {
+    /// Send as `Authorization: Bearer …`; valid for `expires_in` seconds.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    pub expires_in: u64,
+    /// Exchange at `/v1/auth/refresh` for a new pair; single use.
+    pub refresh_token: String,
+    pub session_id: Uuid,
+    pub account_id: Uuid,
+    /// `student`, `parent`, `organizer` or `admin`.
+    pub role: String,
+}
+
+/// A device session of the caller.
+#[derive(Debug, Object)]
+pub struct DeviceSession {
+    pub id: Uuid,
+    pub device_name: String,
+    pub platform: String,
+    pub created_at: chrono::DateTime<Utc>,
+    pub last_seen_at: chrono::DateTime<Utc>,
+    /// The session this request was made from.
+    pub current: bool,
+}
+
+#[derive(ApiResponse)]
+pub enum RegisterResponse {
+    /// A message is on its way to the address.
+    #[oai(status = 202)]
+    Accepted(Json<RegisterAccepted>),
+}
+
+#[derive(ApiResponse)]
+pub enum TokensResponse {
+    /// A live session and its tokens.
+    #[oai(status = 200)]
+    Ok(Json<TokenPair>),
+}
+
+#[derive(ApiResponse)]
+pub enum NoContentResponse {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+#[derive(ApiResponse)]
+pub enum ListSessionsResponse {
+    /// The caller's live sessions, most recently seen first.
+    #[oai(status = 200)]
+    Ok(Json<Vec<DeviceSession>>),
+}
+
+#[OpenApi(prefix_path = "/v1", tag = "ApiTag::Auth")]
+impl AuthApi {
+    /// Register a student or parent. Always 202: a code goes to the address if it is new
+    /// (or not yet verified), a note if it already has an account.
+    #[oai(path = "/auth/register", method = "post", operation_id = "register")]
+    async fn register(
+        &self,
+        state: Data<&AppState>,
+        client: ClientInfo,
+        body: JsonBody<RegisterRequest>,
+    ) -> Result<RegisterResponse, Problem> {
+        let mut fields = Fields::new();
+        let email = fields.check("email", Email::parse(&body.email));
+        let password = fields.check("password", NewPassword::parse(&body.password));
+        fields.finish()?;
+        let (Some(email), Some(password)) = (email, password) else {
+            return Err(Problem::internal());
+        };
+        limit_attempts(&state, "register", &email, &client).await?;
+
+        let hash = password::hash(password.expose().to_owned())
+            .await
+            .map_err(Problem::internal_from)?;
+        let role = match body.role {
+            RegisterRole::Student => Role::Student,
+            RegisterRole::Parent => Role::Parent,
+        };
+        let code = new_code();
+        let expires_at = Utc::now() + ChronoDuration::minutes(CODE_TTL_MINUTES);
+
+        let mut tx = state.db.begin().await?;
+        let existing = store::accounts::find_by_email(&mut *tx, email.as_str()).await?;
+        let account = match existing {
+            None => {
+                let id = AccountId::new();
+                store::accounts::insert(
+                    &mut *tx,
+                    &NewAccount {
+                        id,
+                        email: email.as_str(),
+                        password_hash: &hash,
+                        role: role.as_str(),
+                        organization: None,
+                        verified: false,
+                    },
+                )
+                .await?;
+                Some(id)
+            }
+            Some(row)
+                if row.email_verified_at.is_none()
+                    && matches!(row.role.as_str(), "student" | "parent") =>
+            {
+                let id = AccountId(row.id);
+                store::accounts::set_unverified_password(&mut *tx, id, &hash, role.as_str())
+                    .await?;
+                Some(id)
+            }
+            Some(row) => {
+                store::outbox::append(
+                    &mut *tx,
+                    "registration_attempted",
+                    json!({ "account_id": row.id }),
+                )
+                .await?;
+                None
+            }
+        };
+        if let Some(id) = account {
+            let digest = state.index.digest("email-code", &format!("{id}:{code}"));
+            store::accounts::set_verification(&mut *tx, id, &digest, expires_at).await?;
+            let sealed = state.vault.seal("outbox.verification_code", id.0, &code);
+            store::outbox::append(
+                &mut *tx,
+                "email_verification_requested",
+                json!({
+                    "account_id": id.0,
+                    "code_enc": sealed,
+                    "expires_at": expires_at,
+                    "locale": match body.locale.unwrap_or_default() { Locale::Ru => "ru", Locale::En => "en" },
+                }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(RegisterResponse::Accepted(Json(RegisterAccepted {
+            status: "verification_sent".to_owned(),
+            code_expires_in_seconds: (CODE_TTL_MINUTES * 60) as u64,
+        })))
+    }
+
+    /// Confirm the e-mail address with the code sent to it; opens the first session.
+    #[oai(path = "/auth/verify", method = "post", operation_id = "verify_email")]
+    async fn verify(
+        &self,
+        state: Data<&AppState>,
+        client: ClientInfo,
+        body: JsonBody<VerifyRequest>,
+    ) -> Result<TokensResponse, Problem> {
+        let mut fields = Fields::new();
+        let email = fields.check("email", Email::parse(&body.email));
+        let device = parse_device(&mut fields, &body.device);
+        fields.finish()?;
+        let (Some(email), Some(device)) = (email, device) else {
+            return Err(Problem::internal());
+        };
+        limit_attempts(&state, "verify", &email, &client).await?;
+        let invalid = || Problem::unauthorized("the code is wrong or has expired");
+
+        let mut tx = state.db.begin().await?;
+        let account = store::accounts::find_by_email(&mut *tx, email.as_str())
+            .await?
+            .ok_or_else(invalid)?;
+        let id = AccountId(account.id);
+        let pending = store::accounts::verification_for_update(&mut *tx, id)
+            .await?
+            .ok_or_else(invalid)?;
+        let digest = state
+            .index
+            .digest("email-code", &format!("{id}:{}", body.code.trim()));
+        let fresh = pending.expires_at > Utc::now() && pending.attempts < CODE_ATTEMPTS;
+        if !fresh || pending.code_digest != digest {
+            store::accounts::count_failed_verification(&mut *tx, id).await?;
+            tx.commit().await?;
+            return Err(invalid());
+        }
+        store::accounts::mark_verified(&mut *tx, id).await?;
+        store::accounts::delete_verification(&mut *tx, id).await?;
+        let pair = open_session(&state, &mut tx, id, &account.role, &device).await?;
+        tx.commit().await?;
+        Ok(TokensResponse::Ok(Json(pair)))
+    }
+
+    /// Log in on a device. Any failure is the same 401, whether or not the e-mail exists.
+    #[oai(path = "/auth/login", method = "post", operation_id = "login")]
+    async fn login(
+        &self,
+        state: Data<&AppState>,
+        client: ClientInfo,
+        body: JsonBody<LoginRequest>,
+    ) -> Result<TokensResponse, Problem> {
+        let mut fields = Fields::new();
+        let email = fields.check("email", Email::parse(&body.email));
+        let device = parse_device(&mut fields, &body.device);
+        fields.finish()?;
+        let (Some(email), Some(device)) = (email, device) else {
+            return Err(Problem::internal());
+        };
+        limit_attempts(&state, "login", &email, &client).await?;
+
+        let account = store::accounts::find_by_email(&state.db, email.as_str()).await?;
+        let usable = account
+            .as_ref()
+            .filter(|a| a.email_verified_at.is_some() && a.erased_at.is_none());
+        let matches = password::verify(
+            body.password.clone(),
+            usable.map(|a| a.password_hash.clone()),
+        )
+        .await
+        .map_err(Problem::internal_from)?;
+        let Some(account) = usable.filter(|_| matches) else {
+            return Err(Problem::unauthorized("the e-mail or password is wrong"));
+        };
+        let mut tx = state.db.begin().await?;
+        let pair = open_session(
+            &state,
+            &mut tx,
+            AccountId(account.id),
+            &account.role,
+            &device,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(TokensResponse::Ok(Json(pair)))
+    }
+
+    /// Exchange a refresh token for a new pair. Presenting a token that was already used
+    /// ends its whole session (someone else may hold a copy) and answers 401.
+    #[oai(
+        path = "/auth/refresh",
+        method = "post",
+        operation_id = "refresh_tokens"
+    )]
+    async fn refresh(
+        &self,
+        state: Data<&AppState>,
+        body: JsonBody<RefreshRequest>,
+    ) -> Result<TokensResponse, Problem> {
+        let digest = tokens::refresh_digest(body.refresh_token.trim());
+        let invalid = || Problem::unauthorized("the refresh token is not valid; log in again");
+        let mut tx = state.db.begin().await?;
+        let row = store::sessions::refresh_token_for_update(&mut *tx, &digest)
+            .await?
+            .ok_or_else(invalid)?;
+        let account = AccountId(row.account_id);
+        let session = SessionId(row.session_id);
+        if row.used_at.is_some() {
+            if row.revoked_at.is_none() {
+                store::sessions::revoke(&mut *tx, account, session, "refresh token reused").await?;
+                tracing::warn!(session = %session, "refresh token reused; session revoked");
+            }
+            tx.commit().await?;
+            return Err(invalid());
+        }
+        if row.revoked_at.is_some() || row.erased_at.is_some() || row.expires_at <= Utc::now() {
+            return Err(invalid());
+        }
+        store::sessions::mark_refresh_token_used(&mut *tx, &digest).await?;
+        let (refresh_token, new_digest) = tokens::new_refresh_token();
+        let expires_at = Utc::now() + refresh_ttl(&state);
+        store::sessions::insert_refresh_token(&mut *tx, &new_digest, session, expires_at).await?;
+        tx.commit().await?;
+        Ok(TokensResponse::Ok(Json(TokenPair {
+            access_token: state.tokens.issue(account, session, &row.role),
+            token_type: "Bearer".to_owned(),
+            expires_in: state.tokens.ttl().as_secs(),
+            refresh_token,
+            session_id: session.0,
+            account_id: account.0,
+            role: row.role,
+        })))
+    }
+
+    /// Log out: ends the session this request was made from.
+    #[oai(path = "/auth/logout", method = "post", operation_id = "logout")]
+    async fn logout(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<NoContentResponse, Problem> {
+        let caller = auth.0;
+        store::sessions::revoke(&state.db, caller.account, caller.session, "logout").await?;
+        Ok(NoContentResponse::Done)
+    }
+
+    /// The caller's live device sessions.
+    #[oai(path = "/me/sessions", method = "get", operation_id = "list_sessions")]
+    async fn list_sessions(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<ListSessionsResponse, Problem> {
+        let caller = auth.0;
+        let rows = store::sessions::list_live(&state.db, caller.account).await?;
+        Ok(ListSessionsResponse::Ok(Json(
+            rows.into_iter()
+                .map(|row| DeviceSession {
+                    current: row.id == caller.session.0,
+                    id: row.id,
+                    device_name: row.device_name,
+                    platform: row.platform,
+                    created_at: row.created_at,
+                    last_seen_at: row.last_seen_at,
+                })
+                .collect(),
+        )))
+    }
+
+    /// End one of the caller's sessions (e.g. a lost phone). Another account's session
+    /// is 404, as if it did not exist.
+    #[oai(
+        path = "/me/sessions/:session_id",
+        method = "delete",
+        operation_id = "revoke_session"
+    )]
+    async fn revoke_session(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        session_id: Path<Uuid>,
+    ) -> Result<NoContentResponse, Problem> {
+        let caller = auth.0;
+        if store::sessions::revoke(
+            &state.db,
+            caller.account,
+            SessionId(session_id.0),
+            "revoked by owner",
+        )
+        .await?
+        {
+            Ok(NoContentResponse::Done)
+        } else {
+            Err(Problem::not_found("no such session"))
+        }
+    }
+}
+
+/// A validated device.
+pub struct Device {
+    name: String,
+    platform: Platform,
+}
+
+fn parse_device(fields: &mut Fields, device: &DeviceInfo) -> Option<Device> {
+    let name = fields.check("device.name", ShortText::parse(&device.name, 100))?;
+    Some(Device {
+        name: name.as_str().to_owned(),
+        platform: device.platform,
+    })
+}
+
+fn refresh_ttl(state: &AppState) -> ChronoDuration {
+    ChronoDuration::from_std(state.settings.auth.refresh_token_ttl)
+        .unwrap_or(ChronoDuration::days(60))
+}
+
+/// Creates a device session with its first refresh token, inside the caller's transaction.
+pub async fn open_session(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    account: AccountId,
+    role: &str,
+    device: &Device,
+) -> Result<TokenPair, Problem> {
+    let session = SessionId::new();
+    store::sessions::create(
+        &mut *tx,
+        session,
+        account,
+        &device.name,
+        device.platform.as_str(),
+    )
+    .await?;
+    let (refresh_token, digest) = tokens::new_refresh_token();
+    store::sessions::insert_refresh_token(
+        &mut *tx,
+        &digest,
+        session,
+        Utc::now() + refresh_ttl(state),
+    )
+    .await?;
+    Ok(TokenPair {
+        access_token: state.tokens.issue(account, session, role),
+        token_type: "Bearer".to_owned(),
+        expires_in: state.tokens.ttl().as_secs(),
+        refresh_token,
+        session_id: session.0,
+        account_id: account.0,
+        role: role.to_owned(),
+    })
+}
+
+/// Counts an attempt against the account and the client address; 429 once either is over.
+async fn limit_attempts(
+    state: &AppState,
+    scope: &str,
+    email: &Email,
+    client: &ClientInfo,
+) -> Result<(), Problem> {
+    let auth = &state.settings.auth;
+    let account_key = state.index.token("rate-email", email.as_str());
+    let per_account = rate_limit::hit(
+        &state.redis,
+        &format!("{scope}:account"),
+        &account_key,
+        auth.limit_per_account,
+    )
+    .await;
+    let per_address = rate_limit::hit(
+        &state.redis,
+        &format!("{scope}:address"),
+        &client.address_key(),
+        auth.limit_per_address,
+    )
+    .await;
+    match (per_account, per_address) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(a), Err(b)) => Err(Problem::rate_limited(a.max(b))),
+        (Err(wait), _) | (_, Err(wait)) => Err(Problem::rate_limited(wait)),
+    }
+}
+
+/// A six-digit code.
+fn new_code() -> String {
+    format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digits() {
+        for _ in 0..100 {
+            let code = new_code();
+            assert_eq!(code.len(), 6);
+            assert!(code.chars().all(|c| c.is_ascii_digit()));
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Typed ids, so an account id can never be passed where a session id is expected.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A new, time-ordered id.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A person's account (student, parent, organizer or admin).
+    AccountId
+);
+typed_id!(
+    /// A device session: one login on one device, and the refresh tokens rotated in it.
+    SessionId
+);
+typed_id!(
+    /// An organization (площадка) that organizers belong to.
+    OrganizationId
+);
+typed_id!(
+    /// A consent record.
+    ConsentId
+);
+typed_id!(
+    /// A parent's invitation to a child.
+    InvitationId
+);

@@ -1,0 +1,15 @@
+//! Domain types that cannot hold invalid values: each `parse` returns the value or the
+//! reason it was refused. No HTTP and no SQL here.
+
+pub mod documents;
+pub mod email;
+pub mod ids;
+pub mod names;
+pub mod password;
+pub mod phone;
+pub mod region;
+pub mod snils;
+pub mod student;
+
+/// Why a value was refused, in words a person can act on.
+pub type Reason = String;

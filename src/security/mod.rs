@@ -1,0 +1,11 @@
+//! Protecting people and their data: keys, encryption at rest, the SNILS blind index,
+//! password hashing, access and refresh tokens, and rate limits.
+
+pub mod blind_index;
+pub mod cipher;
+pub mod keys;
+pub mod password;
+pub mod rate_limit;
+pub mod tokens;
+
+pub use keys::Keys;

@@ -1,0 +1,180 @@
+//! Accounts, organizations and e-mail verification.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use super::error::StoreResult;
+use crate::domain::ids::{AccountId, OrganizationId};
+
+/// An account as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccountRow {
+    pub id: Uuid,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub organization_id: Option<Uuid>,
+    pub organization_name: Option<String>,
+    pub email_verified_at: Option<DateTime<Utc>>,
+    pub locale: String,
+    pub created_at: DateTime<Utc>,
+    pub erased_at: Option<DateTime<Utc>>,
+}
+
+const SELECT: &str =
+    "SELECT a.id, a.email::text AS email, a.password_hash, a.role, a.organization_id,
+        o.name AS organization_name, a.email_verified_at, a.locale, a.created_at, a.erased_at
+    FROM accounts a LEFT JOIN organizations o ON o.id = a.organization_id";
+
+pub struct NewAccount<'a> {
+    pub id: AccountId,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+    pub organization: Option<OrganizationId>,
+    pub verified: bool,
+}
+
+/// Inserts an account; an e-mail already taken is `Conflict("accounts_email_key")`.
+pub async fn insert(exec: impl PgExecutor<'_>, account: &NewAccount<'_>) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO accounts (id, email, password_hash, role, organization_id, email_verified_at)
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN now() END)",
+    )
+    .bind(account.id.0)
+    .bind(account.email)
+    .bind(account.password_hash)
+    .bind(account.role)
+    .bind(account.organization.map(|o| o.0))
+    .bind(account.verified)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+pub async fn find(exec: impl PgExecutor<'_>, id: AccountId) -> StoreResult<Option<AccountRow>> {
+    Ok(
+        sqlx::query_as::<_, AccountRow>(&format!("{SELECT} WHERE a.id = $1"))
+            .bind(id.0)
+            .fetch_optional(exec)
+            .await?,
+    )
+}
+
+pub async fn find_by_email(
+    exec: impl PgExecutor<'_>,
+    email: &str,
+) -> StoreResult<Option<AccountRow>> {
+    Ok(
+        sqlx::query_as::<_, AccountRow>(&format!("{SELECT} WHERE a.email = $1"))
+            .bind(email)
+            .fetch_optional(exec)
+            .await?,
+    )
+}
+
+/// Replaces the password of an account whose e-mail is not yet verified (the latest
+/// registrant who can read the mailbox wins).
+pub async fn set_unverified_password(
+    exec: impl PgExecutor<'_>,
+    id: AccountId,
+    password_hash: &str,
+    role: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE accounts SET password_hash = $2, role = $3
+         WHERE id = $1 AND email_verified_at IS NULL AND role IN ('student', 'parent')",
+    )
+    .bind(id.0)
+    .bind(password_hash)
+    .bind(role)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_verified(exec: impl PgExecutor<'_>, id: AccountId) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE accounts SET email_verified_at = now() WHERE id = $1 AND email_verified_at IS NULL",
+    )
+    .bind(id.0)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// Stores (or replaces) the pending verification code of an account.
+pub async fn set_verification(
+    exec: impl PgExecutor<'_>,
+    id: AccountId,
+    code_digest: &[u8],
+    expires_at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO email_verifications (account_id, code_digest, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT (account_id) DO UPDATE SET code_digest = $2, expires_at = $3, attempts = 0",
+    )
+    .bind(id.0)
+    .bind(code_digest)
+    .bind(expires_at)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// A pending verification, locked for the caller's transaction.
+#[derive(Debug, sqlx::FromRow)]
+pub struct VerificationRow {
+    pub code_digest: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+    pub attempts: i32,
+}
+
+pub async fn verification_for_update(
+    exec: impl PgExecutor<'_>,
+    id: AccountId,
+) -> StoreResult<Option<VerificationRow>> {
+    Ok(sqlx::query_as::<_, VerificationRow>(
+        "SELECT code_digest, expires_at, attempts FROM email_verifications
+         WHERE account_id = $1 FOR UPDATE",
+    )
+    .bind(id.0)
+    .fetch_optional(exec)
+    .await?)
+}
+
+pub async fn count_failed_verification(
+    exec: impl PgExecutor<'_>,
+    id: AccountId,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE email_verifications SET attempts = attempts + 1 WHERE account_id = $1")
+        .bind(id.0)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_verification(exec: impl PgExecutor<'_>, id: AccountId) -> StoreResult<()> {
+    sqlx::query("DELETE FROM email_verifications WHERE account_id = $1")
+        .bind(id.0)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// The organization of that name, created if new.
+pub async fn upsert_organization(
+    exec: impl PgExecutor<'_>,
+    name: &str,
+) -> StoreResult<OrganizationId> {
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO organizations (id, name) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(name)
+    .fetch_one(exec)
+    .await?;
+    Ok(OrganizationId(id))
+}

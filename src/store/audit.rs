@@ -1,0 +1,87 @@
+//! The access audit: who read or changed whose personal data, when, in which request.
+
+use sqlx::PgExecutor;
+
+use super::error::StoreResult;
+use crate::domain::ids::AccountId;
+
+/// What was done to someone's personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    ReadProfile,
+    UpdateProfile,
+    Export,
+    ReadConsents,
+    EraseHealthData,
+    ErasePersonalData,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::ReadProfile => "read_profile",
+            AuditAction::UpdateProfile => "update_profile",
+            AuditAction::Export => "export",
+            AuditAction::ReadConsents => "read_consents",
+            AuditAction::EraseHealthData => "erase_health_data",
+            AuditAction::ErasePersonalData => "erase_personal_data",
+        }
+    }
+}
+
+/// Who acted: a person (with their role) or the service itself.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    Person { id: AccountId, role: &'a str },
+    System,
+}
+
+pub async fn record(
+    exec: impl PgExecutor<'_>,
+    actor: Actor<'_>,
+    subject: AccountId,
+    action: AuditAction,
+    request_id: Option<&str>,
+) -> StoreResult<()> {
+    let (actor_id, actor_role) = match actor {
+        Actor::Person { id, role } => (Some(id.0), role),
+        Actor::System => (None, "system"),
+    };
+    sqlx::query(
+        "INSERT INTO access_audit (actor_id, actor_role, subject_id, action, request_id)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(actor_id)
+    .bind(actor_role)
+    .bind(subject.0)
+    .bind(action.as_str())
+    .bind(request_id)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// One audit row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub actor_id: Option<uuid::Uuid>,
+    pub actor_role: String,
+    pub subject_id: uuid::Uuid,
+    pub action: String,
+    pub request_id: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The audit trail of one person's data, oldest first.
+pub async fn for_subject(
+    exec: impl PgExecutor<'_>,
+    subject: AccountId,
+) -> StoreResult<Vec<AuditRow>> {
+    Ok(sqlx::query_as::<_, AuditRow>(
+        "SELECT actor_id, actor_role, subject_id, action, request_id, at FROM access_audit
+         WHERE subject_id = $1 ORDER BY id",
+    )
+    .bind(subject.0)
+    .fetch_all(exec)
+    .await?)
+}

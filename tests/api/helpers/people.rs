@@ -1,0 +1,324 @@
+//! Typed request helpers: registering and verifying people, filling in profiles, linking
+//! families and giving consent, as the mobile apps would.
+
+use rand::Rng as _;
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::TestApp;
+
+/// A registered, verified person with a live session.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub account_id: Uuid,
+    pub email: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+    pub session_id: Uuid,
+}
+
+/// A parent linked to a child, both with profiles, and personal-data consent given.
+#[derive(Debug, Clone)]
+pub struct Family {
+    pub parent: Person,
+    pub child: Person,
+    pub child_snils: String,
+}
+
+pub const PASSWORD: &str = "зелёный-слон-42";
+
+/// A random SNILS with a correct checksum.
+pub fn valid_snils() -> String {
+    let mut rng = rand::thread_rng();
+    let number: u64 = rng.gen_range(2_000_000..999_999_999);
+    let digits = format!("{number:09}");
+    let sum: u32 = digits
+        .bytes()
+        .zip((1..=9).rev())
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let check = match sum {
+        s if s < 100 => s,
+        100 | 101 => 0,
+        s => (s % 101) % 100,
+    };
+    format!(
+        "{}-{}-{} {:02}",
+        &digits[0..3],
+        &digits[3..6],
+        &digits[6..9],
+        check
+    )
+}
+
+/// A unique e-mail address.
+pub fn email(tag: &str) -> String {
+    format!(
+        "{tag}-{}@example.ru",
+        &Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+/// A valid profile of a 13-year-old seventh-grader (birth certificate).
+pub fn student_profile(snils: &str) -> Value {
+    let today = chrono::Utc::now().date_naive();
+    let birth = today - chrono::Duration::days(13 * 365 + 100);
+    json!({
+        "surname": "Смирнова",
+        "given_name": "Анна",
+        "patronymic": "Петровна",
+        "birth_date": birth.to_string(),
+        "grade": 7,
+        "school": "Школа № 1",
+        "region": "RU-TA",
+        "city": "Казань",
+        "phone": "+7 (912) 345-67-89",
+        "snils": snils,
+        "document": "IV-МЮ 123456",
+    })
+}
+
+/// A valid parent profile.
+pub fn parent_profile(snils: &str) -> Value {
+    json!({
+        "surname": "Смирнов",
+        "given_name": "Пётр",
+        "patronymic": "Иванович",
+        "birth_date": "1985-04-12",
+        "snils": snils,
+        "phone": "8 903 111 22 33",
+    })
+}
+
+impl TestApp {
+    /// A request with the bearer token.
+    pub fn authed(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> Response {
+        self.authed(Method::GET, path, token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.authed(Method::POST, path, token)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn put_as(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.authed(Method::PUT, path, token)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn delete_as(&self, path: &str, token: &str) -> Response {
+        self.authed(Method::DELETE, path, token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn register(&self, email: &str, password: &str, role: &str) -> Response {
+        self.post_json(
+            "/v1/auth/register",
+            &json!({ "email": email, "password": password, "role": role }),
+        )
+        .await
+    }
+
+    /// The code the verification e-mail would carry (the outbox holds it encrypted).
+    pub async fn verification_code(&self, email: &str) -> String {
+        let account: Uuid = sqlx::query_scalar("SELECT id FROM accounts WHERE email = $1")
+            .bind(email)
+            .fetch_one(&self.db)
+            .await
+            .expect("account exists");
+        let sealed: String = sqlx::query_scalar(
+            "SELECT payload->>'code_enc' FROM outbox
+             WHERE kind = 'email_verification_requested' AND payload->>'account_id' = $1
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(account.to_string())
+        .fetch_one(&self.db)
+        .await
+        .expect("a verification e-mail was queued");
+        self.state
+            .vault
+            .open("outbox.verification_code", account, &sealed)
+            .expect("the code decrypts")
+    }
+
+    pub async fn verify(&self, email: &str, code: &str, device: &str) -> Response {
+        self.post_json(
+            "/v1/auth/verify",
+            &json!({ "email": email, "code": code, "device": { "name": device, "platform": "ios" } }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str, device: &str) -> Response {
+        self.post_json(
+            "/v1/auth/login",
+            &json!({ "email": email, "password": password, "device": { "name": device, "platform": "android" } }),
+        )
+        .await
+    }
+
+    /// Registers and verifies a student or parent.
+    pub async fn signup(&self, role: &str) -> Person {
+        let email = email(role);
+        let response = self.register(&email, PASSWORD, role).await;
+        assert_eq!(
+            response.status(),
+            202,
+            "register: {}",
+            response.text().await.unwrap_or_default()
+        );
+        let code = self.verification_code(&email).await;
+        let response = self.verify(&email, &code, "Телефон").await;
+        assert_eq!(response.status(), 200, "verify");
+        person(response.json().await.expect("tokens"), email)
+    }
+
+    /// Creates a staff account directly, as `bilet admin create-user` does, and logs in.
+    pub async fn staff(&self, role: bilet::admin::StaffRole, organization: Option<&str>) -> Person {
+        let email = email("staff");
+        bilet::admin::create_user(
+            &self.state,
+            role,
+            &email,
+            organization,
+            Some(PASSWORD.to_owned()),
+        )
+        .await
+        .expect("staff account created");
+        let response = self.login(&email, PASSWORD, "Рабочий ноутбук").await;
+        assert_eq!(response.status(), 200, "staff login");
+        person(response.json().await.expect("tokens"), email)
+    }
+
+    /// A student with a profile, a parent with a profile, linked by code, with the
+    /// parent's personal-data consent given.
+    pub async fn family(&self) -> Family {
+        let child = self.signup("student").await;
+        let parent = self.signup("parent").await;
+        let child_snils = valid_snils();
+        let response = self
+            .put_as(
+                "/v1/me/student-profile",
+                &child.access,
+                &student_profile(&child_snils),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            200,
+            "student profile: {}",
+            response.text().await.unwrap_or_default()
+        );
+        let response = self
+            .put_as(
+                "/v1/me/parent-profile",
+                &parent.access,
+                &parent_profile(&valid_snils()),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            200,
+            "parent profile: {}",
+            response.text().await.unwrap_or_default()
+        );
+        self.link(&parent, &child).await;
+        self.give_consent(&parent, &child, "personal_data").await;
+        Family {
+            parent,
+            child,
+            child_snils,
+        }
+    }
+
+    /// Links parent and child through a code the child's app shows.
+    pub async fn link(&self, parent: &Person, child: &Person) {
+        let code: Value = self
+            .post_as("/v1/me/link-codes", &child.access, &json!({}))
+            .await
+            .json()
+            .await
+            .expect("code");
+        let response = self
+            .post_as(
+                "/v1/me/children",
+                &parent.access,
+                &json!({ "code": code["code"] }),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            201,
+            "link: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    pub async fn give_consent(&self, parent: &Person, child: &Person, kind: &str) -> Response {
+        let response = self
+            .post_as(
+                &format!("/v1/children/{}/consents", child.account_id),
+                &parent.access,
+                &json!({
+                    "kind": kind,
+                    "text_version": format!("{kind}/v1"),
+                    "passport_series": "4510",
+                    "passport_number": "123456",
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "consent {kind}");
+        response
+    }
+}
+
+fn person(tokens: Value, email: String) -> Person {
+    Person {
+        account_id: tokens["account_id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("account id"),
+        email,
+        password: PASSWORD.to_owned(),
+        access: tokens["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned(),
+        refresh: tokens["refresh_token"]
+            .as_str()
+            .expect("refresh token")
+            .to_owned(),
+        session_id: tokens["session_id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("session id"),
+    }
+}
