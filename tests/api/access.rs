@@ -1,0 +1,201 @@
+//! The access matrix: every endpoint that takes an object id, called by someone of another
+//! family, by a student, by an organizer and without a token. Each must answer 404, 403 or
+//! 401, leak nothing of the object, and change nothing. Later capabilities add their
+//! endpoints to `cases`.
+
+use bilet::admin::StaffRole;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Family, Person, TestApp, spawn_app};
+
+/// The victim family and the objects of theirs that others will try to reach.
+struct Fixture {
+    family: Family,
+    invitation_id: String,
+}
+
+/// One call to try.
+struct Case {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+}
+
+fn case(method: Method, path: String, body: Option<Value>) -> Case {
+    Case { method, path, body }
+}
+
+fn cases(f: &Fixture) -> Vec<Case> {
+    let child = f.family.child.account_id;
+    let consent = json!({
+        "kind": "photo_video", "text_version": "photo_video/v1",
+        "passport_series": "4510", "passport_number": "123456",
+    });
+    let health = json!({ "disability": true, "needs": ["vision"] });
+    vec![
+        case(Method::GET, format!("/v1/children/{child}/profile"), None),
+        case(
+            Method::PUT,
+            format!("/v1/children/{child}/health"),
+            Some(health),
+        ),
+        case(Method::GET, format!("/v1/children/{child}/consents"), None),
+        case(
+            Method::POST,
+            format!("/v1/children/{child}/consents"),
+            Some(consent),
+        ),
+        case(
+            Method::DELETE,
+            format!("/v1/children/{child}/consents/personal_data"),
+            None,
+        ),
+        case(Method::DELETE, format!("/v1/me/children/{child}"), None),
+        case(
+            Method::DELETE,
+            format!("/v1/me/sessions/{}", f.family.parent.session_id),
+            None,
+        ),
+        case(
+            Method::POST,
+            format!("/v1/invitations/{}/accept", f.invitation_id),
+            Some(json!({})),
+        ),
+        case(
+            Method::POST,
+            format!("/v1/invitations/{}/decline", f.invitation_id),
+            Some(json!({})),
+        ),
+    ]
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    let family = app.family().await;
+    let second_parent = app.signup("parent").await;
+    app.post_as(
+        "/v1/me/invitations",
+        &second_parent.access,
+        &json!({ "child_email": family.child.email }),
+    )
+    .await;
+    let open: Value = app
+        .get_as("/v1/me/invitations", &family.child.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    Fixture {
+        family,
+        invitation_id: open[0]["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// What must never appear in a response to an outsider.
+fn secrets(f: &Fixture) -> Vec<String> {
+    vec![
+        "Смирнова".to_owned(),
+        f.family.child_snils.clone(),
+        f.family.child.email.clone(),
+        "IV-МЮ".to_owned(),
+    ]
+}
+
+#[tokio::test]
+async fn nobody_outside_the_family_reaches_its_objects() {
+    let app = spawn_app().await;
+    let victim = fixture(&app).await;
+    let other_family = app.family().await;
+    let organizer = app.staff(StaffRole::Organizer, Some("Технопарк")).await;
+    let callers: Vec<(&str, Option<&Person>, &[u16])> = vec![
+        (
+            "a parent of another family",
+            Some(&other_family.parent),
+            &[403, 404],
+        ),
+        (
+            "a student of another family",
+            Some(&other_family.child),
+            &[403, 404],
+        ),
+        ("an organizer", Some(&organizer), &[403, 404]),
+        ("no token", None, &[401]),
+    ];
+    for case in cases(&victim) {
+        for (who, person, allowed) in &callers {
+            let mut request = app.client.request(case.method.clone(), app.url(&case.path));
+            if let Some(person) = person {
+                request = request.bearer_auth(&person.access);
+            }
+            if let Some(body) = &case.body {
+                request = request.json(body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            assert!(
+                allowed.contains(&status),
+                "{} {} by {who}: {status} {text}",
+                case.method,
+                case.path
+            );
+            for secret in secrets(&victim) {
+                assert!(
+                    !text.contains(&secret),
+                    "{} {} by {who} leaked {secret}",
+                    case.method,
+                    case.path
+                );
+            }
+        }
+    }
+    assert_nothing_changed(&app, &victim).await;
+}
+
+async fn assert_nothing_changed(app: &TestApp, f: &Fixture) {
+    let family = &f.family;
+    let children: Value = app
+        .get_as("/v1/me/children", &family.parent.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        children[0]["account_id"],
+        family.child.account_id.to_string(),
+        "still linked"
+    );
+    let consents: Value = app
+        .get_as(
+            &format!("/v1/children/{}/consents", family.child.account_id),
+            &family.parent.access,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<(&str, &str)> = consents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["kind"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("personal_data", "current")], "consents untouched");
+    let profile: Value = app
+        .get_as(
+            &format!("/v1/children/{}/profile", family.child.account_id),
+            &family.parent.access,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(profile["health"].is_null(), "health untouched");
+    let open: Value = app
+        .get_as("/v1/me/invitations", &family.child.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(open.as_array().unwrap().len(), 1, "invitation still open");
+}
