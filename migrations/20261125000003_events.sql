@@ -82,6 +82,7 @@ CREATE TABLE idempotency_keys (
     operation        text NOT NULL,
     request_digest   bytea NOT NULL,
     response_status  smallint,
+    response_type    text,
     response_body    bytea,
     created_at       timestamptz NOT NULL DEFAULT now(),
     completed_at     timestamptz,
