@@ -7,6 +7,7 @@ pub mod contract;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod participation;
 pub mod privacy;
 pub mod queue;
 pub mod security;

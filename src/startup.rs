@@ -191,11 +191,7 @@ impl Application {
             worker::register_all(&supervisor, &self.state);
         }
         let routes = api::routes(&self.state).data(self.state.clone());
-        let app = http::wrap(
-            routes,
-            self.state.metrics.clone(),
-            self.state.settings.http.body_limit,
-        );
+        let app = http::wrap(routes, &self.state);
         tracing::info!(
             addr = %self.addr,
             workers = self.workers,

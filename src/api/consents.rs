@@ -325,6 +325,9 @@ async fn on_withdrawn(
 ) -> Result<(), Problem> {
     match kind {
         ConsentKind::PersonalData => {
+            crate::participation::end_for_withdrawn_consent(&mut *tx, child, caller.account)
+                .await
+                .map_err(super::events::participation_problem)?;
             let delay = chrono::Duration::from_std(state.settings.privacy.erasure_delay)
                 .unwrap_or(chrono::Duration::days(1));
             store::consents::schedule_erasure(&mut *tx, child, Utc::now() + delay).await?;

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod body;
 pub mod consents;
+pub mod events;
 pub mod export;
 pub mod families;
 pub mod fields;
@@ -12,6 +13,7 @@ pub mod health;
 pub mod problem;
 pub mod profiles;
 pub mod security;
+pub mod signups;
 
 use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, handler, web::Data};
 use poem_openapi::{OpenApiService, Tags};
@@ -31,6 +33,10 @@ pub enum ApiTag {
     Families,
     /// Consents a parent gives for their child.
     Consents,
+    /// Practical events: publishing, browsing, rosters, cancel and reschedule.
+    Events,
+    /// Signing up for events and the parents' decisions.
+    Signups,
 }
 
 /// The API operations, in the order the document lists them.
@@ -41,6 +47,8 @@ pub type Apis = (
     export::ExportApi,
     families::FamiliesApi,
     consents::ConsentsApi,
+    events::EventsApi,
+    signups::SignupsApi,
 );
 
 /// The OpenAPI service; its document does not depend on settings, so the committed
@@ -54,6 +62,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
             export::ExportApi,
             families::FamiliesApi,
             consents::ConsentsApi,
+            events::EventsApi,
+            signups::SignupsApi,
         ),
         "bilet",
         env!("CARGO_PKG_VERSION"),

@@ -57,3 +57,11 @@ typed_id!(
     /// A parent's invitation to a child.
     InvitationId
 );
+typed_id!(
+    /// A practical event (профессиональная проба).
+    EventId
+);
+typed_id!(
+    /// A student's sign-up for an event.
+    SignupId
+);

@@ -3,6 +3,7 @@
 
 pub mod documents;
 pub mod email;
+pub mod events;
 pub mod ids;
 pub mod names;
 pub mod password;

@@ -1,24 +1,28 @@
 //! The HTTP edge: what wraps every route, whatever resource it serves. Request ids,
-//! access logs and metrics, the body-size limit, and turning every error into
-//! problem+json.
+//! access logs and metrics, the body-size limit, idempotency keys, and turning every
+//! error into problem+json.
 
 pub mod body_limit;
 pub mod errors;
+pub mod idempotency;
 pub mod observe;
 pub mod request_id;
 
 use poem::{Endpoint, EndpointExt, Response, middleware::CatchPanic};
 
-use crate::metrics::Metrics;
+use crate::startup::AppState;
 
 /// Wraps the routes with the edge middleware, outermost first: observe (request id,
-/// log, metrics), panic catcher, error → problem+json, body limit.
-pub fn wrap(
-    routes: impl Endpoint + 'static,
-    metrics: Metrics,
-    body_limit: usize,
-) -> impl Endpoint<Output = Response> {
+/// log, metrics), panic catcher, error → problem+json, body limit, idempotency keys.
+pub fn wrap<E: Endpoint + 'static>(
+    routes: E,
+    state: &AppState,
+) -> impl Endpoint<Output = Response> + use<E> {
+    let metrics = state.metrics.clone();
+    let body_limit = state.settings.http.body_limit;
+    let idempotency_state = state.clone();
     routes
+        .around(move |ep, req| idempotency::apply(ep, req, idempotency_state.clone()))
         .around(move |ep, req| body_limit::enforce(ep, req, body_limit))
         .catch_all_error(errors::into_problem_response)
         .with(CatchPanic::new().with_handler(errors::panic_response))

@@ -28,7 +28,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DependencyError>
     let options = settings
         .connect_options()
         .log_statements(tracing::log::LevelFilter::Trace)
-        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
     let failed = |reason: String| DependencyError::postgres(settings.address(), reason);
 
     match probe(&options, settings.connect_timeout).await {

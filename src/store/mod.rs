@@ -7,10 +7,13 @@ pub mod audit;
 pub mod consents;
 pub mod database;
 pub mod error;
+pub mod events;
 pub mod families;
+pub mod idempotency;
 pub mod outbox;
 pub mod profiles;
 pub mod sessions;
+pub mod signups;
 
 pub use database::{Db, connect, migrate};
 pub use error::StoreError;

@@ -7,12 +7,16 @@ use bilet::admin::StaffRole;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Family, Person, TestApp, spawn_app};
+use chrono::Duration;
+
+use crate::helpers::{Family, Person, TestApp, event_input, spawn_app};
 
 /// The victim family and the objects of theirs that others will try to reach.
 struct Fixture {
     family: Family,
     invitation_id: String,
+    event_id: String,
+    signup_id: String,
 }
 
 /// One call to try.
@@ -67,6 +71,45 @@ fn cases(f: &Fixture) -> Vec<Case> {
             format!("/v1/invitations/{}/decline", f.invitation_id),
             Some(json!({})),
         ),
+        case(Method::GET, format!("/v1/signups/{}", f.signup_id), None),
+        case(
+            Method::POST,
+            format!("/v1/signups/{}/decision", f.signup_id),
+            Some(json!({ "decision": "decline" })),
+        ),
+        case(
+            Method::POST,
+            format!("/v1/signups/{}/withdraw", f.signup_id),
+            Some(json!({})),
+        ),
+        case(
+            Method::GET,
+            format!("/v1/events/{}/roster", f.event_id),
+            None,
+        ),
+        case(
+            Method::PUT,
+            format!("/v1/events/{}", f.event_id),
+            Some(event_input(Duration::days(6), 1)),
+        ),
+        case(
+            Method::POST,
+            format!("/v1/events/{}/publish", f.event_id),
+            Some(json!({})),
+        ),
+        case(
+            Method::POST,
+            format!("/v1/events/{}/cancel", f.event_id),
+            Some(json!({ "reason": "чужое событие" })),
+        ),
+        case(
+            Method::POST,
+            format!("/v1/events/{}/reschedule", f.event_id),
+            Some(json!({
+                "starts_at": chrono::Utc::now() + Duration::days(7),
+                "ends_at": chrono::Utc::now() + Duration::days(7) + Duration::hours(1),
+            })),
+        ),
     ]
 }
 
@@ -85,9 +128,16 @@ async fn fixture(app: &TestApp) -> Fixture {
         .json()
         .await
         .unwrap();
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Duration::days(5), 10))
+        .await;
+    let signup = app.sign_up(&family.child.access, event, 201).await;
     Fixture {
         family,
         invitation_id: open[0]["id"].as_str().unwrap().to_owned(),
+        event_id: event.to_string(),
+        signup_id: signup["id"].as_str().unwrap().to_owned(),
     }
 }
 
@@ -198,4 +248,22 @@ async fn assert_nothing_changed(app: &TestApp, f: &Fixture) {
         .await
         .unwrap();
     assert_eq!(open.as_array().unwrap().len(), 1, "invitation still open");
+    let signup: Value = app
+        .get_as(
+            &format!("/v1/signups/{}", f.signup_id),
+            &family.child.access,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(signup["status"], "pending_parent", "sign-up untouched");
+    assert_eq!(signup["event_status"], "published", "event untouched");
+    let starts =
+        chrono::DateTime::parse_from_rfc3339(signup["event_starts_at"].as_str().unwrap()).unwrap();
+    let planned = chrono::Utc::now() + Duration::days(5);
+    assert!(
+        (starts.timestamp() - planned.timestamp()).abs() < 600,
+        "not rescheduled"
+    );
 }

@@ -66,7 +66,7 @@ fn startup_against_an_unreachable_redis_exits_with_one_line() {
                 settings.database.url.expose().to_owned(),
             ),
             ("BILET_REDIS_URL", "redis://127.0.0.1:1".into()),
-            ("BILET_LOG_FILTER", "warn".into()),
+            ("BILET_LOG_FILTER", "error".into()),
         ],
     )
     .output()

@@ -2,10 +2,12 @@
 //! (migrated, dropped afterwards) and its own Redis key prefix, so tests run in parallel
 //! without seeing each other's data.
 
+mod events;
 mod logs;
 mod people;
 mod proxy;
 
+pub use events::*;
 pub use logs::captured_logs;
 pub use people::*;
 pub use proxy::TcpProxy;

@@ -1,0 +1,198 @@
+//! Practical events: profession areas, formats, accessibility features, time zones, and
+//! the rules an event's schedule and capacity must keep.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::Reason;
+
+/// A field of work an event lets students try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProfessionArea(&'static str);
+
+/// Every profession area, as stored and as the API names them.
+pub const PROFESSION_AREAS: &[&str] = &[
+    "it",
+    "engineering",
+    "industry",
+    "medicine",
+    "science",
+    "arts_design",
+    "services",
+    "agriculture",
+    "transport",
+    "education",
+    "construction",
+    "energy",
+    "media",
+    "sports",
+    "public_service",
+    "finance",
+];
+
+impl ProfessionArea {
+    pub fn parse(input: &str) -> Result<Self, Reason> {
+        PROFESSION_AREAS
+            .iter()
+            .find(|a| **a == input)
+            .map(|a| Self(a))
+            .ok_or_else(|| format!("must be one of {}", PROFESSION_AREAS.join(", ")))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+/// What an event offers people with limited health capabilities.
+pub const ACCESSIBILITY_FEATURES: &[&str] = &[
+    "step_free",
+    "visual",
+    "hearing",
+    "sign_language",
+    "quiet_space",
+];
+
+pub fn parse_feature(input: &str) -> Result<&'static str, Reason> {
+    ACCESSIBILITY_FEATURES
+        .iter()
+        .find(|f| **f == input)
+        .copied()
+        .ok_or_else(|| format!("must be one of {}", ACCESSIBILITY_FEATURES.join(", ")))
+}
+
+/// The feature an event needs to be accessible for a given ОВЗ need; `other` needs are
+/// discussed with the organizer and filter nothing.
+pub fn feature_for_need(need: &str) -> Option<&'static str> {
+    match need {
+        "mobility" => Some("step_free"),
+        "vision" => Some("visual"),
+        "hearing" => Some("hearing"),
+        _ => None,
+    }
+}
+
+/// Time zones of the Russian Federation (IANA names), for showing local times.
+pub const TIME_ZONES: &[&str] = &[
+    "Europe/Kaliningrad",
+    "Europe/Moscow",
+    "Europe/Simferopol",
+    "Europe/Kirov",
+    "Europe/Volgograd",
+    "Europe/Astrakhan",
+    "Europe/Saratov",
+    "Europe/Ulyanovsk",
+    "Europe/Samara",
+    "Asia/Yekaterinburg",
+    "Asia/Omsk",
+    "Asia/Novosibirsk",
+    "Asia/Barnaul",
+    "Asia/Tomsk",
+    "Asia/Novokuznetsk",
+    "Asia/Krasnoyarsk",
+    "Asia/Irkutsk",
+    "Asia/Chita",
+    "Asia/Yakutsk",
+    "Asia/Khandyga",
+    "Asia/Vladivostok",
+    "Asia/Ust-Nera",
+    "Asia/Magadan",
+    "Asia/Sakhalin",
+    "Asia/Srednekolymsk",
+    "Asia/Kamchatka",
+    "Asia/Anadyr",
+];
+
+pub fn parse_time_zone(input: &str) -> Result<&'static str, Reason> {
+    TIME_ZONES
+        .iter()
+        .find(|z| **z == input)
+        .copied()
+        .ok_or_else(|| "must be a time zone of Russia, e.g. Europe/Moscow".into())
+}
+
+/// A change within this long of the start is urgent: families hear of it on every channel.
+pub const URGENT_WITHIN: Duration = Duration::hours(48);
+
+/// True when `starts_at` is within [`URGENT_WITHIN`] of `now` (or already past).
+pub fn is_urgent(starts_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    starts_at - now <= URGENT_WITHIN
+}
+
+/// Largest capacity an event may have.
+pub const MAX_CAPACITY: i64 = 10_000;
+
+/// Parents' approval window, in hours.
+pub const APPROVAL_WINDOW_HOURS: std::ops::RangeInclusive<i64> = 1..=168;
+
+/// An event's schedule, checked as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub signup_deadline: DateTime<Utc>,
+}
+
+/// Field-named reasons a schedule is refused; with `now`, it must also start after it.
+pub fn check_schedule(
+    schedule: &Schedule,
+    now: Option<DateTime<Utc>>,
+) -> Vec<(&'static str, Reason)> {
+    let mut problems = Vec::new();
+    if now.is_some_and(|now| schedule.starts_at <= now) {
+        problems.push(("starts_at", "must be in the future".to_owned()));
+    }
+    if schedule.ends_at <= schedule.starts_at {
+        problems.push(("ends_at", "must be after starts_at".to_owned()));
+    } else if schedule.ends_at - schedule.starts_at > Duration::days(14) {
+        problems.push(("ends_at", "an event lasts at most 14 days".to_owned()));
+    }
+    if schedule.signup_deadline > schedule.starts_at {
+        problems.push(("signup_deadline", "must not be after starts_at".to_owned()));
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn areas_and_features_parse_from_their_names() {
+        assert_eq!(ProfessionArea::parse("it").unwrap().as_str(), "it");
+        assert!(ProfessionArea::parse("astrology").is_err());
+        assert_eq!(parse_feature("step_free"), Ok("step_free"));
+        assert!(parse_feature("ramp").is_err());
+        assert_eq!(feature_for_need("mobility"), Some("step_free"));
+        assert_eq!(feature_for_need("other"), None);
+    }
+
+    #[test]
+    fn a_schedule_must_start_in_the_future_and_end_after_it_starts() {
+        let now = Utc::now();
+        let ok = Schedule {
+            starts_at: now + Duration::days(3),
+            ends_at: now + Duration::days(3) + Duration::hours(2),
+            signup_deadline: now + Duration::days(2),
+        };
+        assert!(check_schedule(&ok, Some(now)).is_empty());
+        let bad = Schedule {
+            starts_at: now - Duration::hours(1),
+            ends_at: now - Duration::hours(2),
+            signup_deadline: now + Duration::days(1),
+        };
+        let fields: Vec<&str> = check_schedule(&bad, Some(now))
+            .iter()
+            .map(|(f, _)| *f)
+            .collect();
+        assert_eq!(fields, ["starts_at", "ends_at", "signup_deadline"]);
+        let fields: Vec<&str> = check_schedule(&bad, None).iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, ["ends_at", "signup_deadline"]);
+    }
+
+    #[test]
+    fn urgency_is_within_forty_eight_hours_of_the_start() {
+        let now = Utc::now();
+        assert!(is_urgent(now + Duration::hours(47), now));
+        assert!(!is_urgent(now + Duration::hours(49), now));
+    }
+}

@@ -1,0 +1,225 @@
+//! `Idempotency-Key` on non-idempotent requests (POST, PATCH): the first response is kept
+//! for 24 hours per account and key, and a retry with the same key and body gets it back
+//! byte for byte; the same key with another body is 422; a retry while the first is still
+//! running is 409. A 5xx is not kept, so a retry after our failure runs again.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use poem::http::{HeaderValue, Method, header};
+use poem::{Body, Endpoint, IntoResponse, PathPattern, Request, Response, Result};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use super::errors;
+use crate::api::problem::{FieldError, Problem};
+use crate::domain::ids::AccountId;
+use crate::startup::AppState;
+use crate::store::{self, Db};
+
+pub const HEADER: &str = "idempotency-key";
+/// Set on a replayed response.
+pub const REPLAYED: &str = "idempotent-replayed";
+/// How long a key and its response are kept.
+pub const KEEP: Duration = Duration::hours(24);
+/// A first request silent this long is presumed dead, and a retry may run again.
+const ABANDONED_AFTER: Duration = Duration::seconds(60);
+
+pub async fn apply<E: Endpoint>(next: E, mut req: Request, state: AppState) -> Result<Response> {
+    let key = match req.headers().get(HEADER) {
+        Some(value) if matches!(*req.method(), Method::POST | Method::PATCH) => {
+            value.to_str().ok().map(str::to_owned)
+        }
+        _ => return next.call(req).await.map(IntoResponse::into_response),
+    };
+    let Some(key) = key.filter(|k| is_valid_key(k)) else {
+        return Err(Problem::validation(vec![FieldError::new(
+            "Idempotency-Key",
+            "must be 1–255 visible ASCII characters, e.g. a UUID",
+        )])
+        .into());
+    };
+    let Some(account) = bearer_account(&req, &state) else {
+        // Not authenticated: the route answers 401 itself; nothing to remember.
+        return next.call(req).await.map(IntoResponse::into_response);
+    };
+    let body = req.take_body().into_bytes().await?;
+    let operation = format!("{} {}", req.method(), req.uri().path());
+    let digest = request_digest(&operation, req.uri().query(), &body);
+    req.set_body(Body::from_bytes(body));
+
+    match claim(&state.db, account, &key, &operation, &digest).await? {
+        Claim::Run => {}
+        Claim::Replay(response) => return Ok(response),
+    }
+    let response = match next.call(req).await {
+        Ok(response) => response.into_response(),
+        Err(err) => errors::into_problem_response(err).await,
+    };
+    if response.status().is_server_error() {
+        store::idempotency::release(&state.db, account, &key)
+            .await
+            .map_err(Problem::from)?;
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = body.into_bytes().await?;
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    store::idempotency::complete(
+        &state.db,
+        account,
+        &key,
+        parts.status.as_u16(),
+        content_type,
+        &bytes,
+    )
+    .await
+    .map_err(Problem::from)?;
+    Ok(Response::from_parts(parts, Body::from_bytes(bytes)))
+}
+
+enum Claim {
+    Run,
+    Replay(Response),
+}
+
+async fn claim(
+    db: &Db,
+    account: AccountId,
+    key: &str,
+    operation: &str,
+    digest: &[u8],
+) -> Result<Claim, Problem> {
+    for _ in 0..3 {
+        if store::idempotency::claim(db, account, key, operation, digest).await? {
+            return Ok(Claim::Run);
+        }
+        let Some(row) = store::idempotency::find(db, account, key).await? else {
+            continue; // released meanwhile: claim again
+        };
+        let now = Utc::now();
+        if row.created_at < now - KEEP {
+            if store::idempotency::take_over(db, account, key, row.created_at, operation, digest)
+                .await?
+            {
+                return Ok(Claim::Run);
+            }
+            continue;
+        }
+        if row.request_digest != digest || row.operation != operation {
+            return Err(Problem::new(
+                poem::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                "this Idempotency-Key was used for a different request; use a new key",
+            ));
+        }
+        if let Some(status) = row.response_status {
+            return Ok(Claim::Replay(replay(
+                status,
+                row.response_type.as_deref(),
+                row.response_body.unwrap_or_default(),
+            )));
+        }
+        if row.created_at < now - ABANDONED_AFTER {
+            if store::idempotency::take_over(db, account, key, row.created_at, operation, digest)
+                .await?
+            {
+                return Ok(Claim::Run);
+            }
+            continue;
+        }
+        return Err(Problem::conflict(
+            "idempotency-in-flight",
+            "Request in progress",
+            "a request with this Idempotency-Key is still running; retry shortly",
+        )
+        .with_retry_after(1));
+    }
+    Err(Problem::conflict(
+        "idempotency-in-flight",
+        "Request in progress",
+        "a request with this Idempotency-Key is changing; retry shortly",
+    )
+    .with_retry_after(1))
+}
+
+fn replay(status: i16, content_type: Option<&str>, body: Vec<u8>) -> Response {
+    let mut response = Response::builder()
+        .status(
+            poem::http::StatusCode::from_u16(status as u16).unwrap_or(poem::http::StatusCode::OK),
+        )
+        .header(REPLAYED, HeaderValue::from_static("true"))
+        .body(body);
+    if let Some(value) = content_type.and_then(|t| HeaderValue::from_str(t).ok()) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response.set_data(PathPattern(Arc::from("(idempotent replay)")));
+    response
+}
+
+fn is_valid_key(key: &str) -> bool {
+    (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn bearer_account(req: &Request, state: &AppState) -> Option<AccountId> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
+    state
+        .tokens
+        .verify(token.trim())
+        .ok()
+        .map(|claims| AccountId(claims.sub))
+}
+
+pub fn request_digest(operation: &str, query: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(operation.as_bytes());
+    hasher.update([0]);
+    hasher.update(query.unwrap_or_default().as_bytes());
+    hasher.update([0]);
+    hasher.update(body);
+    hasher.finalize().to_vec()
+}
+
+/// The janitor: deletes keys older than 24 hours, hourly.
+pub async fn purge_expired(db: Db, shutdown: CancellationToken) -> anyhow::Result<()> {
+    loop {
+        let purged = store::idempotency::purge(&db, Utc::now() - KEEP).await?;
+        if purged > 0 {
+            tracing::info!(purged, "expired idempotency keys deleted");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            () = shutdown.cancelled() => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_visible_ascii_up_to_255() {
+        assert!(is_valid_key("6f1c2b1e-0d1a-4a8e-9f3e-2b9d2b0c9a11"));
+        assert!(!is_valid_key(""));
+        assert!(!is_valid_key("has space"));
+        assert!(!is_valid_key("ключ"));
+        assert!(!is_valid_key(&"k".repeat(256)));
+    }
+
+    #[test]
+    fn the_digest_covers_path_query_and_body() {
+        let a = request_digest("POST /a", None, b"{}");
+        assert_ne!(a, request_digest("POST /b", None, b"{}"));
+        assert_ne!(a, request_digest("POST /a", Some("x=1"), b"{}"));
+        assert_ne!(a, request_digest("POST /a", None, b"{ }"));
+        assert_eq!(a, request_digest("POST /a", None, b"{}"));
+    }
+}

@@ -1,0 +1,75 @@
+//! The sign-up deadline worker: reminds parents at half the approval window and expires
+//! requests nobody decided, releasing their seats to the waitlist. Several workers can run
+//! at once: rows are claimed with `SKIP LOCKED` and re-checked under the event's lock.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Result, end_live};
+use crate::domain::ids::{EventId, SignupId};
+use crate::store::{self, Db};
+
+/// How often the worker looks for due reminders and expiries.
+const POLL: Duration = Duration::from_secs(1);
+const BATCH: i64 = 100;
+
+/// Sends every due reminder; returns how many.
+pub async fn remind_due(db: &Db) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        let due = store::signups::take_due_reminders(&mut *tx, BATCH).await?;
+        for signup in &due {
+            let event = store::events::find(&mut *tx, EventId(signup.event_id)).await?;
+            if let Some(event) = event {
+                super::announce(&mut tx, "signup_expiring_soon", signup, &event).await?;
+            }
+        }
+        tx.commit().await?;
+        total += due.len();
+        if due.len() < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// Expires every sign-up whose approval window has closed; returns how many.
+pub async fn expire_due(db: &Db) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let mut claim = db.begin().await?;
+        let due = store::signups::claim_expired(&mut *claim, BATCH).await?;
+        // Only the ids are kept: each is ended in its own transaction, taking the locks in
+        // the usual order (event, then sign-up).
+        claim.commit().await?;
+        for signup in &due {
+            let mut tx = db.begin().await?;
+            let current = store::signups::find(&mut *tx, SignupId(signup.id)).await?;
+            let still_due = current.is_some_and(|s| {
+                s.status == "pending_parent"
+                    && s.expires_at.is_some_and(|at| at <= chrono::Utc::now())
+            });
+            if still_due {
+                end_live(&mut tx, SignupId(signup.id), None, "expired", "no_decision").await?;
+            }
+            tx.commit().await?;
+        }
+        total += due.len();
+        if due.len() < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// The background task.
+pub async fn run(db: Db, shutdown: CancellationToken) -> anyhow::Result<()> {
+    loop {
+        remind_due(&db).await?;
+        expire_due(&db).await?;
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            () = shutdown.cancelled() => return Ok(()),
+        }
+    }
+}

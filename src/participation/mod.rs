@@ -1,0 +1,345 @@
+//! Taking part in practical events: signing up (a seat held, or a place on the waitlist),
+//! a parent's decision, withdrawal, expiry of undecided requests, promotion from the
+//! waitlist, and the organizer's cancel and reschedule. Every change that someone must
+//! hear about writes its domain event to the outbox in the same transaction.
+//!
+//! Locks are always taken in the order student → event → sign-up, so concurrent sign-ups,
+//! decisions, withdrawals, expiries and cancellations cannot deadlock.
+
+pub mod deadlines;
+pub mod organizer;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgConnection;
+
+use crate::domain::ids::{AccountId, EventId, SignupId};
+use crate::store::events::EventRow;
+use crate::store::signups::{SignupRow, Wait};
+use crate::store::{self, StoreError};
+
+/// Why a participation step was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ParticipationError {
+    #[error("no such event")]
+    EventNotFound,
+    #[error("the event is not open for sign-up")]
+    EventNotOpen,
+    #[error("the sign-up deadline has passed")]
+    DeadlinePassed,
+    #[error("the event is for grades {min}–{max}")]
+    GradeOutOfRange { min: i16, max: i16 },
+    #[error("the student's profile is not filled in")]
+    ProfileRequired,
+    #[error("no linked parent has given personal-data consent")]
+    ConsentRequired,
+    #[error("the student is already signed up")]
+    AlreadySignedUp,
+    #[error("the student holds a seat at an overlapping event")]
+    Overlapping,
+    #[error("no such sign-up")]
+    SignupNotFound,
+    #[error("a parent already decided: {0}")]
+    AlreadyDecided(String),
+    #[error("the sign-up is not waiting for a decision (it is {0})")]
+    NotAwaitingDecision(String),
+    #[error("the sign-up has already ended (it is {0})")]
+    AlreadyEnded(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ParticipationError {
+    fn from(err: sqlx::Error) -> Self {
+        ParticipationError::Store(err.into())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ParticipationError>;
+
+/// A parent's answer to a sign-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Decline,
+}
+
+impl Decision {
+    fn status(self) -> &'static str {
+        match self {
+            Decision::Approve => "approved",
+            Decision::Decline => "declined",
+        }
+    }
+}
+
+/// Who is acting on a sign-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Student(AccountId),
+    Parent(AccountId),
+}
+
+/// The wait for a parent starting now: the approval window, cut at the event's start, with
+/// a reminder at half of it.
+pub fn wait_from(now: DateTime<Utc>, event: &EventRow) -> Wait {
+    let window = chrono::Duration::seconds(event.approval_window_secs);
+    let expires_at = (now + window).min(event.starts_at);
+    Wait {
+        requested_at: now,
+        expires_at,
+        reminder_due_at: now + (expires_at - now) / 2,
+    }
+}
+
+/// A student signs up: a seat is held while a parent decides, or the student joins the
+/// waitlist when the event is full.
+pub async fn sign_up(
+    tx: &mut PgConnection,
+    event_id: EventId,
+    student: AccountId,
+) -> Result<SignupRow> {
+    if !store::families::lock_student(&mut *tx, student).await? {
+        return Err(ParticipationError::ProfileRequired);
+    }
+    let event = store::events::lock(&mut *tx, event_id)
+        .await?
+        .filter(|e| e.status != "draft")
+        .ok_or(ParticipationError::EventNotFound)?;
+    let now = Utc::now();
+    if event.status != "published" || event.starts_at <= now {
+        return Err(ParticipationError::EventNotOpen);
+    }
+    if event.signup_deadline <= now {
+        return Err(ParticipationError::DeadlinePassed);
+    }
+    let profile = store::profiles::student(&mut *tx, student)
+        .await?
+        .filter(|p| p.erased_at.is_none())
+        .ok_or(ParticipationError::ProfileRequired)?;
+    if profile.grade < event.grade_min || profile.grade > event.grade_max {
+        return Err(ParticipationError::GradeOutOfRange {
+            min: event.grade_min,
+            max: event.grade_max,
+        });
+    }
+    let has_parent = !store::families::parent_ids(&mut *tx, student)
+        .await?
+        .is_empty();
+    if !has_parent || !store::consents::is_current(&mut *tx, student, "personal_data").await? {
+        return Err(ParticipationError::ConsentRequired);
+    }
+    if store::signups::has_live(&mut *tx, event_id, student).await? {
+        return Err(ParticipationError::AlreadySignedUp);
+    }
+    if store::signups::holds_overlapping(&mut *tx, student, event.starts_at, event.ends_at).await? {
+        return Err(ParticipationError::Overlapping);
+    }
+    let seat = store::events::take_seat(&mut *tx, event_id).await?;
+    let wait = seat.then(|| wait_from(now, &event));
+    let signup =
+        match store::signups::insert(&mut *tx, SignupId::new(), event_id, student, wait).await {
+            Ok(row) => row,
+            Err(err) if err.is_conflict_on("signups_one_live") => {
+                return Err(ParticipationError::AlreadySignedUp);
+            }
+            Err(err) => return Err(err.into()),
+        };
+    if signup.status == "pending_parent" {
+        announce(&mut *tx, "signup_requested", &signup, &event).await?;
+    }
+    Ok(signup)
+}
+
+/// A linked parent approves or declines. The first decision wins; the same decision again
+/// returns the sign-up as it is; a different one is refused.
+pub async fn decide(
+    tx: &mut PgConnection,
+    signup_id: SignupId,
+    parent: AccountId,
+    decision: Decision,
+    comment: Option<&str>,
+) -> Result<SignupRow> {
+    let seen = store::signups::find(&mut *tx, signup_id)
+        .await?
+        .ok_or(ParticipationError::SignupNotFound)?;
+    if !store::families::is_linked(&mut *tx, parent, AccountId(seen.student_id)).await? {
+        return Err(ParticipationError::SignupNotFound);
+    }
+    let event = store::events::lock(&mut *tx, EventId(seen.event_id))
+        .await?
+        .ok_or(ParticipationError::EventNotFound)?;
+    let signup = store::signups::lock(&mut *tx, signup_id)
+        .await?
+        .ok_or(ParticipationError::SignupNotFound)?;
+    match signup.status.as_str() {
+        "pending_parent" => {}
+        "approved" | "declined" if signup.status == decision.status() => return Ok(signup),
+        "approved" | "declined" => return Err(ParticipationError::AlreadyDecided(signup.status)),
+        other => return Err(ParticipationError::NotAwaitingDecision(other.to_owned())),
+    }
+    let decided =
+        store::signups::decide(&mut *tx, signup_id, decision.status(), parent, comment).await?;
+    match decision {
+        Decision::Approve => announce(&mut *tx, "signup_approved", &decided, &event).await?,
+        Decision::Decline => {
+            announce(&mut *tx, "signup_declined", &decided, &event).await?;
+            release_and_promote(&mut *tx, &event).await?;
+        }
+    }
+    Ok(decided)
+}
+
+/// The student, or a linked parent, withdraws. Withdrawing twice is harmless.
+pub async fn withdraw(
+    tx: &mut PgConnection,
+    signup_id: SignupId,
+    actor: Actor,
+) -> Result<SignupRow> {
+    let seen = store::signups::find(&mut *tx, signup_id)
+        .await?
+        .ok_or(ParticipationError::SignupNotFound)?;
+    let student = AccountId(seen.student_id);
+    let (by, allowed) = match actor {
+        Actor::Student(id) => (id, id == student),
+        Actor::Parent(id) => (id, store::families::is_linked(&mut *tx, id, student).await?),
+    };
+    if !allowed {
+        return Err(ParticipationError::SignupNotFound);
+    }
+    end_live(tx, signup_id, Some(by), "withdrawn", "withdrawn").await
+}
+
+/// Ends a live sign-up (releasing its seat to the waitlist) and announces it.
+async fn end_live(
+    tx: &mut PgConnection,
+    signup_id: SignupId,
+    by: Option<AccountId>,
+    status: &str,
+    reason: &str,
+) -> Result<SignupRow> {
+    let seen = store::signups::find(&mut *tx, signup_id)
+        .await?
+        .ok_or(ParticipationError::SignupNotFound)?;
+    let event = store::events::lock(&mut *tx, EventId(seen.event_id))
+        .await?
+        .ok_or(ParticipationError::EventNotFound)?;
+    let signup = store::signups::lock(&mut *tx, signup_id)
+        .await?
+        .ok_or(ParticipationError::SignupNotFound)?;
+    if !matches!(
+        signup.status.as_str(),
+        "pending_parent" | "approved" | "waitlisted"
+    ) {
+        return if signup.status == status {
+            Ok(signup)
+        } else {
+            Err(ParticipationError::AlreadyEnded(signup.status))
+        };
+    }
+    let held = signup.holds_seat();
+    let ended = store::signups::end(&mut *tx, signup_id, status, by, reason).await?;
+    let kind = if status == "expired" {
+        "signup_expired"
+    } else {
+        "signup_withdrawn"
+    };
+    announce_with(
+        &mut *tx,
+        kind,
+        &ended,
+        &event,
+        json!({ "reason": reason, "by": by.map(|b| b.0) }),
+    )
+    .await?;
+    if held {
+        release_and_promote(&mut *tx, &event).await?;
+    }
+    Ok(ended)
+}
+
+/// Personal-data consent was withdrawn: the child's live sign-ups for events that have not
+/// ended stop, releasing their seats.
+pub async fn end_for_withdrawn_consent(
+    tx: &mut PgConnection,
+    student: AccountId,
+    by: AccountId,
+) -> Result<usize> {
+    let live = store::signups::live_upcoming_for_student(&mut *tx, student).await?;
+    for signup in &live {
+        end_live(
+            tx,
+            SignupId(signup.id),
+            Some(by),
+            "withdrawn",
+            "consent_withdrawn",
+        )
+        .await?;
+    }
+    Ok(live.len())
+}
+
+/// Gives a released seat back and moves the first waitlisted students onto free seats.
+/// The caller holds the event's lock.
+async fn release_and_promote(tx: &mut PgConnection, event: &EventRow) -> Result<()> {
+    store::events::release_seat(&mut *tx, EventId(event.id)).await?;
+    promote_waitlist(tx, EventId(event.id)).await
+}
+
+/// Fills free seats from the waitlist, in order, while the event is open. The caller holds
+/// the event's lock.
+pub async fn promote_waitlist(tx: &mut PgConnection, event_id: EventId) -> Result<()> {
+    loop {
+        let Some(event) = store::events::find(&mut *tx, event_id).await? else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        if event.status != "published"
+            || event.starts_at <= now
+            || event.seats_held >= event.capacity
+        {
+            return Ok(());
+        }
+        let Some(next) = store::signups::first_waitlisted(&mut *tx, event_id).await? else {
+            return Ok(());
+        };
+        if !store::events::take_seat(&mut *tx, event_id).await? {
+            return Ok(());
+        }
+        let promoted =
+            store::signups::promote(&mut *tx, SignupId(next.id), wait_from(now, &event)).await?;
+        announce(&mut *tx, "waitlist_promoted", &promoted, &event).await?;
+    }
+}
+
+/// Writes a sign-up's domain event: ids and times only, never personal data.
+async fn announce(
+    tx: &mut PgConnection,
+    kind: &str,
+    signup: &SignupRow,
+    event: &EventRow,
+) -> Result<()> {
+    announce_with(tx, kind, signup, event, json!({})).await
+}
+
+async fn announce_with(
+    tx: &mut PgConnection,
+    kind: &str,
+    signup: &SignupRow,
+    event: &EventRow,
+    extra: serde_json::Value,
+) -> Result<()> {
+    let mut payload = json!({
+        "signup_id": signup.id,
+        "event_id": event.id,
+        "student_id": signup.student_id,
+        "status": signup.status,
+        "expires_at": signup.expires_at,
+        "event_starts_at": event.starts_at,
+    });
+    if let (Some(target), serde_json::Value::Object(more)) = (payload.as_object_mut(), extra) {
+        target.extend(more);
+    }
+    store::outbox::append(&mut *tx, kind, payload).await?;
+    Ok(())
+}
