@@ -21,6 +21,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub log: LogSettings,
+    /// The delivery-channel settings file (`push-config/channels.toml`).
+    pub push_config: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +182,7 @@ const KEYS: &[&str] = &[
     "redis_connect_timeout",
     "log_format",
     "log_filter",
+    "push_config",
 ];
 
 /// Environment variables that are read but are not settings keys.
@@ -397,6 +400,11 @@ impl Layers {
                     .map_err(|err| format!("not a log filter: {err}"))
             }),
         };
+        let push_config = self.get(
+            "push_config",
+            PathBuf::from(crate::notify::providers::config::DEFAULT_PATH),
+            |s| Ok(PathBuf::from(s)),
+        );
         if self.errors.is_empty() {
             Ok(Settings {
                 env,
@@ -404,6 +412,7 @@ impl Layers {
                 database,
                 redis,
                 log,
+                push_config,
             })
         } else {
             Err(SettingsError(self.errors))

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
+use crate::notify::providers::{Channels, ChannelsError};
 use crate::queue::{self, Redis};
 use crate::settings::Settings;
 use crate::store::{self, Db};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub redis: Redis,
     pub metrics: Metrics,
     pub process: ProcessInfo,
+    /// The delivery channels (in-process simulators for those without credentials).
+    pub channels: Arc<Channels>,
 }
 
 /// Who this process is, among all the service's processes.
@@ -107,6 +110,8 @@ pub enum StartupError {
     Dependency(#[from] DependencyError),
     #[error("cannot apply the database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Channels(#[from] ChannelsError),
     #[error("cannot listen on {addr} (BILET_HTTP_ADDR): {reason}")]
     Bind { addr: SocketAddr, reason: String },
 }
@@ -116,12 +121,14 @@ pub async fn connect(settings: Settings, role: Role) -> Result<AppState, Startup
     let db = store::connect(&settings.database).await?;
     store::migrate(&db).await?;
     let redis = queue::connect(&settings.redis).await?;
+    let channels = Arc::new(Channels::start(&settings).await?);
     Ok(AppState {
         settings: Arc::new(settings),
         db,
         redis,
         metrics: Metrics::new(),
         process: ProcessInfo::new(role),
+        channels,
     })
 }
 
