@@ -65,7 +65,7 @@ pub fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
 
 /// What a handler does with a request.
 pub enum Reply {
-    Respond(Response<Full<Bytes>>),
+    Respond(Box<Response<Full<Bytes>>>),
     /// Close the connection without an answer (every request on it fails).
     Drop,
 }
@@ -73,12 +73,20 @@ pub enum Reply {
 impl Reply {
     /// A JSON answer.
     pub fn json(status: u16, body: &serde_json::Value) -> Self {
-        Reply::Respond(response(status, "application/json", body.to_string()))
+        Reply::Respond(Box::new(response(
+            status,
+            "application/json",
+            body.to_string(),
+        )))
     }
 
     /// A plain-text answer.
     pub fn text(status: u16, body: impl Into<String>) -> Self {
-        Reply::Respond(response(status, "text/plain; charset=utf-8", body.into()))
+        Reply::Respond(Box::new(response(
+            status,
+            "text/plain; charset=utf-8",
+            body.into(),
+        )))
     }
 
     /// Adds a header to an answer.
@@ -167,7 +175,7 @@ async fn serve_connection(
                 body,
             };
             match handler(request).await {
-                Reply::Respond(response) => Ok(response),
+                Reply::Respond(response) => Ok(*response),
                 Reply::Drop => {
                     drop_signal.cancel();
                     std::future::pending().await

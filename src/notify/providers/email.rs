@@ -4,6 +4,7 @@
 //! retry-after, 5xx to permanent.
 
 use std::fmt;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use lettre::message::header::{self, Header, HeaderName, HeaderValue};
@@ -65,7 +66,9 @@ pub enum EmailError {
 
 /// The e-mail channel.
 pub struct EmailClient {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    config: EmailConfig,
+    /// The pooled transport and its generation; replaced after a timeout (see `send`).
+    transport: RwLock<(u64, AsyncSmtpTransport<Tokio1Executor>)>,
     from: Mailbox,
     /// Right-hand side of our Message-IDs: the sender's domain.
     domain: String,
@@ -80,28 +83,34 @@ impl EmailClient {
             .parse()
             .map_err(|_| EmailError::From(config.from.clone()))?;
         let domain = from.email.domain().to_owned();
-        let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host);
-        let builder = match config.tls {
-            SmtpTls::None => builder.tls(Tls::None),
-            SmtpTls::StartTls => {
-                builder.tls(Tls::Required(TlsParameters::new(config.host.clone())?))
-            }
-            SmtpTls::Implicit => {
-                builder.tls(Tls::Wrapper(TlsParameters::new(config.host.clone())?))
-            }
-        };
-        let mut builder = builder
-            .port(config.port)
-            .timeout(Some(config.timeout))
-            .pool_config(PoolConfig::new().max_size(config.pool_size.max(1)));
-        if let Some((user, password)) = config.credentials {
-            builder = builder.credentials(Credentials::new(user, password.expose().to_owned()));
-        }
+        let transport = build_transport(&config)?;
         Ok(Self {
-            transport: builder.build(),
+            config,
+            transport: RwLock::new((0, transport)),
             from,
             domain,
         })
+    }
+
+    fn transport(&self) -> (u64, AsyncSmtpTransport<Tokio1Executor>) {
+        // A poisoned lock only means a sender panicked; the transport inside is whole.
+        self.transport
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces transport `generation` with a fresh pool. A send cut off by the timeout
+    /// leaves its connection mid-command, and lettre would park it for reuse with a reply
+    /// still unread; dropping the whole pool is the only way to keep it from being reused.
+    fn replace_transport(&self, generation: u64) {
+        let Ok(fresh) = build_transport(&self.config) else {
+            return;
+        };
+        let mut current = self.transport.write().unwrap_or_else(|p| p.into_inner());
+        if current.0 == generation {
+            *current = (generation + 1, fresh);
+        }
     }
 
     /// The message as it will be sent (the tests and the simulator check its shape).
@@ -154,7 +163,17 @@ impl Channel for EmailClient {
                 .get_raw(header::MessageId::name().as_ref())
                 .unwrap_or_default()
                 .to_owned();
-            match self.transport.send(email).await {
+            let (generation, transport) = self.transport();
+            // lettre's own timeout covers connecting only; this one covers the whole send.
+            let sent = tokio::time::timeout(self.config.timeout, transport.send(email)).await;
+            let Ok(sent) = sent else {
+                self.replace_transport(generation);
+                return Err(SendError::retry(
+                    TRANSPORT_RETRY,
+                    "the SMTP relay did not answer in time",
+                ));
+            };
+            match sent {
                 Ok(response) => {
                     let queued = response
                         .message()
@@ -171,6 +190,23 @@ impl Channel for EmailClient {
         super::log_result(ChannelKind::Email, message, &result);
         result
     }
+}
+
+fn build_transport(config: &EmailConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, EmailError> {
+    let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host);
+    let builder = match config.tls {
+        SmtpTls::None => builder.tls(Tls::None),
+        SmtpTls::StartTls => builder.tls(Tls::Required(TlsParameters::new(config.host.clone())?)),
+        SmtpTls::Implicit => builder.tls(Tls::Wrapper(TlsParameters::new(config.host.clone())?)),
+    };
+    let mut builder = builder
+        .port(config.port)
+        .timeout(Some(config.timeout))
+        .pool_config(PoolConfig::new().max_size(config.pool_size.max(1)));
+    if let Some((user, password)) = &config.credentials {
+        builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+    }
+    Ok(builder.build())
 }
 
 /// Maps an SMTP failure. Only the reply code is kept: servers echo addresses in the text.
