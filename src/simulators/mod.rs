@@ -273,6 +273,55 @@ impl Simulators {
         self.get(ChannelKind::Fcm).map(|sim| token_uri(sim.addr))
     }
 
+    /// Channel settings (TOML) for a bilet in another process to deliver to these
+    /// simulators through the production code path, with the credentials kept in `dir`.
+    pub fn client_settings(&self, dir: &std::path::Path) -> String {
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let file = |name: &str| dir.join(name).display().to_string();
+        let mut text = String::from(
+            "# Written by `bilet simulate`: real clients pointed at its simulators.\n",
+        );
+        if let Some(sim) = self.get(ChannelKind::Apns) {
+            text.push_str(&format!(
+                "\n[apns]\nendpoint = \"{}\"\nkey_id = \"{}\"\nteam_id = \"{}\"\nkey_file = {:?}\n",
+                sim.base_url(),
+                credentials::APNS_KEY_ID,
+                credentials::APNS_TEAM_ID,
+                file(credentials::APNS_KEY_FILE)
+            ));
+        }
+        if let Some(sim) = self.get(ChannelKind::Fcm) {
+            text.push_str(&format!(
+                "\n[fcm]\nbase_url = \"{}\"\nservice_account_file = {:?}\n",
+                sim.base_url(),
+                file(credentials::FCM_ACCOUNT_FILE)
+            ));
+        }
+        if let Some(sim) = self.get(ChannelKind::Rustore) {
+            text.push_str(&format!(
+                "\n[rustore]\nbase_url = \"{}\"\nproject_id = \"{}\"\ntoken_file = {:?}\n",
+                sim.base_url(),
+                credentials::PROJECT_ID,
+                file(credentials::RUSTORE_TOKEN_FILE)
+            ));
+        }
+        if let Some(sim) = self.get(ChannelKind::Sms) {
+            text.push_str(&format!(
+                "\n[sms]\nbase_url = \"{}\"\napi_id_file = {:?}\n",
+                sim.base_url(),
+                file(credentials::SMS_API_ID_FILE)
+            ));
+        }
+        if let Some(sim) = self.get(ChannelKind::Email) {
+            text.push_str(&format!(
+                "\n[email]\nhost = \"{}\"\nport = {}\ntls = \"none\"\n",
+                sim.addr.ip(),
+                sim.addr.port()
+            ));
+        }
+        text
+    }
+
     /// Stops accepting, lets in-flight requests finish briefly, and waits for every task.
     pub async fn shutdown(&self) {
         self.shutdown.cancel();
@@ -338,14 +387,26 @@ pub async fn run_all(
             simulator.inspect_url()
         ));
     }
+    let client_settings = config.simulators.credentials_dir.join(CLIENT_SETTINGS_FILE);
+    std::fs::write(
+        &client_settings,
+        simulators.client_settings(&config.simulators.credentials_dir),
+    )
+    .map_err(|err| RunError::Write {
+        path: client_settings.clone(),
+        reason: err.to_string(),
+    })?;
     announce(format!(
-        "credentials for clients in {}",
-        config.simulators.credentials_dir.display()
+        "client settings: BILET_PUSH_CONFIG={}",
+        client_settings.display()
     ));
     shutdown.cancelled().await;
     simulators.shutdown().await;
     Ok(())
 }
+
+/// The client settings file `bilet simulate` writes into its credentials directory.
+pub const CLIENT_SETTINGS_FILE: &str = "channels.toml";
 
 /// Why `bilet simulate` could not run.
 #[derive(Debug, thiserror::Error)]
@@ -354,4 +415,6 @@ pub enum RunError {
     Rules(#[from] faults::RulesError),
     #[error(transparent)]
     Simulator(#[from] SimulatorError),
+    #[error("cannot write {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
 }

@@ -645,7 +645,8 @@ async fn a_bilet_configured_for_bilet_simulate_delivers_through_the_production_p
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut addresses: BTreeMap<String, (String, String)> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while addresses.len() < 5 {
+    let mut client_settings = None;
+    while client_settings.is_none() {
         assert!(
             Instant::now() < deadline,
             "bilet simulate did not announce its simulators"
@@ -656,39 +657,22 @@ async fn a_bilet_configured_for_bilet_simulate_delivers_through_the_production_p
             .expect("readable")
             .expect("bilet simulate exited early");
         let words: Vec<&str> = line.split_whitespace().collect();
+        if let Some(path) = line.strip_prefix("client settings: BILET_PUSH_CONFIG=") {
+            client_settings = Some(std::path::PathBuf::from(path));
+        }
         if let [name, url, "inspect", inspect] = words[..] {
             let addr = url.split("://").nth(1).unwrap_or_default().to_owned();
             let inspect = inspect.trim_end_matches("/sim/messages").to_owned();
             addresses.insert(name.to_owned(), (addr, inspect));
         }
     }
-    let addr = |name: &str| addresses[name].0.clone();
-    let (smtp_host, smtp_port) = addr("email")
-        .rsplit_once(':')
-        .map(|(h, p)| (h.to_owned(), p.to_owned()))
-        .expect("host:port");
-    let client_config = dir.join("client.toml");
-    let file = |name: &str| credentials.join(name).display().to_string();
-    std::fs::write(
-        &client_config,
-        format!(
-            "[apns]\nendpoint = \"http://{}\"\nkey_id = \"SIMKEY0001\"\nteam_id = \"SIMTEAM001\"\nkey_file = \"{}\"\n\
-             [fcm]\nbase_url = \"http://{}\"\nservice_account_file = \"{}\"\n\
-             [rustore]\nbase_url = \"http://{}\"\nproject_id = \"bilet-sim\"\ntoken_file = \"{}\"\n\
-             [sms]\nbase_url = \"http://{}\"\napi_id_file = \"{}\"\n\
-             [email]\nhost = \"{smtp_host}\"\nport = {smtp_port}\ntls = \"none\"\n",
-            addr("apns"),
-            file("apns-key.p8"),
-            addr("fcm"),
-            file("fcm-service-account.json"),
-            addr("rustore"),
-            file("rustore-token"),
-            addr("sms"),
-            file("sms-api-id"),
-        ),
-    )
-    .expect("write");
-    let config = PushConfig::load(&client_config).expect("valid client settings");
+    let client_settings = client_settings.expect("announced");
+    let written = std::fs::read_to_string(&client_settings).expect("client settings written");
+    assert!(
+        !written.contains("PRIVATE KEY"),
+        "secrets go by file path, never inline"
+    );
+    let config = PushConfig::load(&client_settings).expect("valid client settings");
     let channels = Channels::from_config(&config, Environment::Production)
         .await
         .expect("every channel has credentials");
