@@ -33,6 +33,9 @@ pub struct ApnsSimulator {
     keys: Vec<TrustedKey>,
     /// Provider tokens this simulator has declared expired.
     expired: Mutex<HashSet<String>>,
+    /// Provider tokens whose signature was checked (with their `iat`), as Apple checks a
+    /// token once rather than on every request.
+    verified: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl ApnsSimulator {
@@ -42,6 +45,7 @@ impl ApnsSimulator {
             faults,
             keys,
             expired: Mutex::default(),
+            verified: Mutex::default(),
         }
     }
 
@@ -172,8 +176,38 @@ impl ApnsSimulator {
             .contains(provider_token)
     }
 
-    /// Apple's checks of the provider token; the error is the reason it answers.
+    /// Apple's checks of the provider token (signature once, age every time); the error is
+    /// the reason it answers.
     fn check_provider_token(&self, token: &str) -> Result<(), &'static str> {
+        let known = self
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .copied();
+        let issued = match known {
+            Some(issued) => issued,
+            None => {
+                let issued = self.verify_provider_token(token)?;
+                self.verified
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(token.to_owned(), issued);
+                issued
+            }
+        };
+        let now = now_unix();
+        if issued > now + 60 {
+            return Err("InvalidProviderToken");
+        }
+        if now.saturating_sub(issued) > TOKEN_MAX_AGE_SECS {
+            return Err("ExpiredProviderToken");
+        }
+        Ok(())
+    }
+
+    /// Checks the token's form, key, team and signature; returns its `iat`.
+    fn verify_provider_token(&self, token: &str) -> Result<u64, &'static str> {
         let decoded = jwt::decode(token).map_err(|_| "InvalidProviderToken")?;
         if decoded.header["alg"] != "ES256" {
             return Err("InvalidProviderToken");
@@ -189,17 +223,7 @@ impl ApnsSimulator {
         if !jwt::verify_es256(&decoded, &key.public_key) {
             return Err("InvalidProviderToken");
         }
-        let issued = decoded.claims["iat"]
-            .as_u64()
-            .ok_or("InvalidProviderToken")?;
-        let now = now_unix();
-        if issued > now + 60 {
-            return Err("InvalidProviderToken");
-        }
-        if now.saturating_sub(issued) > TOKEN_MAX_AGE_SECS {
-            return Err("ExpiredProviderToken");
-        }
-        Ok(())
+        decoded.claims["iat"].as_u64().ok_or("InvalidProviderToken")
     }
 }
 

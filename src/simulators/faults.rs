@@ -138,6 +138,11 @@ impl Faults {
         }
     }
 
+    /// The same rules with no firing counted yet (each simulator counts its own).
+    pub fn fresh(&self) -> Self {
+        Self::new(self.rules.clone())
+    }
+
     /// The rules of `path` followed by the built-in ones.
     pub fn from_file(path: &Path) -> Result<Self, RulesError> {
         let error = |reason: String| RulesError {

@@ -154,6 +154,7 @@ impl Simulators {
         let mut running = BTreeMap::new();
         for (kind, listener) in listeners {
             let inbox = Arc::new(Inbox::default());
+            let faults = Arc::new(faults.fresh());
             let requested = SocketAddr::new(binds.host, binds.port(kind));
             let failed = |err: std::io::Error| SimulatorError::Bind {
                 kind,

@@ -229,6 +229,11 @@ pub(super) fn push_data(message: &OutboundMessage) -> BTreeMap<String, String> {
     data
 }
 
+/// True while an access token expiring at `expires` has more than the margin left.
+fn usable(expires: Instant, now: Instant) -> bool {
+    now + REFRESH_MARGIN < expires
+}
+
 /// OAuth access tokens for the service account: fetched on first use, reused until five
 /// minutes before expiry, refreshed by one sender while the others wait.
 struct AccessTokens {
@@ -244,9 +249,10 @@ impl AccessTokens {
     fn valid(&self) -> Option<Arc<str>> {
         // A poisoned lock only means a reader panicked; the value is whole.
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
         current
             .as_ref()
-            .filter(|(_, expires)| Instant::now() + REFRESH_MARGIN < *expires)
+            .filter(|(_, expires)| usable(*expires, now))
             .map(|(token, _)| token.clone())
     }
 
@@ -377,6 +383,15 @@ mod tests {
         assert_eq!(body["message"]["android"]["priority"], "HIGH");
         assert_eq!(body["message"]["android"]["ttl"], "3600s");
         assert_eq!(body["message"]["android"]["collapse_key"], "event-7");
+    }
+
+    #[test]
+    fn an_access_token_is_refreshed_five_minutes_before_it_expires() {
+        let now = Instant::now();
+        let expires = now + Duration::from_secs(3599);
+        assert!(usable(expires, now));
+        assert!(usable(expires, now + Duration::from_secs(3599 - 301)));
+        assert!(!usable(expires, now + Duration::from_secs(3599 - 300)));
     }
 
     #[test]
