@@ -40,6 +40,9 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Run the local simulators of APNs, FCM, RuStore, the SMS gateway and SMTP on the
+    /// ports in the channel settings, until interrupted.
+    Simulate,
     /// Write the OpenAPI document the mobile apps build against.
     Contract {
         /// Do not write; exit non-zero and show the difference if the file is stale.
@@ -132,6 +135,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => run_admin(command, settings).await,
+        Command::Simulate => {
+            let config = bilet::notify::providers::PushConfig::load(&settings.push_config)?;
+            bilet::simulators::run_all(&config, shutdown_on_signal(), |line| println!("{line}"))
+                .await?;
+            Ok(())
+        }
         Command::Contract { .. } => unreachable!("handled before settings are loaded"),
     }
 }

@@ -24,6 +24,8 @@ pub struct Settings {
     pub keys: KeySettings,
     pub auth: AuthSettings,
     pub privacy: PrivacySettings,
+    /// The delivery-channel settings file (`push-config/channels.toml`).
+    pub push_config: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,6 +349,7 @@ const KEYS: &[&str] = &[
     "auth_link_code_guesses",
     "auth_trust_forwarded_for",
     "privacy_erasure_delay",
+    "push_config",
 ];
 
 /// Environment variables that are read but are not settings keys.
@@ -656,6 +659,11 @@ impl Layers {
                 },
             ),
         };
+        let push_config = self.get(
+            "push_config",
+            PathBuf::from(crate::notify::providers::config::DEFAULT_PATH),
+            |s| Ok(PathBuf::from(s)),
+        );
         if self.errors.is_empty() {
             Ok(Settings {
                 env,
@@ -666,6 +674,7 @@ impl Layers {
                 keys,
                 auth,
                 privacy,
+                push_config,
             })
         } else {
             Err(SettingsError(self.errors))

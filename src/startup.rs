@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
+use crate::notify::providers::{Channels, ChannelsError};
 use crate::privacy::Vault;
 use crate::queue::{self, Redis};
 use crate::security::blind_index::BlindIndex;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub index: BlindIndex,
     /// Signs and verifies access tokens.
     pub tokens: TokenSigner,
+    /// The delivery channels (in-process simulators for those without credentials).
+    pub channels: Arc<Channels>,
 }
 
 /// Who this process is, among all the service's processes.
@@ -120,6 +123,8 @@ pub enum StartupError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error(transparent)]
+    Channels(#[from] ChannelsError),
     #[error("cannot listen on {addr} (BILET_HTTP_ADDR): {reason}")]
     Bind { addr: SocketAddr, reason: String },
 }
@@ -130,6 +135,7 @@ pub async fn connect(settings: Settings, role: Role) -> Result<AppState, Startup
     store::migrate(&db).await?;
     let redis = queue::connect(&settings.redis).await?;
     let keys = Keys::load(&settings.keys, settings.env)?;
+    let channels = Arc::new(Channels::start(&settings).await?);
     Ok(AppState {
         vault: Vault::new(Cipher::new(keys.data.clone())),
         index: BlindIndex::new(&keys.index),
@@ -139,6 +145,7 @@ pub async fn connect(settings: Settings, role: Role) -> Result<AppState, Startup
         redis,
         metrics: Metrics::new(),
         process: ProcessInfo::new(role),
+        channels,
     })
 }
 

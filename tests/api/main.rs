@@ -3,6 +3,7 @@
 
 mod access;
 mod auth;
+mod channels;
 mod consents;
 mod errors;
 mod events;
