@@ -84,6 +84,8 @@ CREATE TABLE notices (
     event_id         uuid NOT NULL REFERENCES events (id),
     created_by       uuid NOT NULL REFERENCES accounts (id),
     text             text NOT NULL,
+    -- The domain event announcing it, whose deliveries the organizer can follow.
+    outbox_event_id  uuid NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT now()
 );
 

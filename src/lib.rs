@@ -8,6 +8,7 @@ pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod notify;
+pub mod pages;
 pub mod participation;
 pub mod privacy;
 pub mod queue;

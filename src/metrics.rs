@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// The process's metrics; cheap to clone.
@@ -14,6 +14,10 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     task_restarts: IntCounterVec,
+    deliveries: IntCounterVec,
+    delivery_latency: HistogramVec,
+    stream_gauges: IntGaugeVec,
+    ledger: IntGaugeVec,
 }
 
 impl Metrics {
@@ -47,10 +51,49 @@ impl Metrics {
             &["task"],
         )
         .expect("valid metric");
+        let deliveries = IntCounterVec::new(
+            Opts::new(
+                "hub_deliveries_total",
+                "Send attempts by channel and outcome",
+            ),
+            &["channel", "outcome"],
+        )
+        .expect("valid metric");
+        let delivery_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "hub_delivery_latency_seconds",
+                "From the commit of the domain event to the provider's acceptance",
+            )
+            .buckets(vec![
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+            ]),
+            &["channel"],
+        )
+        .expect("valid metric");
+        let stream_gauges = IntGaugeVec::new(
+            Opts::new(
+                "hub_stream",
+                "Hub streams: length, entries pending acknowledgement, consumer lag",
+            ),
+            &["stream", "measure"],
+        )
+        .expect("valid metric");
+        let ledger = IntGaugeVec::new(
+            Opts::new(
+                "hub_ledger_deliveries",
+                "Deliveries in the ledger by channel and status",
+            ),
+            &["channel", "status"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(task_restarts.clone()),
+            Box::new(deliveries.clone()),
+            Box::new(delivery_latency.clone()),
+            Box::new(stream_gauges.clone()),
+            Box::new(ledger.clone()),
         ] {
             registry
                 .register(collector)
@@ -61,6 +104,10 @@ impl Metrics {
             http_requests,
             http_duration,
             task_restarts,
+            deliveries,
+            delivery_latency,
+            stream_gauges,
+            ledger,
         }
     }
 
@@ -80,6 +127,32 @@ impl Metrics {
 
     pub fn task_restarted(&self, task: &str) {
         self.task_restarts.with_label_values(&[task]).inc();
+    }
+
+    /// One send attempt and its outcome (`delivered`, `retry_after`, `permanent`, `token_invalid`).
+    pub fn delivery(&self, channel: &str, outcome: &str) {
+        self.deliveries.with_label_values(&[channel, outcome]).inc();
+    }
+
+    /// Commit-to-acceptance latency of a delivered message.
+    pub fn delivery_latency(&self, channel: &str, latency: Duration) {
+        self.delivery_latency
+            .with_label_values(&[channel])
+            .observe(latency.as_secs_f64());
+    }
+
+    /// A stream's length, pending entries and lag, as last measured.
+    pub fn stream(&self, stream: &str, length: u64, pending: u64, lag: u64) {
+        for (measure, value) in [("length", length), ("pending", pending), ("lag", lag)] {
+            self.stream_gauges
+                .with_label_values(&[stream, measure])
+                .set(value as i64);
+        }
+    }
+
+    /// The ledger's count of deliveries in one channel and status.
+    pub fn ledger(&self, channel: &str, status: &str, count: i64) {
+        self.ledger.with_label_values(&[channel, status]).set(count);
     }
 
     /// The Prometheus text exposition of everything registered.

@@ -26,6 +26,7 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     /// The delivery-channel settings file (`push-config/channels.toml`).
     pub push_config: PathBuf,
+    pub hub: HubSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +104,34 @@ pub struct PrivacySettings {
     /// How long after a personal-data consent is withdrawn the child's data is erased
     /// (at most 30 days, as 152-ФЗ requires).
     pub erasure_delay: Duration,
+}
+
+/// The notification hub.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// Where families reach the service from outside (approval and unsubscribe links).
+    pub public_url: String,
+    /// The message templates.
+    pub templates_dir: PathBuf,
+    /// How long an approval request or an urgent notice waits, unseen, before the next
+    /// channel is tried.
+    pub escalation_delay: Duration,
+    /// The first retry's delay; each next one doubles (with jitter), up to ten minutes.
+    pub retry_base: Duration,
+    /// Attempts before a delivery is dead-lettered.
+    pub max_attempts: i32,
+    /// How long a sender holds a delivery before it is presumed dead and the delivery is
+    /// sent again.
+    pub lease: Duration,
+    /// A queued delivery or fan-out still not done after this long is queued again (its
+    /// job was lost, e.g. when Redis lost its data).
+    pub requeue_after: Duration,
+    /// Jobs a consumer read but did not acknowledge for this long are taken over.
+    pub claim_idle: Duration,
+    /// Messages in flight per channel per process.
+    pub concurrency: usize,
+    /// Jobs read per round.
+    pub batch: usize,
 }
 
 /// `count` events per `window`.
@@ -350,6 +379,16 @@ const KEYS: &[&str] = &[
     "auth_trust_forwarded_for",
     "privacy_erasure_delay",
     "push_config",
+    "public_url",
+    "hub_templates_dir",
+    "hub_escalation_delay",
+    "hub_retry_base",
+    "hub_max_attempts",
+    "hub_lease",
+    "hub_requeue_after",
+    "hub_claim_idle",
+    "hub_concurrency",
+    "hub_batch",
 ];
 
 /// Environment variables that are read but are not settings keys.
@@ -664,6 +703,41 @@ impl Layers {
             PathBuf::from(crate::notify::providers::config::DEFAULT_PATH),
             |s| Ok(PathBuf::from(s)),
         );
+        let count = |min: i64, max: i64| {
+            move |s: &str| match s.parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(format!("`{s}` is not a number from {min} to {max}")),
+            }
+        };
+        let hub = HubSettings {
+            public_url: self.get("public_url", "http://127.0.0.1:8080".to_owned(), |s| {
+                let trimmed = s.trim_end_matches('/');
+                if (trimmed.starts_with("http://") || trimmed.starts_with("https://"))
+                    && trimmed.len() > 8
+                {
+                    Ok(trimmed.to_owned())
+                } else {
+                    Err("must be an http(s) URL like https://bilet.example.ru".into())
+                }
+            }),
+            templates_dir: self.get(
+                "hub_templates_dir",
+                PathBuf::from("push-config/templates"),
+                |s| Ok(PathBuf::from(s)),
+            ),
+            escalation_delay: self.get(
+                "hub_escalation_delay",
+                Duration::from_secs(15 * 60),
+                parse_duration,
+            ),
+            retry_base: self.get("hub_retry_base", Duration::from_secs(2), parse_duration),
+            max_attempts: self.get("hub_max_attempts", 8, count(1, 50)) as i32,
+            lease: self.get("hub_lease", Duration::from_secs(60), parse_duration),
+            requeue_after: self.get("hub_requeue_after", Duration::from_secs(15), parse_duration),
+            claim_idle: self.get("hub_claim_idle", Duration::from_secs(30), parse_duration),
+            concurrency: self.get("hub_concurrency", 64, count(1, 4096)) as usize,
+            batch: self.get("hub_batch", 256, count(1, 10_000)) as usize,
+        };
         if self.errors.is_empty() {
             Ok(Settings {
                 env,
@@ -675,6 +749,7 @@ impl Layers {
                 auth,
                 privacy,
                 push_config,
+                hub,
             })
         } else {
             Err(SettingsError(self.errors))

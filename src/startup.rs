@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::notify::providers::{Channels, ChannelsError};
+use crate::notify::templates::{TemplateError, Templates};
 use crate::privacy::Vault;
 use crate::queue::{self, Redis};
 use crate::security::blind_index::BlindIndex;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub tokens: TokenSigner,
     /// The delivery channels (in-process simulators for those without credentials).
     pub channels: Arc<Channels>,
+    /// The hub's message templates.
+    pub templates: Arc<Templates>,
 }
 
 /// Who this process is, among all the service's processes.
@@ -125,6 +128,8 @@ pub enum StartupError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Channels(#[from] ChannelsError),
+    #[error(transparent)]
+    Templates(#[from] TemplateError),
     #[error("cannot listen on {addr} (BILET_HTTP_ADDR): {reason}")]
     Bind { addr: SocketAddr, reason: String },
 }
@@ -135,6 +140,7 @@ pub async fn connect(settings: Settings, role: Role) -> Result<AppState, Startup
     store::migrate(&db).await?;
     let redis = queue::connect(&settings.redis).await?;
     let keys = Keys::load(&settings.keys, settings.env)?;
+    let templates = Arc::new(Templates::load(&settings.hub.templates_dir)?);
     let channels = Arc::new(Channels::start(&settings).await?);
     Ok(AppState {
         vault: Vault::new(Cipher::new(keys.data.clone())),
@@ -146,6 +152,7 @@ pub async fn connect(settings: Settings, role: Role) -> Result<AppState, Startup
         metrics: Metrics::new(),
         process: ProcessInfo::new(role),
         channels,
+        templates,
     })
 }
 

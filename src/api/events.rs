@@ -2,7 +2,6 @@
 //! their rosters; students list the published, upcoming events for their grade near home,
 //! with filters and a cursor that stays correct while events are added.
 
-use base64::Engine as _;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -809,30 +808,13 @@ fn page_params(
         limit = DEFAULT_LIMIT;
     }
     let after = cursor.and_then(|text| {
-        let position = decode_cursor(text);
+        let position = super::cursor::decode(text);
         if position.is_none() {
             fields.reject("cursor", "is not a cursor from a previous page");
         }
         position
     });
     (after, limit)
-}
-
-fn encode_cursor(starts_at: DateTime<Utc>, id: Uuid) -> String {
-    let raw = format!("{}|{id}", starts_at.timestamp_micros());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-}
-
-fn decode_cursor(text: &str) -> Option<Position> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .ok()?;
-    let raw = String::from_utf8(raw).ok()?;
-    let (micros, id) = raw.split_once('|')?;
-    Some((
-        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
 }
 
 /// A page from rows fetched with one extra row to tell whether more follow.
@@ -842,7 +824,7 @@ fn page(mut rows: Vec<EventRow>, limit: i64, applied: bool) -> EventPage {
     let next_cursor = more
         .then(|| {
             rows.last()
-                .map(|last| encode_cursor(last.starts_at, last.id))
+                .map(|last| super::cursor::encode(last.starts_at, last.id))
         })
         .flatten();
     EventPage {
@@ -906,18 +888,5 @@ pub fn participation_problem(err: participation::ParticipationError) -> Problem 
         }
         E::AlreadyEnded(_) => Problem::conflict("signup-ended", "Sign-up ended", detail),
         E::Store(err) => err.into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cursor_round_trips_and_garbage_is_refused() {
-        let at = DateTime::from_timestamp_micros(1_800_000_000_123_456).unwrap();
-        let id = Uuid::now_v7();
-        assert_eq!(decode_cursor(&encode_cursor(at, id)), Some((at, id)));
-        assert_eq!(decode_cursor("not-a-cursor"), None);
     }
 }

@@ -2,14 +2,19 @@
 //! and its handlers (no SQL). `service()` assembles them into the OpenAPI service whose
 //! document is `mobile-contract/openapi.json`.
 
+pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod consents;
+pub mod cursor;
+pub mod devices;
 pub mod events;
 pub mod export;
 pub mod families;
 pub mod fields;
 pub mod health;
+pub mod notices;
+pub mod notifications;
 pub mod problem;
 pub mod profiles;
 pub mod security;
@@ -18,6 +23,7 @@ pub mod signups;
 use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, handler, web::Data};
 use poem_openapi::{OpenApiService, Tags};
 
+use crate::pages;
 use crate::startup::AppState;
 
 /// Groups of operations in the OpenAPI document.
@@ -37,6 +43,10 @@ pub enum ApiTag {
     Events,
     /// Signing up for events and the parents' decisions.
     Signups,
+    /// Devices, the inbox, preferences and organizer notices.
+    Notifications,
+    /// Operators' tools.
+    Admin,
 }
 
 /// The API operations, in the order the document lists them.
@@ -49,6 +59,10 @@ pub type Apis = (
     consents::ConsentsApi,
     events::EventsApi,
     signups::SignupsApi,
+    devices::DevicesApi,
+    notifications::NotificationsApi,
+    notices::NoticesApi,
+    admin::AdminApi,
 );
 
 /// The OpenAPI service; its document does not depend on settings, so the committed
@@ -64,6 +78,10 @@ pub fn service() -> OpenApiService<Apis, ()> {
             consents::ConsentsApi,
             events::EventsApi,
             signups::SignupsApi,
+            devices::DevicesApi,
+            notifications::NotificationsApi,
+            notices::NoticesApi,
+            admin::AdminApi,
         ),
         "bilet",
         env!("CARGO_PKG_VERSION"),
@@ -85,13 +103,23 @@ pub fn routes(_state: &AppState) -> impl Endpoint + 'static {
         .at("/openapi.json", service.spec_endpoint())
         .nest("/docs", service.swagger_ui())
         .at("/metrics", get(get_metrics))
+        .at(
+            "/a/:token",
+            get(pages::show_approval).post(pages::decide_approval),
+        )
+        .at(
+            "/u/:token",
+            get(pages::show_unsubscribe).post(pages::unsubscribe),
+        )
         .nest("/", service)
         .map_to_response()
 }
 
-/// Prometheus text exposition of this process's metrics.
+/// Prometheus text exposition of this process's metrics, with the hub's streams and
+/// ledger measured at scrape time.
 #[handler]
-fn get_metrics(state: Data<&AppState>) -> impl IntoResponse {
+async fn get_metrics(state: Data<&AppState>) -> impl IntoResponse {
+    crate::notify::hub::Hub::new(&state).measure().await;
     state
         .metrics
         .render()

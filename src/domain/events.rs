@@ -71,43 +71,54 @@ pub fn feature_for_need(need: &str) -> Option<&'static str> {
     }
 }
 
-/// Time zones of the Russian Federation (IANA names), for showing local times.
-pub const TIME_ZONES: &[&str] = &[
-    "Europe/Kaliningrad",
-    "Europe/Moscow",
-    "Europe/Simferopol",
-    "Europe/Kirov",
-    "Europe/Volgograd",
-    "Europe/Astrakhan",
-    "Europe/Saratov",
-    "Europe/Ulyanovsk",
-    "Europe/Samara",
-    "Asia/Yekaterinburg",
-    "Asia/Omsk",
-    "Asia/Novosibirsk",
-    "Asia/Barnaul",
-    "Asia/Tomsk",
-    "Asia/Novokuznetsk",
-    "Asia/Krasnoyarsk",
-    "Asia/Irkutsk",
-    "Asia/Chita",
-    "Asia/Yakutsk",
-    "Asia/Khandyga",
-    "Asia/Vladivostok",
-    "Asia/Ust-Nera",
-    "Asia/Magadan",
-    "Asia/Sakhalin",
-    "Asia/Srednekolymsk",
-    "Asia/Kamchatka",
-    "Asia/Anadyr",
+/// Time zones of the Russian Federation (IANA names) and their UTC offsets in hours; Russia
+/// keeps no daylight saving time, so each offset is fixed.
+pub const TIME_ZONES: &[(&str, i32)] = &[
+    ("Europe/Kaliningrad", 2),
+    ("Europe/Moscow", 3),
+    ("Europe/Simferopol", 3),
+    ("Europe/Kirov", 3),
+    ("Europe/Volgograd", 3),
+    ("Europe/Astrakhan", 4),
+    ("Europe/Saratov", 4),
+    ("Europe/Ulyanovsk", 4),
+    ("Europe/Samara", 4),
+    ("Asia/Yekaterinburg", 5),
+    ("Asia/Omsk", 6),
+    ("Asia/Novosibirsk", 7),
+    ("Asia/Barnaul", 7),
+    ("Asia/Tomsk", 7),
+    ("Asia/Novokuznetsk", 7),
+    ("Asia/Krasnoyarsk", 7),
+    ("Asia/Irkutsk", 8),
+    ("Asia/Chita", 9),
+    ("Asia/Yakutsk", 9),
+    ("Asia/Khandyga", 9),
+    ("Asia/Vladivostok", 10),
+    ("Asia/Ust-Nera", 10),
+    ("Asia/Magadan", 11),
+    ("Asia/Sakhalin", 11),
+    ("Asia/Srednekolymsk", 11),
+    ("Asia/Kamchatka", 12),
+    ("Asia/Anadyr", 12),
 ];
 
 pub fn parse_time_zone(input: &str) -> Result<&'static str, Reason> {
     TIME_ZONES
         .iter()
-        .find(|z| **z == input)
-        .copied()
+        .find(|(z, _)| *z == input)
+        .map(|(z, _)| *z)
         .ok_or_else(|| "must be a time zone of Russia, e.g. Europe/Moscow".into())
+}
+
+/// The fixed offset of a Russian time zone; Moscow time for an unknown name.
+pub fn utc_offset(zone: &str) -> chrono::FixedOffset {
+    let hours = TIME_ZONES
+        .iter()
+        .find(|(z, _)| *z == zone)
+        .map(|(_, h)| *h)
+        .unwrap_or(3);
+    chrono::FixedOffset::east_opt(hours * 3600).expect("offsets of Russian zones are valid")
 }
 
 /// A change within this long of the start is urgent: families hear of it on every channel.
@@ -187,6 +198,14 @@ mod tests {
         assert_eq!(fields, ["starts_at", "ends_at", "signup_deadline"]);
         let fields: Vec<&str> = check_schedule(&bad, None).iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["ends_at", "signup_deadline"]);
+    }
+
+    #[test]
+    fn russian_time_zones_have_fixed_offsets() {
+        assert_eq!(utc_offset("Asia/Vladivostok").local_minus_utc(), 10 * 3600);
+        assert_eq!(utc_offset("Europe/Kaliningrad").local_minus_utc(), 2 * 3600);
+        assert_eq!(utc_offset("Nowhere/Else").local_minus_utc(), 3 * 3600);
+        assert!(parse_time_zone("Europe/Moscow").is_ok());
     }
 
     #[test]

@@ -1,5 +1,16 @@
-//! The notification hub: turns events into notices for each family member and delivers
-//! them. For now it holds only the delivery channels (`providers`); the outbox relay,
-//! fan-out, policy, templates and ledger come with the hub issue.
+//! The notification hub. A domain event committed to the outbox is relayed into a Redis
+//! stream; fan-out turns it into one notification per recipient and one delivery per
+//! recipient, channel and device in the PostgreSQL ledger; each channel's senders deliver
+//! through `providers`, retry, and dead-letter. The ledger is the truth: the reconciler
+//! refills the streams from it whenever Redis lost work.
 
+pub mod fanout;
+pub mod hub;
+pub mod links;
+pub mod policy;
 pub mod providers;
+pub mod reconciler;
+pub mod relay;
+pub mod sender;
+pub mod streams;
+pub mod templates;

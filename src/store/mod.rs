@@ -3,13 +3,18 @@
 //! executor so a caller can put several in one transaction.
 
 pub mod accounts;
+pub mod approval_links;
 pub mod audit;
 pub mod consents;
 pub mod database;
+pub mod deliveries;
+pub mod devices;
 pub mod error;
 pub mod events;
 pub mod families;
 pub mod idempotency;
+pub mod notices;
+pub mod notifications;
 pub mod outbox;
 pub mod profiles;
 pub mod sessions;

@@ -8,7 +8,16 @@ use super::error::StoreResult;
 
 /// Appends one event; returns its id. Call it inside the transaction of the change.
 pub async fn append(exec: impl PgExecutor<'_>, kind: &str, payload: Value) -> StoreResult<Uuid> {
-    let event_id = Uuid::now_v7();
+    append_with_id(exec, Uuid::now_v7(), kind, payload).await
+}
+
+/// Appends one event under an id chosen by the caller (who records it elsewhere too).
+pub async fn append_with_id(
+    exec: impl PgExecutor<'_>,
+    event_id: Uuid,
+    kind: &str,
+    payload: Value,
+) -> StoreResult<Uuid> {
     sqlx::query("INSERT INTO outbox (event_id, kind, payload) VALUES ($1, $2, $3)")
         .bind(event_id)
         .bind(kind)
@@ -37,5 +46,49 @@ pub async fn list(exec: impl PgExecutor<'_>, kind: Option<&str>) -> StoreResult<
     )
     .bind(kind)
     .fetch_all(exec)
+    .await?)
+}
+
+/// Claims up to `limit` events not yet relayed, skipping rows another relay holds.
+pub async fn claim_unrelayed(
+    exec: impl PgExecutor<'_>,
+    limit: i64,
+) -> StoreResult<Vec<(i64, Uuid)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, event_id FROM outbox WHERE relayed_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(exec)
+    .await?)
+}
+
+pub async fn mark_relayed(exec: impl PgExecutor<'_>, ids: &[i64]) -> StoreResult<()> {
+    sqlx::query("UPDATE outbox SET relayed_at = now() WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// An event locked for fan-out.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LockedEvent {
+    pub event_id: Uuid,
+    pub kind: String,
+    pub payload: Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub fanned_out_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Locks an event for fan-out, so two workers given the same event fan it out once.
+pub async fn lock_for_fanout(
+    exec: impl PgExecutor<'_>,
+    event_id: Uuid,
+) -> StoreResult<Option<LockedEvent>> {
+    Ok(sqlx::query_as::<_, LockedEvent>(
+        "SELECT event_id, kind, payload, created_at, fanned_out_at FROM outbox WHERE event_id = $1 FOR UPDATE",
+    )
+    .bind(event_id)
+    .fetch_optional(exec)
     .await?)
 }

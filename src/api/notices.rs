@@ -1,0 +1,209 @@
+//! Organizer notices: a free-text message to an event's participants and their parents,
+//! and how its deliveries are going, per channel, without personal data.
+
+use poem::web::Data;
+use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::ApiTag;
+use super::body::JsonBody;
+use super::fields::Fields;
+use super::problem::Problem;
+use super::security::{BearerAuth, Role};
+use crate::domain::ids::EventId;
+use crate::domain::names::ShortText;
+use crate::startup::AppState;
+use crate::store::{self, deliveries::FailedDelivery};
+
+pub struct NoticesApi;
+
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeInput {
+    /// 1–1000 characters, shown as is to students and parents; no personal data.
+    pub text: String,
+}
+
+#[derive(Debug, Object)]
+pub struct NoticeCreated {
+    pub notice_id: Uuid,
+    pub event_id: Uuid,
+}
+
+/// Deliveries of one channel by status.
+#[derive(Debug, Object, Default)]
+pub struct ChannelCounts {
+    pub channel: String,
+    /// Waiting to be sent (including retries and escalations not yet due).
+    pub queued: i64,
+    /// With the provider right now.
+    pub sent: i64,
+    /// Accepted by the provider.
+    pub delivered: i64,
+    /// Refused for good (e.g. a dead device) or not needed (acknowledged before escalation).
+    pub failed: i64,
+    /// Dead-lettered after the retry limit or a permanent error.
+    pub dead: i64,
+}
+
+/// A delivery that did not go through; ids and reasons only.
+#[derive(Debug, Object)]
+pub struct FailedDeliveryView {
+    pub delivery_id: Uuid,
+    pub notification_id: Uuid,
+    pub channel: String,
+    pub status: String,
+    pub attempts: i32,
+    pub reason: Option<String>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Object)]
+pub struct NoticeDeliveries {
+    pub notice_id: Uuid,
+    pub channels: Vec<ChannelCounts>,
+    /// The most recent failed and dead deliveries (at most 100).
+    pub failed: Vec<FailedDeliveryView>,
+}
+
+#[derive(ApiResponse)]
+pub enum NoticeCreatedResponse {
+    /// Queued for every participant and their parents.
+    #[oai(status = 201)]
+    Created(Json<NoticeCreated>),
+}
+
+#[derive(ApiResponse)]
+pub enum NoticeDeliveriesResponse {
+    #[oai(status = 200)]
+    Ok(Json<NoticeDeliveries>),
+}
+
+#[OpenApi(prefix_path = "/v1", tag = "ApiTag::Notifications")]
+impl NoticesApi {
+    /// Send a notice to everyone signed up for the organizer's event and their parents.
+    /// Accepts an `Idempotency-Key`.
+    #[oai(
+        path = "/events/:event_id/notices",
+        method = "post",
+        operation_id = "send_notice"
+    )]
+    async fn send_notice(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        event_id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] _idempotency_key: Header<Option<String>>,
+        body: JsonBody<NoticeInput>,
+    ) -> Result<NoticeCreatedResponse, Problem> {
+        let caller = auth.0;
+        caller.require(Role::Organizer)?;
+        let mut fields = Fields::new();
+        let text = fields.check("text", ShortText::parse(&body.text, 1000));
+        fields.finish()?;
+        let text = text.ok_or_else(Problem::internal)?;
+        let event = store::events::find(&state.db, EventId(event_id.0))
+            .await?
+            .filter(|e| {
+                caller
+                    .organization
+                    .is_some_and(|o| o.0 == e.organization_id)
+                    && e.status != "draft"
+            })
+            .ok_or_else(|| Problem::not_found("no such event"))?;
+        let notice_id = Uuid::now_v7();
+        let outbox_event = Uuid::now_v7();
+        let mut tx = state.db.begin().await?;
+        store::notices::insert(
+            &mut *tx,
+            notice_id,
+            EventId(event.id),
+            caller.account,
+            text.as_str(),
+            outbox_event,
+        )
+        .await?;
+        store::outbox::append_with_id(
+            &mut *tx,
+            outbox_event,
+            "organizer_notice",
+            json!({ "notice_id": notice_id, "event_id": event.id }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(NoticeCreatedResponse::Created(Json(NoticeCreated {
+            notice_id,
+            event_id: event.id,
+        })))
+    }
+
+    /// How a notice's deliveries are going, per channel, and which failed.
+    #[oai(
+        path = "/notices/:notice_id/deliveries",
+        method = "get",
+        operation_id = "get_notice_deliveries"
+    )]
+    async fn deliveries(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        notice_id: Path<Uuid>,
+    ) -> Result<NoticeDeliveriesResponse, Problem> {
+        let caller = auth.0;
+        caller.require(Role::Organizer)?;
+        let (organization, outbox_event) = store::notices::owner(&state.db, notice_id.0)
+            .await?
+            .filter(|(org, _)| caller.organization.is_some_and(|o| o.0 == *org))
+            .ok_or_else(|| Problem::not_found("no such notice"))?;
+        let _ = organization;
+        let counts = store::deliveries::counts_for_event(&state.db, outbox_event).await?;
+        let failed = store::deliveries::failed_for_event(&state.db, outbox_event, 100).await?;
+        Ok(NoticeDeliveriesResponse::Ok(Json(NoticeDeliveries {
+            notice_id: notice_id.0,
+            channels: channel_counts(counts),
+            failed: failed.into_iter().map(failed_view).collect(),
+        })))
+    }
+}
+
+/// Folds (channel, status, count) rows into one line per channel.
+pub fn channel_counts(rows: Vec<(String, String, i64)>) -> Vec<ChannelCounts> {
+    let mut by_channel: Vec<ChannelCounts> = Vec::new();
+    for (channel, status, count) in rows {
+        let index = match by_channel.iter().position(|c| c.channel == channel) {
+            Some(i) => i,
+            None => {
+                by_channel.push(ChannelCounts {
+                    channel: channel.clone(),
+                    ..ChannelCounts::default()
+                });
+                by_channel.len() - 1
+            }
+        };
+        let line = &mut by_channel[index];
+        match status.as_str() {
+            "pending" => line.queued += count,
+            "sending" => line.sent += count,
+            "delivered" => line.delivered += count,
+            "dead" => line.dead += count,
+            _ => line.failed += count,
+        }
+    }
+    by_channel
+}
+
+pub fn failed_view(row: FailedDelivery) -> FailedDeliveryView {
+    FailedDeliveryView {
+        delivery_id: row.id,
+        notification_id: row.notification_id,
+        channel: row.channel,
+        status: row.status,
+        attempts: row.attempts,
+        reason: row.last_error,
+        updated_at: row.updated_at,
+    }
+}

@@ -1,0 +1,133 @@
+//! The hub: what its tasks share, and the tasks a `bilet serve` or `bilet work` process
+//! runs (relay, fan-out, one sender per channel, reconciler). Any number of processes may
+//! run them side by side: each reads the streams under its own consumer name.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::providers::{ChannelKind, Channels};
+use super::streams::{FANOUT_GROUP, SENDERS_GROUP, Streams};
+use super::templates::Templates;
+use super::{fanout, reconciler, relay, sender};
+use crate::metrics::Metrics;
+use crate::privacy::Vault;
+use crate::security::blind_index::BlindIndex;
+use crate::settings::HubSettings;
+use crate::startup::AppState;
+use crate::store::Db;
+use crate::worker::Supervisor;
+
+/// What the hub's tasks share.
+#[derive(Clone)]
+pub struct Hub {
+    pub db: Db,
+    pub streams: Streams,
+    pub templates: Arc<Templates>,
+    pub channels: Arc<Channels>,
+    pub vault: Vault,
+    pub index: BlindIndex,
+    pub settings: HubSettings,
+    pub metrics: Metrics,
+    /// This process's consumer name in every group.
+    pub consumer: String,
+}
+
+impl Hub {
+    pub fn new(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            streams: Streams::new(state.redis.clone()),
+            templates: state.templates.clone(),
+            channels: state.channels.clone(),
+            vault: state.vault.clone(),
+            index: state.index.clone(),
+            settings: state.settings.hub.clone(),
+            metrics: state.metrics.clone(),
+            consumer: state.process.name.clone(),
+        }
+    }
+
+    /// Queues delivery jobs, one per channel stream. A failure here loses nothing: the
+    /// rows stay pending and the reconciler queues them again.
+    pub async fn enqueue(&self, due: Vec<(Uuid, String)>) {
+        let mut by_channel: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (id, channel) in due {
+            by_channel.entry(channel).or_default().push(id.to_string());
+        }
+        for (channel, ids) in by_channel {
+            if let Err(err) = self
+                .streams
+                .add_all(&self.streams.deliveries(&channel), &ids)
+                .await
+            {
+                tracing::warn!(channel, jobs = ids.len(), error = %err, "could not queue jobs; the reconciler will");
+            }
+        }
+    }
+
+    /// Creates every stream and group the hub reads (again, after Redis lost them).
+    pub async fn ensure_groups(&self) -> redis::RedisResult<()> {
+        self.streams
+            .ensure_group(&self.streams.events(), FANOUT_GROUP)
+            .await?;
+        for channel in ChannelKind::ALL {
+            self.streams
+                .ensure_group(&self.streams.deliveries(channel.as_str()), SENDERS_GROUP)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Refreshes the metrics measured from Redis and the ledger; a failure only leaves
+    /// them stale.
+    pub async fn measure(&self) {
+        let mut streams = vec![self.streams.events(), self.streams.dead_letters()];
+        streams.extend(
+            ChannelKind::ALL
+                .iter()
+                .map(|c| self.streams.deliveries(c.as_str())),
+        );
+        for stream in streams {
+            if let Ok(stats) = self.streams.stats(&stream).await {
+                let name = stream.rsplit("hub:").next().unwrap_or(&stream).to_owned();
+                self.metrics
+                    .stream(&name, stats.length, stats.pending, stats.lag);
+            }
+        }
+        if let Ok(totals) = crate::store::deliveries::totals(&self.db).await {
+            for (channel, status, count) in totals {
+                self.metrics.ledger(&channel, &status, count);
+            }
+        }
+    }
+
+    /// Registers the hub's tasks with the supervisor.
+    pub fn register(self, supervisor: &Supervisor) {
+        let hub = self;
+        let relay_hub = hub.clone();
+        supervisor.register("hub-relay", move |shutdown| {
+            relay::run(relay_hub.clone(), shutdown)
+        });
+        let fanout_hub = hub.clone();
+        supervisor.register("hub-fanout", move |shutdown| {
+            fanout::run(fanout_hub.clone(), shutdown)
+        });
+        for channel in ChannelKind::ALL {
+            if hub.channels.get(channel).is_none() {
+                continue;
+            }
+            let sender_hub = hub.clone();
+            supervisor.register(sender::task_name(channel), move |shutdown| {
+                sender::run(sender_hub.clone(), channel, shutdown)
+            });
+        }
+        supervisor.register("hub-reconciler", move |shutdown| {
+            reconciler::run(hub.clone(), shutdown)
+        });
+    }
+}
+
+/// How long the hub's loops wait when there is nothing to do.
+pub const IDLE: Duration = Duration::from_millis(50);

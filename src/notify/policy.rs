@@ -1,0 +1,495 @@
+//! Who hears of each kind of domain event, and how: the channels for each recipient from
+//! the kind's plan, their devices, what they can be reached by, their preferences and
+//! quiet hours. Urgent notices (a change within 48 hours of the start) go out on every
+//! channel at once and ignore quiet hours; a channel a person switched off for them only
+//! escalates, so they can never be silenced everywhere.
+
+use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
+
+use crate::domain::events::utc_offset;
+use crate::store::deliveries::{RecipientRow, Relation};
+
+/// How a notice reaches one person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Transactional mail (codes): e-mail only, whatever the preferences.
+    EmailOnly,
+    /// Push to every device; e-mail when there is none.
+    Informational,
+    /// A parent must decide: push now and SMS if it stays unseen; without the app, SMS
+    /// and e-mail now, each with a single-use link.
+    ApprovalRequest,
+    /// An event was cancelled or moved: push and e-mail, and SMS too when urgent.
+    EventChange,
+}
+
+/// Who a kind of notice is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// `payload.account_id`.
+    Account,
+    /// `payload.student_id` and their parents.
+    StudentFamily,
+    /// Everyone signed up for `payload.event_id`, and their parents.
+    EventParticipants,
+    /// Everyone whose sign-up for `payload.event_id` the cancellation ended, and their parents.
+    CancelledParticipants,
+}
+
+/// The policy of one kind.
+#[derive(Debug, Clone, Copy)]
+pub struct KindPolicy {
+    pub kind: &'static str,
+    pub audience: Audience,
+    /// The plan for the person the notice is about (`None`: they get nothing).
+    pub subject: Option<Plan>,
+    /// The plan for their parents.
+    pub parent: Option<Plan>,
+    /// Whether it shows in the app's inbox.
+    pub inbox: bool,
+    /// The placeholders its templates may use.
+    pub placeholders: &'static [&'static str],
+}
+
+const EVENT: &[&str] = &["event_title", "starts_at", "expires_at"];
+
+/// Every kind that produces notices; other domain events are not announced.
+pub const POLICIES: &[KindPolicy] = &[
+    KindPolicy {
+        kind: "email_verification_requested",
+        audience: Audience::Account,
+        subject: Some(Plan::EmailOnly),
+        parent: None,
+        inbox: false,
+        placeholders: &["code", "expires_at"],
+    },
+    KindPolicy {
+        kind: "registration_attempted",
+        audience: Audience::Account,
+        subject: Some(Plan::EmailOnly),
+        parent: None,
+        inbox: false,
+        placeholders: &[],
+    },
+    KindPolicy {
+        kind: "signup_requested",
+        audience: Audience::StudentFamily,
+        subject: None,
+        parent: Some(Plan::ApprovalRequest),
+        inbox: true,
+        placeholders: EVENT,
+    },
+    KindPolicy {
+        kind: "waitlist_promoted",
+        audience: Audience::StudentFamily,
+        subject: Some(Plan::Informational),
+        parent: Some(Plan::ApprovalRequest),
+        inbox: true,
+        placeholders: EVENT,
+    },
+    KindPolicy {
+        kind: "signup_expiring_soon",
+        audience: Audience::StudentFamily,
+        subject: None,
+        parent: Some(Plan::ApprovalRequest),
+        inbox: true,
+        placeholders: EVENT,
+    },
+    KindPolicy {
+        kind: "signup_approved",
+        audience: Audience::StudentFamily,
+        subject: Some(Plan::Informational),
+        parent: None,
+        inbox: true,
+        placeholders: EVENT,
+    },
+    KindPolicy {
+        kind: "signup_declined",
+        audience: Audience::StudentFamily,
+        subject: Some(Plan::Informational),
+        parent: None,
+        inbox: true,
+        placeholders: EVENT,
+    },
+    KindPolicy {
+        kind: "signup_expired",
+        audience: Audience::StudentFamily,
+        subject: Some(Plan::Informational),
+        parent: Some(Plan::Informational),
+        inbox: true,
+        placeholders: EVENT,
+    },
+    KindPolicy {
+        kind: "signup_withdrawn",
+        audience: Audience::StudentFamily,
+        subject: Some(Plan::Informational),
+        parent: Some(Plan::Informational),
+        inbox: true,
+        placeholders: EVENT,
+    },
+    KindPolicy {
+        kind: "event_cancelled",
+        audience: Audience::CancelledParticipants,
+        subject: Some(Plan::EventChange),
+        parent: Some(Plan::EventChange),
+        inbox: true,
+        placeholders: &["event_title", "starts_at", "reason"],
+    },
+    KindPolicy {
+        kind: "event_rescheduled",
+        audience: Audience::EventParticipants,
+        subject: Some(Plan::EventChange),
+        parent: Some(Plan::EventChange),
+        inbox: true,
+        placeholders: &["event_title", "old_starts_at", "new_starts_at"],
+    },
+    KindPolicy {
+        kind: "organizer_notice",
+        audience: Audience::EventParticipants,
+        subject: Some(Plan::Informational),
+        parent: Some(Plan::Informational),
+        inbox: true,
+        placeholders: &["event_title", "notice"],
+    },
+    KindPolicy {
+        kind: "results_ready",
+        audience: Audience::StudentFamily,
+        subject: Some(Plan::Informational),
+        parent: Some(Plan::Informational),
+        inbox: true,
+        placeholders: &["test_title"],
+    },
+];
+
+pub fn policy(kind: &str) -> Option<&'static KindPolicy> {
+    POLICIES.iter().find(|p| p.kind == kind)
+}
+
+impl KindPolicy {
+    pub fn plan_for(&self, relation: Relation) -> Option<Plan> {
+        match relation {
+            Relation::Subject => self.subject,
+            Relation::Parent => self.parent,
+        }
+    }
+}
+
+/// One delivery to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedDelivery {
+    pub channel: &'static str,
+    pub device_token: Option<String>,
+    pub escalation: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// The channel of a device's platform.
+pub fn push_channel(platform: &str) -> Option<&'static str> {
+    match platform {
+        "ios" => Some("apns"),
+        "android-fcm" => Some("fcm"),
+        "android-rustore" => Some("rustore"),
+        _ => None,
+    }
+}
+
+/// Decides the deliveries of one notice to one person.
+pub fn plan_deliveries(
+    kind: &str,
+    plan: Plan,
+    urgent: bool,
+    recipient: &RecipientRow,
+    now: DateTime<Utc>,
+    escalation_delay: Duration,
+) -> Vec<PlannedDelivery> {
+    let disabled = |group: &str| {
+        recipient
+            .disabled
+            .as_ref()
+            .and_then(|d| d.get(kind))
+            .and_then(|v| v.as_array())
+            .is_some_and(|list| list.iter().any(|c| c.as_str() == Some(group)))
+    };
+    let pushes: Vec<PlannedDelivery> = recipient
+        .device_tokens
+        .iter()
+        .zip(&recipient.device_platforms)
+        .filter_map(|(token, platform)| {
+            push_channel(platform).map(|channel| PlannedDelivery {
+                channel,
+                device_token: Some(token.clone()),
+                escalation: false,
+                at: now,
+            })
+        })
+        .collect();
+    let single = |channel: &'static str| PlannedDelivery {
+        channel,
+        device_token: None,
+        escalation: false,
+        at: now,
+    };
+    let (has_push, has_sms, has_email) = (
+        !pushes.is_empty(),
+        recipient.has_phone,
+        recipient.email_usable,
+    );
+    let mut planned: Vec<PlannedDelivery> = Vec::new();
+    match plan {
+        Plan::EmailOnly => {
+            if has_email {
+                planned.push(single("email"));
+            }
+            return planned;
+        }
+        Plan::Informational => {
+            if has_push && !disabled("push") {
+                planned.extend(pushes);
+            } else if has_email && !disabled("email") {
+                planned.push(single("email"));
+            }
+        }
+        Plan::ApprovalRequest => {
+            if has_push && !disabled("push") {
+                planned.extend(pushes);
+                if has_sms && !disabled("sms") {
+                    planned.push(PlannedDelivery {
+                        escalation: true,
+                        at: now + escalation_delay,
+                        ..single("sms")
+                    });
+                }
+            } else {
+                if has_sms && !disabled("sms") {
+                    planned.push(single("sms"));
+                }
+                if has_email && !disabled("email") {
+                    planned.push(single("email"));
+                }
+            }
+        }
+        Plan::EventChange if urgent => {
+            // Every channel at once; one switched off escalates instead of going silent.
+            let mut later = Vec::new();
+            let mut add = |deliveries: Vec<PlannedDelivery>, off: bool| {
+                if off {
+                    later.extend(deliveries)
+                } else {
+                    planned.extend(deliveries)
+                }
+            };
+            if has_push {
+                add(pushes, disabled("push"));
+            }
+            if has_sms {
+                add(vec![single("sms")], disabled("sms"));
+            }
+            if has_email {
+                add(vec![single("email")], disabled("email"));
+            }
+            if planned.is_empty() && !later.is_empty() {
+                let first = later.remove(0);
+                planned.push(first);
+            }
+            planned.extend(later.into_iter().map(|d| PlannedDelivery {
+                escalation: true,
+                at: now + escalation_delay,
+                ..d
+            }));
+            return planned;
+        }
+        Plan::EventChange => {
+            if has_push && !disabled("push") {
+                planned.extend(pushes);
+            }
+            if has_email && !disabled("email") {
+                planned.push(single("email"));
+            }
+            if planned.is_empty() && has_sms && !disabled("sms") {
+                planned.push(single("sms"));
+            }
+        }
+    }
+    if !urgent && plan != Plan::EmailOnly {
+        let (from, to) = (recipient.quiet_from, recipient.quiet_to);
+        let zone = recipient.time_zone.as_deref().unwrap_or("Europe/Moscow");
+        for delivery in &mut planned {
+            delivery.at = after_quiet_hours(delivery.at, from, to, zone);
+        }
+    }
+    planned
+}
+
+/// The moment quiet hours end if `at` falls within them, else `at`.
+pub fn after_quiet_hours(
+    at: DateTime<Utc>,
+    from: Option<i16>,
+    to: Option<i16>,
+    zone: &str,
+) -> DateTime<Utc> {
+    let (Some(from), Some(to)) = (from, to) else {
+        return at;
+    };
+    if from == to {
+        return at;
+    }
+    let offset = utc_offset(zone);
+    let local = at.with_timezone(&offset);
+    let minute = (local.hour() * 60 + local.minute()) as i16;
+    let quiet = if from < to {
+        minute >= from && minute < to
+    } else {
+        minute >= from || minute < to
+    };
+    if !quiet {
+        return at;
+    }
+    let end =
+        NaiveTime::from_hms_opt((to / 60) as u32, (to % 60) as u32, 0).expect("minutes of a day");
+    let mut day = local.date_naive();
+    if minute >= to && from > to {
+        day = day.succ_opt().unwrap_or(day);
+    }
+    day.and_time(end)
+        .and_local_timezone(offset)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn person(devices: &[(&str, &str)], phone: bool, email: bool) -> RecipientRow {
+        RecipientRow {
+            account_id: uuid::Uuid::nil(),
+            role: "parent".into(),
+            email_usable: email,
+            has_phone: phone,
+            language: None,
+            account_locale: "ru".into(),
+            time_zone: None,
+            quiet_from: None,
+            quiet_to: None,
+            disabled: None,
+            device_tokens: devices.iter().map(|(t, _)| t.to_string()).collect(),
+            device_platforms: devices.iter().map(|(_, p)| p.to_string()).collect(),
+        }
+    }
+
+    fn channels(planned: &[PlannedDelivery]) -> Vec<(&str, bool)> {
+        planned.iter().map(|d| (d.channel, d.escalation)).collect()
+    }
+
+    #[test]
+    fn an_approval_request_pushes_then_escalates_to_sms() {
+        let now = Utc::now();
+        let who = person(&[("t1", "ios"), ("t2", "android-rustore")], true, true);
+        let planned = plan_deliveries(
+            "signup_requested",
+            Plan::ApprovalRequest,
+            false,
+            &who,
+            now,
+            Duration::minutes(15),
+        );
+        assert_eq!(
+            channels(&planned),
+            [("apns", false), ("rustore", false), ("sms", true)]
+        );
+        assert_eq!(planned[2].at, now + Duration::minutes(15));
+    }
+
+    #[test]
+    fn a_parent_without_the_app_gets_sms_and_email_at_once() {
+        let who = person(&[], true, true);
+        let planned = plan_deliveries(
+            "signup_requested",
+            Plan::ApprovalRequest,
+            false,
+            &who,
+            Utc::now(),
+            Duration::minutes(15),
+        );
+        assert_eq!(channels(&planned), [("sms", false), ("email", false)]);
+    }
+
+    #[test]
+    fn an_urgent_change_goes_everywhere_and_cannot_be_silenced_everywhere() {
+        let now = Utc::now();
+        let mut who = person(&[("t1", "android-fcm")], true, true);
+        let planned = plan_deliveries(
+            "event_cancelled",
+            Plan::EventChange,
+            true,
+            &who,
+            now,
+            Duration::minutes(5),
+        );
+        assert_eq!(
+            channels(&planned),
+            [("fcm", false), ("sms", false), ("email", false)]
+        );
+        who.disabled = Some(json!({ "event_cancelled": ["push", "sms", "email"] }));
+        let planned = plan_deliveries(
+            "event_cancelled",
+            Plan::EventChange,
+            true,
+            &who,
+            now,
+            Duration::minutes(5),
+        );
+        assert_eq!(
+            channels(&planned),
+            [("fcm", false), ("sms", true), ("email", true)]
+        );
+    }
+
+    #[test]
+    fn a_non_urgent_change_skips_sms() {
+        let who = person(&[("t1", "ios")], true, true);
+        let planned = plan_deliveries(
+            "event_rescheduled",
+            Plan::EventChange,
+            false,
+            &who,
+            Utc::now(),
+            Duration::minutes(5),
+        );
+        assert_eq!(channels(&planned), [("apns", false), ("email", false)]);
+    }
+
+    #[test]
+    fn quiet_hours_hold_non_urgent_notices_until_morning() {
+        // 23:30 Moscow time is 20:30 UTC; quiet from 22:00 to 08:00.
+        let at = DateTime::parse_from_rfc3339("2026-12-01T20:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let held = after_quiet_hours(at, Some(22 * 60), Some(8 * 60), "Europe/Moscow");
+        assert_eq!(held.to_rfc3339(), "2026-12-02T05:00:00+00:00");
+        let early = DateTime::parse_from_rfc3339("2026-12-01T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            after_quiet_hours(early, Some(22 * 60), Some(8 * 60), "Europe/Moscow").to_rfc3339(),
+            "2026-12-01T05:00:00+00:00"
+        );
+        let noon = DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            after_quiet_hours(noon, Some(22 * 60), Some(8 * 60), "Europe/Moscow"),
+            noon
+        );
+    }
+
+    #[test]
+    fn every_policy_kind_is_unique() {
+        let mut kinds: Vec<&str> = POLICIES.iter().map(|p| p.kind).collect();
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(kinds.len(), POLICIES.len());
+    }
+}

@@ -1,0 +1,290 @@
+//! A channel's sender: reads delivery jobs (taking over those a dead consumer left
+//! unacknowledged), claims their ledger rows (a row already delivered, failed or leased
+//! elsewhere is skipped, so a redelivered job sends nothing twice), sends through the
+//! channel concurrently, records every outcome, and only then acknowledges the jobs.
+//! Retries back off exponentially with jitter and honour Retry-After; past the limit, or on
+//! a permanent failure, a delivery is dead-lettered; a dead token is deactivated.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::{Duration, Utc};
+use futures_util::StreamExt;
+use rand::Rng as _;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::hub::{Hub, IDLE};
+use super::links;
+use super::providers::{ChannelKind, OutboundMessage, Recipient, SendError};
+use super::streams::SENDERS_GROUP;
+use crate::privacy::vault::fields;
+use crate::store::deliveries::{self, ClaimedDelivery, Outcome};
+use crate::store::{self, StoreError};
+
+/// Kinds whose push offers approve / decline buttons.
+const DECISION_KINDS: &[&str] = &[
+    "signup_requested",
+    "waitlist_promoted",
+    "signup_expiring_soon",
+];
+/// Kinds that are not essential: their e-mail carries a one-click unsubscribe.
+const OPTIONAL_KINDS: &[&str] = &[
+    "signup_approved",
+    "signup_declined",
+    "signup_expired",
+    "signup_withdrawn",
+    "organizer_notice",
+    "results_ready",
+];
+/// The app's notification category for approve / decline actions.
+pub const DECISION_CATEGORY: &str = "SIGNUP_DECISION";
+
+pub fn task_name(channel: ChannelKind) -> &'static str {
+    match channel {
+        ChannelKind::Apns => "hub-sender-apns",
+        ChannelKind::Fcm => "hub-sender-fcm",
+        ChannelKind::Rustore => "hub-sender-rustore",
+        ChannelKind::Sms => "hub-sender-sms",
+        ChannelKind::Email => "hub-sender-email",
+    }
+}
+
+/// The sender task of one channel.
+pub async fn run(
+    hub: Hub,
+    channel: ChannelKind,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let stream = hub.streams.deliveries(channel.as_str());
+    let consumer = format!("{}:{}", hub.consumer, channel.as_str());
+    hub.streams.ensure_group(&stream, SENDERS_GROUP).await?;
+    let claim_idle = hub.settings.claim_idle.as_millis() as u64;
+    let batch = hub.settings.batch;
+    let mut last_claim = Instant::now();
+    loop {
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        let mut entries = Vec::new();
+        if last_claim.elapsed() >= hub.settings.claim_idle / 2 {
+            entries = hub
+                .streams
+                .claim_abandoned(&stream, SENDERS_GROUP, &consumer, claim_idle, batch)
+                .await?;
+            last_claim = Instant::now();
+        }
+        if entries.is_empty() {
+            entries = hub
+                .streams
+                .read(&stream, SENDERS_GROUP, &consumer, batch)
+                .await?;
+        }
+        if entries.is_empty() {
+            tokio::select! {
+                () = tokio::time::sleep(IDLE) => {}
+                () = shutdown.cancelled() => return Ok(()),
+            }
+            continue;
+        }
+        let ids: Vec<Uuid> = entries
+            .iter()
+            .filter_map(|e| e.value.parse().ok())
+            .collect();
+        send_batch(&hub, channel, &ids).await?;
+        let stream_ids: Vec<String> = entries.into_iter().map(|e| e.stream_id).collect();
+        hub.streams.ack(&stream, SENDERS_GROUP, &stream_ids).await?;
+    }
+}
+
+/// Claims, sends and records one batch of deliveries; returns how many were sent.
+pub async fn send_batch(
+    hub: &Hub,
+    channel: ChannelKind,
+    ids: &[Uuid],
+) -> Result<usize, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let lease = hub.settings.lease.as_secs() as i64;
+    let claimed = {
+        let mut conn = hub.db.acquire().await?;
+        deliveries::claim(&mut conn, ids, lease).await?
+    };
+    let count = claimed.len();
+    let results: Vec<(ClaimedDelivery, Result<String, SendError>)> =
+        futures_util::stream::iter(claimed)
+            .map(|delivery| async move {
+                let result = send_one(hub, channel, &delivery).await;
+                (delivery, result)
+            })
+            .buffer_unordered(hub.settings.concurrency)
+            .collect()
+            .await;
+
+    let now = Utc::now();
+    let mut outcomes = Vec::with_capacity(results.len());
+    for (delivery, result) in results {
+        let label = match &result {
+            Ok(_) => "delivered",
+            Err(err) => err.label(),
+        };
+        hub.metrics.delivery(channel.as_str(), label);
+        let outcome = match result {
+            Ok(provider_id) => {
+                let latency = (now - delivery.event_created_at)
+                    .to_std()
+                    .unwrap_or_default();
+                hub.metrics.delivery_latency(channel.as_str(), latency);
+                Outcome::Delivered { provider_id }
+            }
+            Err(SendError::RetryAfter { after, reason })
+                if delivery.attempts < hub.settings.max_attempts =>
+            {
+                let wait = backoff(hub, delivery.attempts)
+                    .max(Duration::from_std(after).unwrap_or_default());
+                Outcome::Retry {
+                    at: now + wait,
+                    reason,
+                }
+            }
+            Err(SendError::RetryAfter { reason, .. }) => {
+                dead_letter(
+                    hub,
+                    &delivery,
+                    &format!("gave up after {} attempts: {reason}", delivery.attempts),
+                )
+                .await
+            }
+            Err(SendError::Permanent(reason)) => {
+                dead_letter(hub, &delivery, &format!("permanent: {reason}")).await
+            }
+            Err(SendError::TokenInvalid) => {
+                if let Some(token) = &delivery.device_token {
+                    store::devices::deactivate(
+                        &hub.db,
+                        token,
+                        "the provider reported the token invalid",
+                    )
+                    .await?;
+                }
+                Outcome::Failed {
+                    reason: "token_invalid".to_owned(),
+                }
+            }
+        };
+        outcomes.push((delivery.id, outcome));
+    }
+    let mut conn = hub.db.acquire().await?;
+    deliveries::record(&mut conn, &outcomes).await?;
+    Ok(count)
+}
+
+async fn dead_letter(hub: &Hub, delivery: &ClaimedDelivery, reason: &str) -> Outcome {
+    if let Err(err) = hub
+        .streams
+        .add_dead_letter(&delivery.id.to_string(), &delivery.channel, reason)
+        .await
+    {
+        // The ledger status is the record; the stream is a convenience for operators.
+        tracing::warn!(delivery = %delivery.id, error = %err, "could not append to the dead-letter stream");
+    }
+    Outcome::Dead {
+        reason: reason.to_owned(),
+    }
+}
+
+/// Exponential backoff from the configured base, capped at ten minutes, with ±20% jitter.
+fn backoff(hub: &Hub, attempts: i32) -> Duration {
+    let base = hub.settings.retry_base.as_millis() as f64;
+    let exponent = attempts.saturating_sub(1).clamp(0, 20);
+    let raw = (base * 2f64.powi(exponent)).min(600_000.0);
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    Duration::milliseconds((raw * jitter) as i64)
+}
+
+/// Builds the message for one delivery and sends it; the provider's id on success.
+async fn send_one(
+    hub: &Hub,
+    channel: ChannelKind,
+    delivery: &ClaimedDelivery,
+) -> Result<String, SendError> {
+    let to = match channel {
+        ChannelKind::Apns | ChannelKind::Fcm | ChannelKind::Rustore => delivery
+            .device_token
+            .clone()
+            .map(Recipient::DeviceToken)
+            .ok_or_else(|| SendError::permanent("a push delivery without a device"))?,
+        ChannelKind::Sms => {
+            let sealed = delivery
+                .phone_enc
+                .as_deref()
+                .ok_or_else(|| SendError::permanent("no phone number on the profile"))?;
+            let field = if delivery.role == "student" {
+                fields::STUDENT_PHONE
+            } else {
+                fields::PARENT_PHONE
+            };
+            let phone = hub
+                .vault
+                .open(field, delivery.account_id, sealed)
+                .map_err(|_| SendError::permanent("the phone number could not be decrypted"))?;
+            Recipient::Phone(phone)
+        }
+        ChannelKind::Email => Recipient::Email(delivery.email.clone()),
+    };
+    let mut message = OutboundMessage::new(
+        channel,
+        to,
+        delivery.kind.clone(),
+        delivery.title.clone(),
+        delivery.body.clone(),
+    );
+    message.delivery_id = delivery.id;
+    message.urgent = delivery.urgent;
+    message.data = data_of(&delivery.data);
+    message
+        .data
+        .insert("delivery_id".to_owned(), delivery.id.to_string());
+    message.collapse_key = message.data.get("event_id").cloned();
+    if matches!(channel, ChannelKind::Sms | ChannelKind::Email) {
+        message.link = delivery.link.clone();
+    }
+    if DECISION_KINDS.contains(&delivery.kind.as_str()) {
+        message.category = Some(DECISION_CATEGORY.to_owned());
+    }
+    if OPTIONAL_KINDS.contains(&delivery.kind.as_str()) {
+        message.essential = false;
+        message.unsubscribe_url = Some(format!(
+            "{}/u/{}",
+            hub.settings.public_url,
+            links::unsubscribe_token(&hub.index, delivery.account_id, &delivery.kind)
+        ));
+    }
+    if delivery.urgent {
+        message.ttl = std::time::Duration::from_secs(6 * 3600);
+    }
+    hub.channels
+        .send(&message)
+        .await
+        .map(|delivered| delivered.provider_id)
+}
+
+/// A notification's `data` as the string map push payloads carry.
+fn data_of(data: &Value) -> BTreeMap<String, String> {
+    data.as_object()
+        .map(|map| {
+            map.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

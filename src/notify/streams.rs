@@ -1,0 +1,251 @@
+//! The hub's Redis streams: domain events for fan-out, one delivery stream per channel,
+//! and the dead letters. Entries carry ids only; the ledger in PostgreSQL holds the rest,
+//! so a Redis that loses everything loses no work (the reconciler refills the streams).
+
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::{RedisResult, Value};
+
+use crate::queue::Redis;
+
+/// The consumer group that fans domain events out.
+pub const FANOUT_GROUP: &str = "fanout";
+/// The consumer group of each channel's senders.
+pub const SENDERS_GROUP: &str = "senders";
+/// Entries added per pipeline round trip.
+const PIPELINE: usize = 1000;
+
+/// Stream names under the deployment's prefix.
+#[derive(Clone)]
+pub struct Streams {
+    redis: Redis,
+}
+
+/// One entry read from a stream: its stream id and the id it carries.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub stream_id: String,
+    pub value: String,
+}
+
+impl Streams {
+    pub fn new(redis: Redis) -> Self {
+        Self { redis }
+    }
+
+    pub fn redis(&self) -> &Redis {
+        &self.redis
+    }
+
+    pub fn events(&self) -> String {
+        self.redis.keys.key("hub:events")
+    }
+
+    pub fn deliveries(&self, channel: &str) -> String {
+        self.redis.keys.key(&format!("hub:deliveries:{channel}"))
+    }
+
+    pub fn dead_letters(&self) -> String {
+        self.redis.keys.key("hub:dead-letters")
+    }
+
+    /// Creates a stream and its group if either is missing (after a Redis restart, say).
+    pub async fn ensure_group(&self, stream: &str, group: &str) -> RedisResult<()> {
+        let mut conn = self.redis.conn.clone();
+        let created: RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(stream)
+            .arg(group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut conn)
+            .await;
+        match created {
+            Err(err) if err.code() == Some("BUSYGROUP") => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Appends one entry per value (field `id`), pipelined.
+    pub async fn add_all(&self, stream: &str, values: &[String]) -> RedisResult<()> {
+        let mut conn = self.redis.conn.clone();
+        for chunk in values.chunks(PIPELINE) {
+            let mut pipe = redis::pipe();
+            for value in chunk {
+                pipe.cmd("XADD")
+                    .arg(stream)
+                    .arg("*")
+                    .arg("id")
+                    .arg(value)
+                    .ignore();
+            }
+            pipe.query_async::<()>(&mut conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Appends a dead letter with its reason.
+    pub async fn add_dead_letter(
+        &self,
+        delivery: &str,
+        channel: &str,
+        reason: &str,
+    ) -> RedisResult<()> {
+        let mut conn = self.redis.conn.clone();
+        redis::cmd("XADD")
+            .arg(self.dead_letters())
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(100_000)
+            .arg("*")
+            .arg("id")
+            .arg(delivery)
+            .arg("channel")
+            .arg(channel)
+            .arg("reason")
+            .arg(reason)
+            .query_async::<()>(&mut conn)
+            .await
+    }
+
+    /// Reads up to `count` new entries for `consumer`, without blocking (the connection is
+    /// shared by the whole process; callers pause briefly when nothing came). A missing
+    /// stream or group (Redis lost its data) is recreated.
+    pub async fn read(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        count: usize,
+    ) -> RedisResult<Vec<Entry>> {
+        let mut conn = self.redis.conn.clone();
+        let reply: RedisResult<Option<StreamReadReply>> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("STREAMS")
+            .arg(stream)
+            .arg(">")
+            .query_async(&mut conn)
+            .await;
+        match reply {
+            Ok(reply) => Ok(reply
+                .map(|r| r.keys.into_iter().flat_map(|k| k.ids).map(entry).collect())
+                .unwrap_or_default()),
+            Err(err) if err.code() == Some("NOGROUP") => {
+                self.ensure_group(stream, group).await?;
+                Ok(Vec::new())
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Takes over entries another consumer read but did not acknowledge within
+    /// `min_idle_ms` (it died mid-batch).
+    pub async fn claim_abandoned(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        min_idle_ms: u64,
+        count: usize,
+    ) -> RedisResult<Vec<Entry>> {
+        let mut conn = self.redis.conn.clone();
+        let reply: RedisResult<StreamAutoClaimReply> = redis::cmd("XAUTOCLAIM")
+            .arg(stream)
+            .arg(group)
+            .arg(consumer)
+            .arg(min_idle_ms)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut conn)
+            .await;
+        match reply {
+            Ok(reply) => Ok(reply.claimed.into_iter().map(entry).collect()),
+            Err(err) if err.code() == Some("NOGROUP") => {
+                self.ensure_group(stream, group).await?;
+                Ok(Vec::new())
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Acknowledges and deletes handled entries.
+    pub async fn ack(&self, stream: &str, group: &str, ids: &[String]) -> RedisResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.redis.conn.clone();
+        redis::pipe()
+            .cmd("XACK")
+            .arg(stream)
+            .arg(group)
+            .arg(ids)
+            .ignore()
+            .cmd("XDEL")
+            .arg(stream)
+            .arg(ids)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+    }
+
+    /// Length and, per group, entries read but not acknowledged and entries not yet read.
+    pub async fn stats(&self, stream: &str) -> RedisResult<StreamStats> {
+        let mut conn = self.redis.conn.clone();
+        let length: u64 = redis::cmd("XLEN")
+            .arg(stream)
+            .query_async(&mut conn)
+            .await?;
+        let groups: RedisResult<Vec<Vec<Value>>> = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(stream)
+            .query_async(&mut conn)
+            .await;
+        let (mut pending, mut lag) = (0, 0);
+        for group in groups.unwrap_or_default() {
+            for pair in group.chunks(2) {
+                if let [Value::BulkString(name), value] = pair {
+                    let number = match value {
+                        Value::Int(n) => *n as u64,
+                        _ => 0,
+                    };
+                    match name.as_slice() {
+                        b"pending" => pending += number,
+                        b"lag" => lag += number,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(StreamStats {
+            length,
+            pending,
+            lag,
+        })
+    }
+}
+
+/// A stream's size and how far its consumers are behind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamStats {
+    pub length: u64,
+    pub pending: u64,
+    pub lag: u64,
+}
+
+/// An entry; one without a readable `id` field gets an empty value, which consumers
+/// acknowledge and drop rather than leave pending forever.
+fn entry(id: StreamId) -> Entry {
+    let value = match id.map.get("id") {
+        Some(Value::BulkString(bytes)) => String::from_utf8(bytes.clone()).unwrap_or_default(),
+        Some(Value::SimpleString(text)) => text.clone(),
+        _ => String::new(),
+    };
+    Entry {
+        stream_id: id.id,
+        value,
+    }
+}

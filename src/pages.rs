@@ -1,0 +1,268 @@
+//! Small server-rendered pages for families without the app: the approval page an SMS or
+//! e-mail links to (opening it shows the request and changes nothing, so link previewers
+//! cannot decide; the parent's tap posts the decision through the same rules as the API),
+//! and one-click unsubscribe from non-essential mail.
+
+use poem::http::StatusCode;
+use poem::web::{Data, Form, Html, Path};
+use poem::{IntoResponse, Response, handler};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::domain::ids::{AccountId, EventId, SignupId};
+use crate::notify::fanout::format_local;
+use crate::notify::links;
+use crate::participation::{self, Decision, ParticipationError};
+use crate::startup::AppState;
+use crate::store;
+
+#[derive(Debug, Deserialize)]
+pub struct DecisionForm {
+    decision: String,
+}
+
+/// GET: shows the request. Changes nothing.
+#[handler]
+pub async fn show_approval(state: Data<&AppState>, Path(token): Path<String>) -> Response {
+    match approval_context(&state, &token).await {
+        Ok(Some((link, event_line)))
+            if link.used_at.is_none() && link.expires_at > chrono::Utc::now() =>
+        {
+            page(
+                StatusCode::OK,
+                "Нужно ваше согласие",
+                &format!(
+                    "<p>Ваш ребёнок записался на профессиональную пробу:</p><p><b>{}</b></p>\
+                 <form method=\"post\"><button name=\"decision\" value=\"approve\">Одобрить</button> \
+                 <button name=\"decision\" value=\"decline\">Отклонить</button></form>",
+                    escape(&event_line)
+                ),
+            )
+        }
+        Ok(Some((link, _))) if link.used_at.is_some() => page(
+            StatusCode::GONE,
+            "Ссылка уже использована",
+            "<p>Решение по этой записи уже принято.</p>",
+        ),
+        Ok(Some(_)) => page(
+            StatusCode::GONE,
+            "Срок ссылки истёк",
+            "<p>Откройте приложение, чтобы посмотреть запись.</p>",
+        ),
+        Ok(None) => not_found(),
+        Err(err) => failed(err),
+    }
+}
+
+/// POST: the parent's tap. Uses the link once and decides through the API's rules.
+#[handler]
+pub async fn decide_approval(
+    state: Data<&AppState>,
+    Path(token): Path<String>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    let decision = match form.decision.as_str() {
+        "approve" => Decision::Approve,
+        "decline" => Decision::Decline,
+        _ => {
+            return page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Непонятный ответ",
+                "<p>Выберите «Одобрить» или «Отклонить».</p>",
+            );
+        }
+    };
+    let Some(link_id) = links::approval_link_id(&state.index, &token) else {
+        return not_found();
+    };
+    let result: Result<Option<Result<String, ParticipationError>>, store::StoreError> = async {
+        let mut tx = state.db.begin().await?;
+        let Some(link) = store::approval_links::use_once(&mut *tx, link_id).await? else {
+            return Ok(None);
+        };
+        let outcome = participation::decide(
+            &mut tx,
+            SignupId(link.signup_id),
+            AccountId(link.parent_id),
+            decision,
+            None,
+        )
+        .await;
+        match outcome {
+            Ok(row) => {
+                tx.commit().await?;
+                Ok(Some(Ok(row.status)))
+            }
+            Err(err) => Ok(Some(Err(err))),
+        }
+    }
+    .await;
+    match result {
+        Ok(Some(Ok(status))) if status == "approved" => page(
+            StatusCode::OK,
+            "Спасибо!",
+            "<p>Участие одобрено. Ребёнок получит уведомление.</p>",
+        ),
+        Ok(Some(Ok(_))) => page(
+            StatusCode::OK,
+            "Спасибо!",
+            "<p>Запись отклонена. Место передано следующему в очереди.</p>",
+        ),
+        Ok(Some(Err(ParticipationError::AlreadyDecided(status)))) => page(
+            StatusCode::CONFLICT,
+            "Решение уже принято",
+            if status == "approved" {
+                "<p>Другой родитель уже одобрил эту запись.</p>"
+            } else {
+                "<p>Другой родитель уже отклонил эту запись.</p>"
+            },
+        ),
+        Ok(Some(Err(ParticipationError::Store(err)))) => failed(err),
+        Ok(Some(Err(_))) => page(
+            StatusCode::CONFLICT,
+            "Запись больше не ждёт решения",
+            "<p>Откройте приложение, чтобы посмотреть её состояние.</p>",
+        ),
+        Ok(None) => page(
+            StatusCode::GONE,
+            "Ссылка недействительна",
+            "<p>Ссылка уже использована или её срок истёк.</p>",
+        ),
+        Err(err) => failed(err),
+    }
+}
+
+/// GET: confirms what unsubscribing means. Changes nothing.
+#[handler]
+pub async fn show_unsubscribe(state: Data<&AppState>, Path(token): Path<String>) -> Response {
+    match links::unsubscribe_target(&state.index, &token) {
+        Some(_) => page(
+            StatusCode::OK,
+            "Отписаться от писем",
+            "<p>Вы больше не будете получать такие письма. Важные сообщения об отмене и переносе проб продолжат приходить.</p>\
+             <form method=\"post\"><button>Отписаться</button></form>",
+        ),
+        None => not_found(),
+    }
+}
+
+/// POST: one-click unsubscribe (RFC 8058) from e-mail for one kind of notice.
+#[handler]
+pub async fn unsubscribe(state: Data<&AppState>, Path(token): Path<String>) -> Response {
+    let Some((account, kind)) = links::unsubscribe_target(&state.index, &token) else {
+        return not_found();
+    };
+    let account = AccountId(account);
+    let result: Result<(), store::StoreError> = async {
+        let mut prefs = store::notifications::preferences(&state.db, account)
+            .await?
+            .unwrap_or(store::notifications::PreferencesRow {
+                language: "ru".to_owned(),
+                time_zone: "Europe/Moscow".to_owned(),
+                quiet_from: None,
+                quiet_to: None,
+                disabled: Value::Object(Default::default()),
+            });
+        let map = prefs
+            .disabled
+            .as_object_mut()
+            .ok_or(store::StoreError::NotFound)?;
+        let list = map.entry(kind).or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(items) = list.as_array_mut()
+            && !items.iter().any(|v| v == "email")
+        {
+            items.push(Value::from("email"));
+        }
+        store::notifications::set_preferences(&state.db, account, &prefs).await
+    }
+    .await;
+    match result {
+        Ok(()) => page(
+            StatusCode::OK,
+            "Готово",
+            "<p>Вы отписались от этих писем.</p>",
+        ),
+        Err(err) => failed(err),
+    }
+}
+
+/// The link, and one line describing the event, when the token is genuine and known.
+async fn approval_context(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(store::approval_links::LinkRow, String)>, store::StoreError> {
+    let Some(id) = links::approval_link_id(&state.index, token) else {
+        return Ok(None);
+    };
+    let Some(link) = store::approval_links::find(&state.db, id).await? else {
+        return Ok(None);
+    };
+    let Some(signup) = store::signups::find(&state.db, SignupId(link.signup_id)).await? else {
+        return Ok(None);
+    };
+    let event = store::events::find(&state.db, EventId(signup.event_id)).await?;
+    let line = event
+        .map(|e| {
+            let place = e.city.map(|c| format!(", {c}")).unwrap_or_default();
+            format!(
+                "«{}» — {}{place}",
+                e.title,
+                format_local(e.starts_at, &e.time_zone, "ru")
+            )
+        })
+        .unwrap_or_default();
+    Ok(Some((link, line)))
+}
+
+fn not_found() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        "Ссылка не найдена",
+        "<p>Проверьте ссылку из сообщения.</p>",
+    )
+}
+
+fn failed(err: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %err, "page failed");
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Что-то пошло не так",
+        "<p>Попробуйте ещё раз через минуту.</p>",
+    )
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\"><title>{title}</title>\
+         <style>body{{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}}\
+         button{{font-size:1.1rem;padding:.6rem 1.2rem;margin:.3rem}}</style></head>\
+         <body><h1>{title}</h1>{body}</body></html>"
+    );
+    let mut response = Html(html).into_response();
+    response.set_status(status);
+    response
+}
+
+/// Escapes text for HTML.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn organizer_text_is_escaped() {
+        assert_eq!(
+            escape("<b>\"x\" & 'y'</b>"),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
+        );
+    }
+}

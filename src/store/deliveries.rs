@@ -1,0 +1,525 @@
+//! The delivery ledger and what the hub reads and writes around it: the audience of a
+//! domain event, the recipients' devices and preferences, bulk writes of notifications and
+//! deliveries (COPY), claiming due deliveries, recording outcomes, and the reconciler's
+//! queries. The ledger is the truth; Redis only carries work.
+
+use chrono::{DateTime, Utc};
+
+use serde_json::Value;
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use super::error::StoreResult;
+
+/// Who hears of a domain event, and as what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Relation {
+    /// The account the event is about (a registering account, the signed-up student).
+    Subject,
+    /// A parent of the student the event is about.
+    Parent,
+}
+
+/// Everything needed to decide how to reach one person.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecipientRow {
+    pub account_id: Uuid,
+    pub role: String,
+    pub email_usable: bool,
+    pub has_phone: bool,
+    pub language: Option<String>,
+    pub account_locale: String,
+    pub time_zone: Option<String>,
+    pub quiet_from: Option<i16>,
+    pub quiet_to: Option<i16>,
+    pub disabled: Option<Value>,
+    pub device_tokens: Vec<String>,
+    pub device_platforms: Vec<String>,
+}
+
+/// The students (with `live` sign-ups, or those whose sign-ups the event's cancellation
+/// ended) of an event, and their parents.
+pub async fn event_audience(
+    exec: impl PgExecutor<'_>,
+    event_id: Uuid,
+    cancelled: bool,
+) -> StoreResult<Vec<(Uuid, bool)>> {
+    Ok(sqlx::query_as(
+        "WITH students AS (
+             SELECT DISTINCT student_id FROM signups
+             WHERE event_id = $1 AND (
+                 ($2 AND status = 'cancelled' AND end_reason = 'event_cancelled')
+                 OR (NOT $2 AND status IN ('pending_parent', 'approved', 'waitlisted'))))
+         SELECT student_id, false FROM students
+         UNION
+         SELECT l.parent_id, true FROM students s JOIN family_links l ON l.student_id = s.student_id",
+    )
+    .bind(event_id)
+    .bind(cancelled)
+    .fetch_all(exec)
+    .await?)
+}
+
+/// The parents of a student.
+pub async fn parents_of(exec: impl PgExecutor<'_>, student: Uuid) -> StoreResult<Vec<Uuid>> {
+    Ok(
+        sqlx::query_scalar("SELECT parent_id FROM family_links WHERE student_id = $1")
+            .bind(student)
+            .fetch_all(exec)
+            .await?,
+    )
+}
+
+/// How to reach each of these accounts: devices, preferences, whether there is a phone
+/// and a usable e-mail address. Erased accounts are left out.
+pub async fn recipients(
+    exec: impl PgExecutor<'_>,
+    accounts: &[Uuid],
+) -> StoreResult<Vec<RecipientRow>> {
+    Ok(sqlx::query_as::<_, RecipientRow>(
+        "SELECT a.id AS account_id, a.role,
+                (a.email_verified_at IS NOT NULL) AS email_usable,
+                (sp.phone_enc IS NOT NULL OR pp.phone_enc IS NOT NULL) AS has_phone,
+                np.language, a.locale AS account_locale, np.time_zone, np.quiet_from, np.quiet_to, np.disabled,
+                coalesce(array_agg(d.token ORDER BY d.token) FILTER (WHERE d.token IS NOT NULL), '{}') AS device_tokens,
+                coalesce(array_agg(d.platform ORDER BY d.token) FILTER (WHERE d.token IS NOT NULL), '{}') AS device_platforms
+         FROM accounts a
+         LEFT JOIN student_profiles sp ON sp.account_id = a.id
+         LEFT JOIN parent_profiles pp ON pp.account_id = a.id
+         LEFT JOIN notification_preferences np ON np.account_id = a.id
+         LEFT JOIN devices d ON d.account_id = a.id AND d.deactivated_at IS NULL
+         WHERE a.id = ANY($1) AND a.erased_at IS NULL
+         GROUP BY a.id, sp.phone_enc, pp.phone_enc, np.account_id",
+    )
+    .bind(accounts)
+    .fetch_all(exec)
+    .await?)
+}
+
+pub async fn mark_fanned_out(exec: impl PgExecutor<'_>, event_id: Uuid) -> StoreResult<()> {
+    sqlx::query("UPDATE outbox SET fanned_out_at = now() WHERE event_id = $1")
+        .bind(event_id)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// A notification to write.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub account_id: Uuid,
+    pub kind: String,
+    pub urgent: bool,
+    pub title: String,
+    pub body: String,
+    pub data: Value,
+    pub link: Option<String>,
+    pub inbox: bool,
+    pub event_created_at: DateTime<Utc>,
+}
+
+/// A delivery to write.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub id: Uuid,
+    pub notification_id: Uuid,
+    pub account_id: Uuid,
+    pub channel: &'static str,
+    pub device_token: Option<String>,
+    pub escalation: bool,
+    pub next_attempt_at: DateTime<Utc>,
+    /// Set when the job goes to Redis right after the commit.
+    pub queued_at: Option<DateTime<Utc>>,
+}
+
+/// Writes notifications with COPY (one round trip for any number).
+pub async fn copy_notifications(
+    conn: &mut PgConnection,
+    rows: &[NewNotification],
+) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut text = String::with_capacity(rows.len() * 256);
+    for n in rows {
+        let fields = [
+            n.id.to_string(),
+            n.event_id.to_string(),
+            n.account_id.to_string(),
+            copy_escape(&n.kind),
+            n.urgent.to_string(),
+            copy_escape(&n.title),
+            copy_escape(&n.body),
+            copy_escape(&n.data.to_string()),
+            n.link
+                .as_deref()
+                .map(copy_escape)
+                .unwrap_or_else(|| "\\N".to_owned()),
+            n.inbox.to_string(),
+            n.event_created_at.to_rfc3339(),
+        ];
+        text.push_str(&fields.join("\t"));
+        text.push('\n');
+    }
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY notifications (id, event_id, account_id, kind, urgent, title, body, data, link, inbox,
+                 event_created_at) FROM STDIN",
+        )
+        .await?;
+    copy.send(text.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+/// Writes deliveries with COPY.
+pub async fn copy_deliveries(conn: &mut PgConnection, rows: &[NewDelivery]) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut text = String::with_capacity(rows.len() * 160);
+    for d in rows {
+        let fields = [
+            d.id.to_string(),
+            d.notification_id.to_string(),
+            d.account_id.to_string(),
+            d.channel.to_owned(),
+            d.device_token
+                .as_deref()
+                .map(copy_escape)
+                .unwrap_or_else(|| "\\N".to_owned()),
+            d.escalation.to_string(),
+            d.next_attempt_at.to_rfc3339(),
+            d.queued_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "\\N".to_owned()),
+        ];
+        text.push_str(&fields.join("\t"));
+        text.push('\n');
+    }
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY deliveries (id, notification_id, account_id, channel, device_token, escalation,
+                 next_attempt_at, queued_at) FROM STDIN",
+        )
+        .await?;
+    copy.send(text.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+/// Escapes a value for COPY's text format.
+fn copy_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Pending deliveries of one domain event that are due now, marked queued.
+pub async fn queue_due_for_event(
+    exec: impl PgExecutor<'_>,
+    event_id: Uuid,
+) -> StoreResult<Vec<(Uuid, String)>> {
+    Ok(sqlx::query_as(
+        "UPDATE deliveries d SET queued_at = now()
+         FROM notifications n
+         WHERE n.event_id = $1 AND d.notification_id = n.id AND d.status = 'pending'
+           AND d.next_attempt_at <= now()
+         RETURNING d.id, d.channel",
+    )
+    .bind(event_id)
+    .fetch_all(exec)
+    .await?)
+}
+
+/// A claimed delivery with what its message is made of.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedDelivery {
+    pub id: Uuid,
+    pub channel: String,
+    pub device_token: Option<String>,
+    pub attempts: i32,
+    pub account_id: Uuid,
+    pub role: String,
+    pub email: String,
+    pub phone_enc: Option<String>,
+    pub notification_id: Uuid,
+    pub kind: String,
+    pub urgent: bool,
+    pub title: String,
+    pub body: String,
+    pub data: Value,
+    pub link: Option<String>,
+    pub event_created_at: DateTime<Utc>,
+}
+
+/// Claims the due, pending deliveries among `ids` for sending (a lease of `lease_secs`);
+/// rows already sent, failed, held for later, or leased by another worker are skipped,
+/// which is what makes a redelivered job harmless. Escalations whose notification was
+/// acknowledged are marked skipped instead.
+pub async fn claim(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    lease_secs: i64,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    sqlx::query(
+        "UPDATE deliveries d SET status = 'skipped', last_error = 'acknowledged before escalation',
+             updated_at = now()
+         FROM notifications n
+         WHERE d.id = ANY($1) AND d.status = 'pending' AND d.escalation AND n.id = d.notification_id
+           AND n.acked_at IS NOT NULL",
+    )
+    .bind(ids)
+    .execute(&mut *conn)
+    .await?;
+    Ok(sqlx::query_as::<_, ClaimedDelivery>(
+        "WITH claimed AS (
+             UPDATE deliveries SET status = 'sending', attempts = attempts + 1,
+                 lease_until = now() + $2 * interval '1 second', updated_at = now()
+             WHERE id = ANY($1) AND status = 'pending' AND next_attempt_at <= now()
+             RETURNING id, channel, device_token, attempts, account_id, notification_id)
+         SELECT c.id, c.channel, c.device_token, c.attempts, c.account_id, a.role, a.email::text AS email,
+                coalesce(sp.phone_enc, pp.phone_enc) AS phone_enc, c.notification_id, n.kind, n.urgent,
+                n.title, n.body, n.data, n.link, n.event_created_at
+         FROM claimed c
+         JOIN notifications n ON n.id = c.notification_id
+         JOIN accounts a ON a.id = c.account_id
+         LEFT JOIN student_profiles sp ON sp.account_id = c.account_id
+         LEFT JOIN parent_profiles pp ON pp.account_id = c.account_id",
+    )
+    .bind(ids)
+    .bind(lease_secs as f64)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// The outcome of one claimed delivery.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Delivered { provider_id: String },
+    Retry { at: DateTime<Utc>, reason: String },
+    Failed { reason: String },
+    Dead { reason: String },
+}
+
+/// Records outcomes in one statement per kind; only rows still `sending` change.
+pub async fn record(conn: &mut PgConnection, outcomes: &[(Uuid, Outcome)]) -> StoreResult<()> {
+    let mut delivered = (Vec::new(), Vec::new());
+    let mut retry = (Vec::new(), Vec::new(), Vec::new());
+    let mut ended = (Vec::new(), Vec::new(), Vec::new());
+    for (id, outcome) in outcomes {
+        match outcome {
+            Outcome::Delivered { provider_id } => {
+                delivered.0.push(*id);
+                delivered.1.push(provider_id.clone());
+            }
+            Outcome::Retry { at, reason } => {
+                retry.0.push(*id);
+                retry.1.push(*at);
+                retry.2.push(reason.clone());
+            }
+            Outcome::Failed { reason } => {
+                ended.0.push(*id);
+                ended.1.push("failed".to_owned());
+                ended.2.push(reason.clone());
+            }
+            Outcome::Dead { reason } => {
+                ended.0.push(*id);
+                ended.1.push("dead".to_owned());
+                ended.2.push(reason.clone());
+            }
+        }
+    }
+    if !delivered.0.is_empty() {
+        sqlx::query(
+            "UPDATE deliveries d SET status = 'delivered', provider_id = u.provider_id, delivered_at = now(),
+                 lease_until = NULL, updated_at = now()
+             FROM UNNEST($1::uuid[], $2::text[]) AS u(id, provider_id)
+             WHERE d.id = u.id AND d.status = 'sending'",
+        )
+        .bind(&delivered.0)
+        .bind(&delivered.1)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !retry.0.is_empty() {
+        sqlx::query(
+            "UPDATE deliveries d SET status = 'pending', next_attempt_at = u.at, last_error = u.reason,
+                 lease_until = NULL, updated_at = now()
+             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, at, reason)
+             WHERE d.id = u.id AND d.status = 'sending'",
+        )
+        .bind(&retry.0)
+        .bind(&retry.1)
+        .bind(&retry.2)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !ended.0.is_empty() {
+        sqlx::query(
+            "UPDATE deliveries d SET status = u.status, last_error = u.reason, lease_until = NULL, updated_at = now()
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(id, status, reason)
+             WHERE d.id = u.id AND d.status = 'sending'",
+        )
+        .bind(&ended.0)
+        .bind(&ended.1)
+        .bind(&ended.2)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Gives back the leases of deliveries whose worker died mid-send, so they are sent again.
+pub async fn release_expired_leases(exec: impl PgExecutor<'_>) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET status = 'pending', lease_until = NULL, queued_at = NULL,
+             last_error = 'the sending worker stopped before recording an outcome', updated_at = now()
+         WHERE status = 'sending' AND lease_until < now()",
+    )
+    .execute(exec)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Pending deliveries that are due and not in a stream (never queued, queued before they
+/// were rescheduled, or queued so long ago that the job must have been lost), marked queued.
+pub async fn take_unqueued_due(
+    exec: impl PgExecutor<'_>,
+    stale_secs: i64,
+    limit: i64,
+) -> StoreResult<Vec<(Uuid, String)>> {
+    Ok(sqlx::query_as(
+        "UPDATE deliveries SET queued_at = now()
+         WHERE id IN (
+             SELECT id FROM deliveries
+             WHERE status = 'pending' AND next_attempt_at <= now()
+               AND (queued_at IS NULL OR queued_at < next_attempt_at
+                    OR queued_at < now() - $1 * interval '1 second')
+             ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id, channel",
+    )
+    .bind(stale_secs as f64)
+    .bind(limit)
+    .fetch_all(exec)
+    .await?)
+}
+
+/// Outbox events relayed long enough ago that their fan-out job must have been lost.
+pub async fn stale_unfanned_events(
+    exec: impl PgExecutor<'_>,
+    stale_secs: i64,
+    limit: i64,
+) -> StoreResult<Vec<(i64, Uuid, String, Value)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, event_id, kind, payload FROM outbox
+         WHERE relayed_at IS NOT NULL AND fanned_out_at IS NULL
+           AND relayed_at < now() - $1 * interval '1 second'
+         ORDER BY id LIMIT $2",
+    )
+    .bind(stale_secs as f64)
+    .bind(limit)
+    .fetch_all(exec)
+    .await?)
+}
+
+/// Counts by channel and status for one notice (or any domain event).
+pub async fn counts_for_event(
+    exec: impl PgExecutor<'_>,
+    event_id: Uuid,
+) -> StoreResult<Vec<(String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT d.channel, d.status, count(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+         WHERE n.event_id = $1 GROUP BY d.channel, d.status ORDER BY d.channel, d.status",
+    )
+    .bind(event_id)
+    .fetch_all(exec)
+    .await?)
+}
+
+/// A failed or dead delivery, without personal data.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FailedDelivery {
+    pub id: Uuid,
+    pub notification_id: Uuid,
+    pub kind: String,
+    pub channel: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn failed_for_event(
+    exec: impl PgExecutor<'_>,
+    event_id: Uuid,
+    limit: i64,
+) -> StoreResult<Vec<FailedDelivery>> {
+    Ok(sqlx::query_as::<_, FailedDelivery>(
+        "SELECT d.id, d.notification_id, n.kind, d.channel, d.status, d.attempts, d.last_error, d.updated_at
+         FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+         WHERE n.event_id = $1 AND d.status IN ('failed', 'dead') ORDER BY d.updated_at DESC LIMIT $2",
+    )
+    .bind(event_id)
+    .bind(limit)
+    .fetch_all(exec)
+    .await?)
+}
+
+/// The dead letters, newest first.
+pub async fn dead_letters(
+    exec: impl PgExecutor<'_>,
+    limit: i64,
+) -> StoreResult<Vec<FailedDelivery>> {
+    Ok(sqlx::query_as::<_, FailedDelivery>(
+        "SELECT d.id, d.notification_id, n.kind, d.channel, d.status, d.attempts, d.last_error, d.updated_at
+         FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+         WHERE d.status = 'dead' ORDER BY d.updated_at DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(exec)
+    .await?)
+}
+
+/// Puts a dead letter back in line with a fresh retry budget, marked queued; its channel,
+/// or `None` when it is not dead.
+pub async fn replay(exec: impl PgExecutor<'_>, id: Uuid) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), queued_at = now(),
+             last_error = NULL, updated_at = now()
+         WHERE id = $1 AND status = 'dead'
+         RETURNING channel",
+    )
+    .bind(id)
+    .fetch_optional(exec)
+    .await?)
+}
+
+/// Ledger totals by channel and status, for metrics.
+pub async fn totals(exec: impl PgExecutor<'_>) -> StoreResult<Vec<(String, String, i64)>> {
+    Ok(
+        sqlx::query_as("SELECT channel, status, count(*) FROM deliveries GROUP BY channel, status")
+            .fetch_all(exec)
+            .await?,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_is_escaped() {
+        assert_eq!(copy_escape("a\tb\nc\\d\re"), "a\\tb\\nc\\\\d\\re");
+    }
+}
