@@ -49,6 +49,9 @@ pub struct KindPolicy {
     pub inbox: bool,
     /// The placeholders its templates may use.
     pub placeholders: &'static [&'static str],
+    /// The ids a push of this kind carries (besides `kind`, `notification_id` and
+    /// `delivery_id`); the app fetches the details by them.
+    pub data: &'static [&'static str],
 }
 
 const EVENT: &[&str] = &["event_title", "starts_at", "expires_at"];
@@ -62,6 +65,7 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: None,
         inbox: false,
         placeholders: &["code", "expires_at"],
+        data: &[],
     },
     KindPolicy {
         kind: "registration_attempted",
@@ -70,6 +74,7 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: None,
         inbox: false,
         placeholders: &[],
+        data: &[],
     },
     KindPolicy {
         kind: "signup_requested",
@@ -78,6 +83,7 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: Some(Plan::ApprovalRequest),
         inbox: true,
         placeholders: EVENT,
+        data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
         kind: "waitlist_promoted",
@@ -86,6 +92,7 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: Some(Plan::ApprovalRequest),
         inbox: true,
         placeholders: EVENT,
+        data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
         kind: "signup_expiring_soon",
@@ -94,6 +101,7 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: Some(Plan::ApprovalRequest),
         inbox: true,
         placeholders: EVENT,
+        data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
         kind: "signup_approved",
@@ -102,6 +110,7 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: None,
         inbox: true,
         placeholders: EVENT,
+        data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
         kind: "signup_declined",
@@ -110,6 +119,7 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: None,
         inbox: true,
         placeholders: EVENT,
+        data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
         kind: "signup_expired",
@@ -118,6 +128,7 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: Some(Plan::Informational),
         inbox: true,
         placeholders: EVENT,
+        data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
         kind: "signup_withdrawn",
@@ -126,6 +137,7 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: Some(Plan::Informational),
         inbox: true,
         placeholders: EVENT,
+        data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
         kind: "event_cancelled",
@@ -134,6 +146,7 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: Some(Plan::EventChange),
         inbox: true,
         placeholders: &["event_title", "starts_at", "reason"],
+        data: &["event_id"],
     },
     KindPolicy {
         kind: "event_rescheduled",
@@ -142,6 +155,7 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: Some(Plan::EventChange),
         inbox: true,
         placeholders: &["event_title", "old_starts_at", "new_starts_at"],
+        data: &["event_id"],
     },
     KindPolicy {
         kind: "organizer_notice",
@@ -150,6 +164,7 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: Some(Plan::Informational),
         inbox: true,
         placeholders: &["event_title", "notice"],
+        data: &["event_id", "notice_id"],
     },
     KindPolicy {
         kind: "results_ready",
@@ -158,8 +173,70 @@ pub const POLICIES: &[KindPolicy] = &[
         parent: Some(Plan::Informational),
         inbox: true,
         placeholders: &["test_title"],
+        data: &["attempt_id", "student_id", "test_id"],
     },
 ];
+
+/// The JSON Schemas of a kind's push payloads, as published in `mobile-contract/push/`:
+/// the APNs payload, and the `data` map of FCM and RuStore messages.
+pub fn push_schemas(policy: &KindPolicy) -> (serde_json::Value, serde_json::Value) {
+    use serde_json::{Map, Value, json};
+    let uuid = json!({ "type": "string", "format": "uuid" });
+    let mut properties = Map::new();
+    properties.insert("kind".into(), json!({ "const": policy.kind }));
+    for field in ["notification_id", "delivery_id"].iter().chain(policy.data) {
+        // Tests are named by catalog ids (`klimov-ddo`); everything else by UUID.
+        let schema = if *field == "test_id" {
+            json!({ "type": "string" })
+        } else {
+            uuid.clone()
+        };
+        properties.insert((*field).into(), schema);
+    }
+    let mut required: Vec<Value> = properties.keys().cloned().map(Value::from).collect();
+    required.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    let data = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": format!("{}: data of an FCM or RuStore message", policy.kind),
+        "description": "Ids only; the app fetches details by them. No personal data.",
+        "type": "object",
+        "properties": Value::Object(properties.clone()),
+        "required": required.clone(),
+        "additionalProperties": false,
+    });
+    let mut apns_properties = properties;
+    apns_properties.insert(
+        "aps".into(),
+        json!({
+            "type": "object",
+            "properties": {
+                "alert": {
+                    "type": "object",
+                    "properties": { "title": { "type": "string" }, "body": { "type": "string" } },
+                    "required": ["title", "body"],
+                    "additionalProperties": false,
+                },
+                "category": { "const": "SIGNUP_DECISION" },
+                "sound": { "type": "string" },
+                "mutable-content": { "enum": [0, 1] },
+            },
+            "required": ["alert"],
+            "additionalProperties": false,
+        }),
+    );
+    let mut apns_required = required;
+    apns_required.push(Value::from("aps"));
+    let apns = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": format!("{}: APNs payload", policy.kind),
+        "description": "A localised alert and ids only; the app fetches details by them. No personal data.",
+        "type": "object",
+        "properties": Value::Object(apns_properties),
+        "required": apns_required,
+        "additionalProperties": false,
+    });
+    (apns, data)
+}
 
 pub fn policy(kind: &str) -> Option<&'static KindPolicy> {
     POLICIES.iter().find(|p| p.kind == kind)

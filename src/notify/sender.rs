@@ -98,15 +98,21 @@ pub async fn run(
     }
 }
 
-/// Claims, sends and records one batch of deliveries; returns how many were sent.
+/// Claims, sends and records a batch of deliveries, as many at a time as may be in flight
+/// (so a lease only has to outlast one round of sends); returns how many were sent.
 pub async fn send_batch(
     hub: &Hub,
     channel: ChannelKind,
     ids: &[Uuid],
 ) -> Result<usize, StoreError> {
-    if ids.is_empty() {
-        return Ok(0);
+    let mut sent = 0;
+    for chunk in ids.chunks(hub.settings.concurrency.max(1)) {
+        sent += send_round(hub, channel, chunk).await?;
     }
+    Ok(sent)
+}
+
+async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usize, StoreError> {
     let lease = hub.settings.lease.as_secs() as i64;
     let claimed = {
         let mut conn = hub.db.acquire().await?;
@@ -174,10 +180,20 @@ pub async fn send_batch(
                 }
             }
         };
-        outcomes.push((delivery.id, outcome));
+        outcomes.push((delivery.id, delivery.attempts, outcome));
     }
     let mut conn = hub.db.acquire().await?;
-    deliveries::record(&mut conn, &outcomes).await?;
+    let recorded = deliveries::record(&mut conn, &outcomes).await?;
+    if recorded < outcomes.len() as u64 {
+        // Leases ran out before the sends finished: those rows were handed to another
+        // attempt, which records its own outcome.
+        tracing::warn!(
+            channel = channel.as_str(),
+            sent = outcomes.len(),
+            recorded,
+            "outcomes arrived after their leases expired"
+        );
+    }
     Ok(count)
 }
 

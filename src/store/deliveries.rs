@@ -312,72 +312,88 @@ pub enum Outcome {
     Dead { reason: String },
 }
 
-/// Records outcomes in one statement per kind; only rows still `sending` change.
-pub async fn record(conn: &mut PgConnection, outcomes: &[(Uuid, Outcome)]) -> StoreResult<()> {
-    let mut delivered = (Vec::new(), Vec::new());
-    let mut retry = (Vec::new(), Vec::new(), Vec::new());
-    let mut ended = (Vec::new(), Vec::new(), Vec::new());
-    for (id, outcome) in outcomes {
+/// Records outcomes in one statement per kind. Only a row still `sending` under the same
+/// attempt changes: a sender whose lease ran out (and whose row was claimed again) records
+/// nothing over the newer attempt.
+pub async fn record(
+    conn: &mut PgConnection,
+    outcomes: &[(Uuid, i32, Outcome)],
+) -> StoreResult<u64> {
+    let mut recorded = 0;
+    let mut delivered = (Vec::new(), Vec::new(), Vec::new());
+    let mut retry = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut ended = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (id, attempt, outcome) in outcomes {
         match outcome {
             Outcome::Delivered { provider_id } => {
                 delivered.0.push(*id);
-                delivered.1.push(provider_id.clone());
+                delivered.1.push(*attempt);
+                delivered.2.push(provider_id.clone());
             }
             Outcome::Retry { at, reason } => {
                 retry.0.push(*id);
-                retry.1.push(*at);
-                retry.2.push(reason.clone());
+                retry.1.push(*attempt);
+                retry.2.push(*at);
+                retry.3.push(reason.clone());
             }
             Outcome::Failed { reason } => {
                 ended.0.push(*id);
-                ended.1.push("failed".to_owned());
-                ended.2.push(reason.clone());
+                ended.1.push(*attempt);
+                ended.2.push("failed".to_owned());
+                ended.3.push(reason.clone());
             }
             Outcome::Dead { reason } => {
                 ended.0.push(*id);
-                ended.1.push("dead".to_owned());
-                ended.2.push(reason.clone());
+                ended.1.push(*attempt);
+                ended.2.push("dead".to_owned());
+                ended.3.push(reason.clone());
             }
         }
     }
     if !delivered.0.is_empty() {
-        sqlx::query(
+        recorded += sqlx::query(
             "UPDATE deliveries d SET status = 'delivered', provider_id = u.provider_id, delivered_at = now(),
                  lease_until = NULL, updated_at = now()
-             FROM UNNEST($1::uuid[], $2::text[]) AS u(id, provider_id)
-             WHERE d.id = u.id AND d.status = 'sending'",
+             FROM UNNEST($1::uuid[], $2::int[], $3::text[]) AS u(id, attempt, provider_id)
+             WHERE d.id = u.id AND d.status = 'sending' AND d.attempts = u.attempt",
         )
         .bind(&delivered.0)
         .bind(&delivered.1)
+        .bind(&delivered.2)
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected();
     }
     if !retry.0.is_empty() {
-        sqlx::query(
+        recorded += sqlx::query(
             "UPDATE deliveries d SET status = 'pending', next_attempt_at = u.at, last_error = u.reason,
                  lease_until = NULL, updated_at = now()
-             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, at, reason)
-             WHERE d.id = u.id AND d.status = 'sending'",
+             FROM UNNEST($1::uuid[], $2::int[], $3::timestamptz[], $4::text[]) AS u(id, attempt, at, reason)
+             WHERE d.id = u.id AND d.status = 'sending' AND d.attempts = u.attempt",
         )
         .bind(&retry.0)
         .bind(&retry.1)
         .bind(&retry.2)
+        .bind(&retry.3)
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected();
     }
     if !ended.0.is_empty() {
-        sqlx::query(
+        recorded += sqlx::query(
             "UPDATE deliveries d SET status = u.status, last_error = u.reason, lease_until = NULL, updated_at = now()
-             FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS u(id, status, reason)
-             WHERE d.id = u.id AND d.status = 'sending'",
+             FROM UNNEST($1::uuid[], $2::int[], $3::text[], $4::text[]) AS u(id, attempt, status, reason)
+             WHERE d.id = u.id AND d.status = 'sending' AND d.attempts = u.attempt",
         )
         .bind(&ended.0)
         .bind(&ended.1)
         .bind(&ended.2)
+        .bind(&ended.3)
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected();
     }
-    Ok(())
+    Ok(recorded)
 }
 
 /// Gives back the leases of deliveries whose worker died mid-send, so they are sent again.

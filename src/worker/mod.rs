@@ -19,4 +19,13 @@ pub fn register_all(supervisor: &Supervisor, state: &AppState) {
     supervisor.register("erasure", move |shutdown| {
         crate::privacy::erasure::run(db.clone(), shutdown)
     });
+    let db = state.db.clone();
+    supervisor.register("signup-deadlines", move |shutdown| {
+        crate::participation::deadlines::run(db.clone(), shutdown)
+    });
+    let db = state.db.clone();
+    supervisor.register("idempotency-janitor", move |shutdown| {
+        crate::http::idempotency::purge_expired(db.clone(), shutdown)
+    });
+    crate::notify::hub::Hub::new(state).register(supervisor);
 }

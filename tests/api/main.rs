@@ -10,6 +10,7 @@ mod events;
 mod families;
 mod health;
 mod helpers;
+mod hub;
 mod lifecycle;
 mod privacy;
 mod profiles;

@@ -3,11 +3,13 @@
 //! without seeing each other's data.
 
 mod events;
+mod hub;
 mod logs;
 mod people;
 mod proxy;
 
 pub use events::*;
+pub use hub::*;
 pub use logs::captured_logs;
 pub use people::*;
 pub use proxy::TcpProxy;
@@ -129,6 +131,13 @@ pub fn test_settings() -> (Settings, Cleanup) {
     settings.keys.index_key = Some(KeyList::generate("i1"));
     settings.keys.token_keys = Some(KeyList::generate("t1"));
     settings.privacy.erasure_delay = Duration::ZERO;
+    // The simulators, with fault rules whose retry delays fit in a test.
+    settings.push_config = PathBuf::from("tests/fixtures/channels.toml");
+    settings.hub.retry_base = Duration::from_millis(100);
+    settings.hub.max_attempts = 3;
+    settings.hub.claim_idle = Duration::from_secs(1);
+    settings.hub.requeue_after = Duration::from_secs(2);
+    settings.hub.lease = Duration::from_secs(4);
     let cleanup = Cleanup {
         database: Some(unique.clone()),
         redis_prefix: Some(unique),
@@ -150,8 +159,19 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Spawns the app with exactly these settings; `cleanup` runs when it is dropped.
 pub async fn spawn_app_on(settings: Settings, cleanup: Cleanup) -> TestApp {
+    spawn(settings, cleanup, true).await
+}
+
+/// Spawns the API alone (`bilet serve --no-workers`): tests then run the workers elsewhere.
+pub async fn spawn_api_only(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let (mut settings, cleanup) = test_settings();
+    configure(&mut settings);
+    spawn(settings, cleanup, false).await
+}
+
+async fn spawn(settings: Settings, cleanup: Cleanup, workers: bool) -> TestApp {
     init_once().await;
-    let app = Application::build(settings.clone(), true)
+    let app = Application::build(settings.clone(), workers)
         .await
         .expect("the app starts");
     let addr = app.addr();

@@ -25,6 +25,9 @@ pub struct Family {
     pub parent: Person,
     pub child: Person,
     pub child_snils: String,
+    /// E.164, unique per family.
+    pub child_phone: String,
+    pub parent_phone: String,
 }
 
 pub const PASSWORD: &str = "зелёный-слон-42";
@@ -51,6 +54,11 @@ pub fn valid_snils() -> String {
         &digits[6..9],
         check
     )
+}
+
+/// A random Russian mobile number in E.164, outside the simulators' fault prefixes.
+pub fn unique_phone() -> String {
+    format!("+7916{:07}", rand::thread_rng().gen_range(0..10_000_000))
 }
 
 /// A unique e-mail address.
@@ -224,12 +232,11 @@ impl TestApp {
         let child = self.signup("student").await;
         let parent = self.signup("parent").await;
         let child_snils = valid_snils();
+        let (child_phone, parent_phone) = (unique_phone(), unique_phone());
+        let mut profile = student_profile(&child_snils);
+        profile["phone"] = json!(child_phone);
         let response = self
-            .put_as(
-                "/v1/me/student-profile",
-                &child.access,
-                &student_profile(&child_snils),
-            )
+            .put_as("/v1/me/student-profile", &child.access, &profile)
             .await;
         assert_eq!(
             response.status(),
@@ -237,12 +244,10 @@ impl TestApp {
             "student profile: {}",
             response.text().await.unwrap_or_default()
         );
+        let mut profile = parent_profile(&valid_snils());
+        profile["phone"] = json!(parent_phone);
         let response = self
-            .put_as(
-                "/v1/me/parent-profile",
-                &parent.access,
-                &parent_profile(&valid_snils()),
-            )
+            .put_as("/v1/me/parent-profile", &parent.access, &profile)
             .await;
         assert_eq!(
             response.status(),
@@ -256,6 +261,8 @@ impl TestApp {
             parent,
             child,
             child_snils,
+            child_phone,
+            parent_phone,
         }
     }
 

@@ -1,0 +1,130 @@
+//! Helpers for the notification hub: devices, the simulators' inboxes, and waiting for
+//! the ledger to settle.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bilet::notify::providers::ChannelKind;
+use bilet::simulators::inbox::{Accepted, Inbox};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{Person, TestApp, eventually};
+
+impl TestApp {
+    /// Registers a push token for a person.
+    pub async fn register_device(&self, person: &Person, token: &str, platform: &str) {
+        let response = self
+            .put_as(
+                &format!("/v1/devices/{token}"),
+                &person.access,
+                &json!({ "platform": platform, "app_version": "3.4.1", "locale": "ru-RU" }),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "register device");
+    }
+
+    /// The inbox of a channel's in-process simulator.
+    pub fn simulator(&self, channel: ChannelKind) -> Arc<Inbox> {
+        self.state
+            .channels
+            .simulators()
+            .and_then(|s| s.get(channel))
+            .map(|s| s.inbox.clone())
+            .expect("the channel runs on its simulator")
+    }
+
+    /// What a simulator accepted for one recipient, waiting up to 20 s for `count`.
+    pub async fn received(&self, channel: ChannelKind, to: &str, count: usize) -> Vec<Accepted> {
+        self.simulator(channel)
+            .wait_for(to, count, Duration::from_secs(20))
+            .await
+    }
+
+    /// Waits until every delivery of the domain events of `kind` is final (escalations
+    /// not yet due aside), and returns (channel, status) counts.
+    pub async fn settled(&self, kind: &str) -> Vec<(String, String, i64)> {
+        eventually(Duration::from_secs(30), &format!("{kind} deliveries to settle"), || async {
+            let fanned: bool = sqlx::query_scalar(
+                "SELECT count(*) > 0 AND bool_and(fanned_out_at IS NOT NULL) FROM outbox WHERE kind = $1",
+            )
+            .bind(kind)
+            .fetch_one(&self.db)
+            .await
+            .ok()?;
+            if !fanned {
+                return None;
+            }
+            let rows: Vec<(String, String, bool)> = sqlx::query_as(
+                "SELECT d.channel, d.status,
+                        d.status = 'sending' OR (d.status = 'pending' AND NOT (d.escalation AND d.next_attempt_at > now()))
+                 FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE n.kind = $1",
+            )
+            .bind(kind)
+            .fetch_all(&self.db)
+            .await
+            .ok()?;
+            if rows.iter().any(|(_, _, open)| *open) {
+                return None;
+            }
+            let mut counts: Vec<(String, String, i64)> = Vec::new();
+            for (channel, status, _) in rows {
+                match counts.iter_mut().find(|(c, s, _)| *c == channel && *s == status) {
+                    Some(entry) => entry.2 += 1,
+                    None => counts.push((channel, status, 1)),
+                }
+            }
+            counts.sort();
+            Some(counts)
+        })
+        .await
+    }
+
+    /// The ledger rows of one person for one kind: (channel, status, escalation).
+    pub async fn ledger_of(&self, account: Uuid, kind: &str) -> Vec<(String, String, bool)> {
+        sqlx::query_as(
+            "SELECT d.channel, d.status, d.escalation FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+             WHERE d.account_id = $1 AND n.kind = $2 ORDER BY d.channel, d.device_token",
+        )
+        .bind(account)
+        .bind(kind)
+        .fetch_all(&self.db)
+        .await
+        .expect("ledger")
+    }
+}
+
+/// The `data` a push carried: APNs custom keys, or the FCM/RuStore message's `data`.
+pub fn push_data(accepted: &Accepted) -> Value {
+    if accepted.body.get("aps").is_some() {
+        accepted.body.clone()
+    } else {
+        accepted.body["data"].clone()
+    }
+}
+
+/// Validates a push against the schema the contract publishes for its kind.
+pub fn assert_matches_contract(accepted: &Accepted, platform: &str) {
+    let data = push_data(accepted);
+    let kind = data["kind"]
+        .as_str()
+        .expect("a push names its kind")
+        .to_owned();
+    let file = format!("mobile-contract/push/{kind}.{platform}.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("schema file"))
+        .expect("schema JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let instance = if platform == "apns" {
+        accepted.body.clone()
+    } else {
+        data
+    };
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{kind} push does not match {file}: {errors:?}\n{instance}"
+    );
+}

@@ -1,0 +1,1036 @@
+//! The notification hub end to end, against the provider simulators: who hears of what on
+//! which channel, retries, dead tokens, dead letters, escalation, quiet hours, approval
+//! links, and crash safety (Redis flushed, a sender aborted mid-batch).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bilet::notify::providers::ChannelKind;
+use chrono::Duration as Span;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Family, TestApp, assert_matches_contract, assert_problem, event_input, eventually, push_data,
+    spawn_app, spawn_app_with,
+};
+
+/// A family whose parent has an iPhone and whose child has an Android phone with Google
+/// services.
+async fn family_with_devices(app: &TestApp, tag: &str) -> (Family, String, String) {
+    let family = app.family().await;
+    let parent_token = format!(
+        "{tag}-parent-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let child_token = format!(
+        "{tag}-child-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    app.register_device(&family.parent, &parent_token, "ios")
+        .await;
+    app.register_device(&family.child, &child_token, "android-fcm")
+        .await;
+    (family, parent_token, child_token)
+}
+
+fn personal_data(family: &Family) -> Vec<String> {
+    vec![
+        "Смирнова".into(),
+        "Анна".into(),
+        family.child_snils.clone(),
+        family.child.email.clone(),
+        family.parent.email.clone(),
+        family.child_phone.clone(),
+        family.parent_phone.clone(),
+    ]
+}
+
+#[tokio::test]
+async fn a_sign_up_asks_the_parent_by_push_with_actions_and_the_decision_reaches_the_student() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let (family, parent_token, child_token) = family_with_devices(&app, "ask").await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    let signup = app.sign_up(&family.child.access, event, 201).await;
+
+    let pushes = app.received(ChannelKind::Apns, &parent_token, 1).await;
+    assert_eq!(pushes.len(), 1);
+    let push = &pushes[0];
+    assert_eq!(push.body["aps"]["category"], "SIGNUP_DECISION");
+    assert_eq!(push.body["signup_id"], signup["id"]);
+    assert_eq!(push.body["kind"], "signup_requested");
+    assert_eq!(push.headers["apns-priority"], "5", "not urgent");
+    assert_eq!(push.headers["apns-collapse-id"], event.to_string());
+    assert_matches_contract(push, "apns");
+    let text = push.body.to_string();
+    for personal in personal_data(&family) {
+        assert!(!text.contains(&personal), "{personal} in a push payload");
+    }
+    // The SMS waits as an escalation; the student hears nothing yet.
+    let ledger = app
+        .ledger_of(family.parent.account_id, "signup_requested")
+        .await;
+    assert_eq!(
+        ledger,
+        [
+            ("apns".into(), "delivered".into(), false),
+            ("sms".into(), "pending".into(), true)
+        ]
+    );
+    assert!(
+        app.simulator(ChannelKind::Fcm)
+            .messages(Some(&child_token))
+            .is_empty()
+    );
+
+    let path = format!("/v1/signups/{}/decision", signup["id"].as_str().unwrap());
+    app.post_as(
+        &path,
+        &family.parent.access,
+        &json!({ "decision": "approve" }),
+    )
+    .await;
+    let pushes = app.received(ChannelKind::Fcm, &child_token, 1).await;
+    let data = push_data(&pushes[0]);
+    assert_eq!(data["kind"], "signup_approved");
+    assert_eq!(data["signup_id"], signup["id"]);
+    assert_matches_contract(&pushes[0], "android");
+    // The inbox holds both notices for the right people.
+    let inbox: Value = app
+        .get_as("/v1/notifications", &family.child.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox["items"][0]["kind"], "signup_approved");
+    assert_eq!(inbox["unread_count"], 1);
+}
+
+#[tokio::test]
+async fn an_urgent_cancellation_reaches_students_and_parents_by_push_sms_and_email_at_once() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let (family, parent_token, child_token) = family_with_devices(&app, "urgent").await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::hours(30), 5))
+        .await;
+    app.sign_up(&family.child.access, event, 201).await;
+    app.post_as(
+        &format!("/v1/events/{event}/cancel"),
+        &organizer.access,
+        &json!({ "reason": "Авария водопровода" }),
+    )
+    .await;
+
+    let counts = app.settled("event_cancelled").await;
+    assert_eq!(
+        counts,
+        [
+            ("apns".into(), "delivered".into(), 1),
+            ("email".into(), "delivered".into(), 2),
+            ("fcm".into(), "delivered".into(), 1),
+            ("sms".into(), "delivered".into(), 2),
+        ]
+    );
+    let parent_push = app.received(ChannelKind::Apns, &parent_token, 2).await;
+    let cancel = parent_push
+        .iter()
+        .find(|p| p.body["kind"] == "event_cancelled")
+        .expect("cancellation push");
+    assert_eq!(cancel.headers["apns-priority"], "10", "urgent");
+    assert!(
+        cancel.body["aps"]["alert"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("Авария водопровода")
+    );
+    assert_matches_contract(cancel, "apns");
+    let child_push = app.received(ChannelKind::Fcm, &child_token, 1).await;
+    assert_eq!(child_push[0].body["android"]["priority"], "HIGH");
+    assert_matches_contract(&child_push[0], "android");
+    for phone in [&family.child_phone, &family.parent_phone] {
+        let sms = app.received(ChannelKind::Sms, phone, 1).await;
+        assert_eq!(sms.len(), 1, "one SMS to {phone}");
+    }
+    for address in [&family.child.email, &family.parent.email] {
+        let mail = app.received(ChannelKind::Email, address, 1).await;
+        assert!(
+            mail.iter().any(|m| m
+                .headers
+                .get("subject")
+                .is_some_and(|s| s.contains("отменена"))),
+            "{mail:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_move_days_ahead_goes_by_push_and_email_but_not_sms() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let (family, _, child_token) = family_with_devices(&app, "move").await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(10), 5))
+        .await;
+    app.sign_up(&family.child.access, event, 201).await;
+    let new_start = chrono::Utc::now() + Span::days(12);
+    app.post_as(
+        &format!("/v1/events/{event}/reschedule"),
+        &organizer.access,
+        &json!({ "starts_at": new_start, "ends_at": new_start + Span::hours(2) }),
+    )
+    .await;
+    let counts = app.settled("event_rescheduled").await;
+    assert!(
+        counts.iter().all(|(channel, _, _)| channel != "sms"),
+        "{counts:?}"
+    );
+    let push = app.received(ChannelKind::Fcm, &child_token, 1).await;
+    assert_eq!(push_data(&push[0])["kind"], "event_rescheduled");
+    assert_eq!(push[0].body["android"]["priority"], "NORMAL");
+}
+
+#[tokio::test]
+async fn a_parent_without_the_app_decides_through_a_single_use_link_that_a_preview_cannot_use() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let family = app.family().await; // no devices
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    let signup = app.sign_up(&family.child.access, event, 201).await;
+
+    let sms = app
+        .received(ChannelKind::Sms, &family.parent_phone, 1)
+        .await;
+    let mail: Vec<_> = app
+        .received(ChannelKind::Email, &family.parent.email, 2)
+        .await
+        .into_iter()
+        .filter(|m| m.body.to_string().contains("/a/"))
+        .collect();
+    assert_eq!(
+        (sms.len(), mail.len()),
+        (1, 1),
+        "the SMS and the e-mail each carry the link"
+    );
+    let text = sms[0].body.to_string();
+    let start = text.find("http").expect("the SMS carries a link");
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '\\')
+        .collect();
+    assert!(link.contains("/a/"), "{link}");
+    let path = &link[link.find("/a/").unwrap()..];
+
+    // Opening the link (or a messenger's preview of it) changes nothing.
+    for _ in 0..2 {
+        let page = app.get(path).await;
+        assert_eq!(page.status(), 200);
+        assert!(
+            page.text()
+                .await
+                .unwrap()
+                .contains("Проба: программирование роботов")
+        );
+    }
+    let still: Value = app
+        .get_as(
+            &format!("/v1/signups/{}", signup["id"].as_str().unwrap()),
+            &family.child.access,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["status"], "pending_parent");
+
+    let tap = app
+        .client
+        .post(app.url(path))
+        .form(&[("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tap.status(), 200);
+    let decided: Value = app
+        .get_as(
+            &format!("/v1/signups/{}", signup["id"].as_str().unwrap()),
+            &family.child.access,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(decided["status"], "approved");
+    assert_eq!(
+        decided["decided_by_account_id"],
+        family.parent.account_id.to_string()
+    );
+    let again = app
+        .client
+        .post(app.url(path))
+        .form(&[("decision", "decline")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 410, "single use");
+    let forged = app
+        .get("/a/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .await;
+    assert_eq!(forged.status(), 404);
+}
+
+#[tokio::test]
+async fn an_unseen_approval_request_escalates_to_sms_after_the_delay_but_not_once_acknowledged() {
+    let app = spawn_app_with(|s| s.hub.escalation_delay = Duration::from_secs(1)).await;
+    let organizer = app.organizer().await;
+    let (seen, seen_token, _) = family_with_devices(&app, "seen").await;
+    let (unseen, unseen_token, _) = family_with_devices(&app, "unseen").await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    app.sign_up(&seen.child.access, event, 201).await;
+    app.sign_up(&unseen.child.access, event, 201).await;
+    let push = app.received(ChannelKind::Apns, &seen_token, 1).await;
+    app.received(ChannelKind::Apns, &unseen_token, 1).await;
+    let notification = push[0].body["notification_id"].as_str().unwrap().to_owned();
+    let ack = app
+        .post_as(
+            &format!("/v1/notifications/{notification}/ack"),
+            &seen.parent.access,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(ack.status(), 204);
+
+    let sms = app
+        .received(ChannelKind::Sms, &unseen.parent_phone, 1)
+        .await;
+    assert_eq!(sms.len(), 1, "escalated after the delay");
+    eventually(
+        Duration::from_secs(10),
+        "the acknowledged escalation to be skipped",
+        || async {
+            let ledger = app
+                .ledger_of(seen.parent.account_id, "signup_requested")
+                .await;
+            ledger
+                .iter()
+                .any(|(channel, status, _)| channel == "sms" && status == "skipped")
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        app.simulator(ChannelKind::Sms)
+            .messages(Some(&seen.parent_phone))
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_retried_a_dead_token_deactivated_and_exhausted_retries_dead_lettered() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let admin = app.staff(bilet::admin::StaffRole::Admin, None).await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    let mut tokens = HashMap::new();
+    for (tag, prefix) in [
+        ("retry", "hub-429-once-"),
+        ("dead", "unregistered-"),
+        ("exhausted", "hub-503-thrice-"),
+    ] {
+        let family = app.family().await;
+        let token = format!(
+            "{prefix}{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        app.register_device(&family.parent, &token, "ios").await;
+        app.sign_up(&family.child.access, event, 201).await;
+        tokens.insert(tag, (family, token));
+    }
+    app.settled("signup_requested").await;
+
+    let (retry, retry_token) = &tokens["retry"];
+    assert_eq!(
+        app.ledger_of(retry.parent.account_id, "signup_requested")
+            .await[0]
+            .1,
+        "delivered"
+    );
+    assert_eq!(
+        app.received(ChannelKind::Apns, retry_token, 1).await.len(),
+        1
+    );
+    let attempts: i32 =
+        sqlx::query_scalar("SELECT attempts FROM deliveries WHERE device_token = $1")
+            .bind(retry_token)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(attempts, 2, "once refused with 429, then accepted");
+
+    let (dead, dead_token) = &tokens["dead"];
+    assert_eq!(
+        app.ledger_of(dead.parent.account_id, "signup_requested")
+            .await[0]
+            .1,
+        "failed"
+    );
+    let deactivated: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT deactivated_at FROM devices WHERE token = $1")
+            .bind(dead_token)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(deactivated.is_some(), "a dead token stops being used");
+
+    let (exhausted, exhausted_token) = &tokens["exhausted"];
+    assert_eq!(
+        app.ledger_of(exhausted.parent.account_id, "signup_requested")
+            .await[0]
+            .1,
+        "dead"
+    );
+    let letters: Value = app
+        .get_as("/v1/admin/dead-letters", &admin.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let letter = letters
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["channel"] == "apns")
+        .expect("a dead letter")
+        .clone();
+    assert_eq!(letter["attempts"], 3);
+    assert!(
+        letter["reason"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 3 attempts")
+    );
+    let mut conn = app.state.redis.conn.clone();
+    let stream_len: u64 = redis::cmd("XLEN")
+        .arg(app.state.redis.keys.key("hub:dead-letters"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(stream_len, 1);
+    assert_problem(
+        app.get_as("/v1/admin/dead-letters", &organizer.access)
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+
+    // The provider recovered (the fault fired three times); a replay delivers it.
+    let replay = app
+        .post_as(
+            &format!(
+                "/v1/admin/dead-letters/{}/replay",
+                letter["delivery_id"].as_str().unwrap()
+            ),
+            &admin.access,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(replay.status(), 202);
+    assert_eq!(
+        app.received(ChannelKind::Apns, exhausted_token, 1)
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn quiet_hours_hold_non_urgent_notices_but_not_urgent_ones() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let (family, _, child_token) = family_with_devices(&app, "quiet").await;
+    // Quiet hours spanning the whole day but a minute: now is certainly inside.
+    let now = chrono::Utc::now().with_timezone(&bilet::domain::events::utc_offset("Europe/Moscow"));
+    let from = now - Span::minutes(1);
+    let to = now - Span::minutes(2);
+    let prefs = json!({
+        "language": "ru", "time_zone": "Europe/Moscow",
+        "quiet_from": from.format("%H:%M").to_string(), "quiet_to": to.format("%H:%M").to_string(),
+    });
+    assert_eq!(
+        app.put_as(
+            "/v1/me/notification-preferences",
+            &family.child.access,
+            &prefs
+        )
+        .await
+        .status(),
+        200
+    );
+    let event = app
+        .publish_event(&organizer, &event_input(Span::hours(30), 5))
+        .await;
+    let signup = app.sign_up(&family.child.access, event, 201).await;
+    app.post_as(
+        &format!("/v1/signups/{}/decision", signup["id"].as_str().unwrap()),
+        &family.parent.access,
+        &json!({ "decision": "approve" }),
+    )
+    .await;
+    app.post_as(
+        &format!("/v1/events/{event}/cancel"),
+        &organizer.access,
+        &json!({ "reason": "Отмена" }),
+    )
+    .await;
+
+    let pushes = app.received(ChannelKind::Fcm, &child_token, 1).await;
+    assert_eq!(
+        push_data(&pushes[0])["kind"],
+        "event_cancelled",
+        "the urgent notice is not held"
+    );
+    let held: (String, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+        "SELECT d.status, d.next_attempt_at FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+         WHERE n.kind = 'signup_approved' AND d.account_id = $1",
+    )
+    .bind(family.child.account_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(held.0, "pending");
+    assert!(
+        held.1 > chrono::Utc::now() + Span::hours(20),
+        "held until quiet hours end: {}",
+        held.1
+    );
+    assert!(
+        app.simulator(ChannelKind::Fcm)
+            .messages(Some(&child_token))
+            .iter()
+            .all(|m| push_data(m)["kind"] != "signup_approved")
+    );
+}
+
+#[tokio::test]
+async fn flushing_redis_mid_delivery_still_ends_with_exactly_one_delivery_each() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::hours(20), 40))
+        .await;
+    let mut tokens = Vec::new();
+    for i in 0..12 {
+        let family = app.family().await;
+        let token = format!(
+            "hub-slow-{i}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
+        app.register_device(&family.child, &token, "ios").await;
+        app.sign_up(&family.child.access, event, 201).await;
+        tokens.push(token);
+    }
+    app.settled("signup_requested").await;
+    app.post_as(
+        &format!("/v1/events/{event}/cancel"),
+        &organizer.access,
+        &json!({ "reason": "Отмена" }),
+    )
+    .await;
+    // While the slow provider holds the first sends, Redis loses everything, twice.
+    for _ in 0..2 {
+        eventually(Duration::from_secs(10), "sends to be under way", || async {
+            let sending: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE status = 'sending'")
+                    .fetch_one(&app.db)
+                    .await
+                    .ok()?;
+            (sending > 0).then_some(())
+        })
+        .await;
+        flush_prefix(&app).await;
+    }
+    app.settled("event_cancelled").await;
+    for token in &tokens {
+        let got: Vec<_> = app
+            .received(ChannelKind::Apns, token, 1)
+            .await
+            .into_iter()
+            .filter(|m| m.body["kind"] == "event_cancelled")
+            .collect();
+        assert_eq!(got.len(), 1, "exactly one cancellation for {token}");
+    }
+}
+
+/// Deletes every Redis key of this test's app, as if Redis had restarted empty.
+async fn flush_prefix(app: &TestApp) {
+    let mut conn = app.state.redis.conn.clone();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", app.settings.redis.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_aborted_mid_batch_loses_nothing_and_sends_nothing_twice() {
+    let app = spawn_app_with(|s| s.hub.concurrency = 4).await;
+    // The app's own workers run too; stop its APNs sender by aborting a second, manual one
+    // is not enough: run the experiment against a separate hub whose sender we abort.
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::hours(20), 40))
+        .await;
+    let mut tokens = Vec::new();
+    for i in 0..10 {
+        let family = app.family().await;
+        let token = format!(
+            "hub-slow-abort-{i}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
+        app.register_device(&family.child, &token, "ios").await;
+        app.sign_up(&family.child.access, event, 201).await;
+        tokens.push(token);
+    }
+    app.settled("signup_requested").await;
+    let hub = bilet::notify::hub::Hub::new(&app.state);
+    let worker = tokio::spawn(bilet::notify::sender::run(
+        bilet::notify::hub::Hub {
+            consumer: "doomed".into(),
+            ..hub.clone()
+        },
+        ChannelKind::Apns,
+        tokio_util::sync::CancellationToken::new(),
+    ));
+    app.post_as(
+        &format!("/v1/events/{event}/cancel"),
+        &organizer.access,
+        &json!({ "reason": "Отмена" }),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(10),
+        "the doomed sender to hold deliveries",
+        || async {
+            let mut conn = app.state.redis.conn.clone();
+            let pending: redis::Value = redis::cmd("XPENDING")
+                .arg(app.state.redis.keys.key("hub:deliveries:apns"))
+                .arg("senders")
+                .arg("-")
+                .arg("+")
+                .arg(100)
+                .arg("doomed:apns")
+                .query_async(&mut conn)
+                .await
+                .ok()?;
+            matches!(pending, redis::Value::Array(ref items) if !items.is_empty()).then_some(())
+        },
+    )
+    .await;
+    worker.abort();
+    assert!(worker.await.unwrap_err().is_cancelled());
+
+    app.settled("event_cancelled").await;
+    for token in &tokens {
+        let got: Vec<_> = app
+            .received(ChannelKind::Apns, token, 1)
+            .await
+            .into_iter()
+            .filter(|m| m.body["kind"] == "event_cancelled")
+            .collect();
+        assert_eq!(got.len(), 1, "exactly one cancellation for {token}");
+    }
+}
+
+#[tokio::test]
+async fn devices_move_to_the_account_that_registers_them_and_are_removed_on_logout() {
+    let app = spawn_app().await;
+    let first = app.signup("parent").await;
+    let second = app.signup("parent").await;
+    app.register_device(&first, "shared-phone-token", "android-rustore")
+        .await;
+    app.register_device(&second, "shared-phone-token", "android-rustore")
+        .await;
+    let owner: uuid::Uuid =
+        sqlx::query_scalar("SELECT account_id FROM devices WHERE token = 'shared-phone-token'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(owner, second.account_id);
+    assert_problem(
+        app.delete_as("/v1/devices/shared-phone-token", &first.access)
+            .await,
+        404,
+        "not-found",
+    )
+    .await;
+    assert_eq!(
+        app.delete_as("/v1/devices/shared-phone-token", &second.access)
+            .await
+            .status(),
+        204
+    );
+    let bad = app
+        .put_as(
+            "/v1/devices/x",
+            &second.access,
+            &json!({ "platform": "windows-phone", "app_version": "1", "locale": "ru" }),
+        )
+        .await;
+    assert_problem(bad, 422, "validation").await;
+}
+
+#[tokio::test]
+async fn the_inbox_pages_counts_unread_and_marks_read() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let family = app.family().await;
+    let mut events = Vec::new();
+    for day in 3..6 {
+        let event = app
+            .publish_event(&organizer, &event_input(Span::days(day), 5))
+            .await;
+        app.sign_up(&family.child.access, event, 201).await;
+        events.push(event);
+    }
+    app.settled("signup_requested").await;
+    let first: Value = app
+        .get_as("/v1/notifications?limit=2", &family.parent.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["unread_count"], 3);
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second: Value = app
+        .get_as(
+            &format!("/v1/notifications?limit=2&cursor={cursor}"),
+            &family.parent.access,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert!(second["next_cursor"].is_null());
+    let id = first["items"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        app.post_as(
+            &format!("/v1/notifications/{id}/read"),
+            &family.parent.access,
+            &json!({})
+        )
+        .await
+        .status(),
+        204
+    );
+    let after: Value = app
+        .get_as("/v1/notifications", &family.parent.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["unread_count"], 2);
+    // Someone else's notification is not found.
+    assert_problem(
+        app.post_as(
+            &format!("/v1/notifications/{id}/read"),
+            &family.child.access,
+            &json!({}),
+        )
+        .await,
+        404,
+        "not-found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn preferences_switch_channels_off_per_kind_but_urgent_notices_still_arrive() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let (family, parent_token, _) = family_with_devices(&app, "prefs").await;
+    let prefs = json!({
+        "language": "en", "time_zone": "Asia/Vladivostok",
+        "disabled": { "event_cancelled": ["push", "sms", "email"] },
+    });
+    let saved: Value = app
+        .put_as(
+            "/v1/me/notification-preferences",
+            &family.parent.access,
+            &prefs,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        saved["disabled"]["event_cancelled"],
+        json!(["push", "sms", "email"])
+    );
+    let bad = app
+        .put_as("/v1/me/notification-preferences", &family.parent.access, &json!({ "language": "fr", "time_zone": "Europe/Paris", "disabled": { "nonsense": ["sms"] } }))
+        .await;
+    let problem = assert_problem(bad, 422, "validation").await;
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 3);
+
+    let event = app
+        .publish_event(&organizer, &event_input(Span::hours(30), 5))
+        .await;
+    app.sign_up(&family.child.access, event, 201).await;
+    app.post_as(
+        &format!("/v1/events/{event}/cancel"),
+        &organizer.access,
+        &json!({ "reason": "Closed" }),
+    )
+    .await;
+    let pushes = app.received(ChannelKind::Apns, &parent_token, 2).await;
+    let cancel = pushes
+        .iter()
+        .find(|p| p.body["kind"] == "event_cancelled")
+        .expect("still told");
+    assert_eq!(
+        cancel.body["aps"]["alert"]["title"], "Your child's event is cancelled",
+        "in English"
+    );
+    let ledger = app
+        .ledger_of(family.parent.account_id, "event_cancelled")
+        .await;
+    assert!(
+        ledger.contains(&("sms".into(), "pending".into(), true)),
+        "switched-off channels only escalate: {ledger:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_organizer_notice_reaches_families_and_its_deliveries_are_reported_without_personal_data()
+ {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let rival = app.organizer().await;
+    let (family, parent_token, child_token) = family_with_devices(&app, "notice").await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    app.sign_up(&family.child.access, event, 201).await;
+    let sent: Value = app
+        .post_as(
+            &format!("/v1/events/{event}/notices"),
+            &organizer.access,
+            &json!({ "text": "Возьмите сменную обувь" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let notice = sent["notice_id"].as_str().unwrap();
+    app.settled("organizer_notice").await;
+    assert!(
+        app.received(ChannelKind::Apns, &parent_token, 2)
+            .await
+            .iter()
+            .any(|p| p.body["kind"] == "organizer_notice")
+    );
+    let child = app.received(ChannelKind::Fcm, &child_token, 1).await;
+    assert_eq!(
+        child[0].body["notification"]["body"],
+        "Возьмите сменную обувь"
+    );
+    let report: Value = app
+        .get_as(
+            &format!("/v1/notices/{notice}/deliveries"),
+            &organizer.access,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let channels: Vec<(&str, i64)> = report["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["channel"].as_str().unwrap(),
+                c["delivered"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(channels, [("apns", 1), ("fcm", 1)]);
+    let text = report.to_string();
+    for personal in personal_data(&family)
+        .iter()
+        .chain([&parent_token, &child_token])
+    {
+        assert!(
+            !text.contains(personal.as_str()),
+            "{personal} in the report"
+        );
+    }
+    assert_problem(
+        app.get_as(&format!("/v1/notices/{notice}/deliveries"), &rival.access)
+            .await,
+        404,
+        "not-found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn metrics_show_streams_and_deliveries_by_channel_and_outcome() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let (family, parent_token, _) = family_with_devices(&app, "metrics").await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    app.sign_up(&family.child.access, event, 201).await;
+    app.received(ChannelKind::Apns, &parent_token, 1).await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(r#"bilet_hub_deliveries_total{channel="apns",outcome="delivered"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"bilet_hub_stream{measure="length",stream="events"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("bilet_hub_delivery_latency_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"bilet_hub_ledger_deliveries{channel="apns",status="delivered"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bilet_work_process_killed_mid_batch_loses_nothing_and_sends_nothing_twice() {
+    use bilet::simulators::{Binds, CredentialSource, Simulators, faults::Faults};
+    // The API alone; the deliveries are made by `bilet work` child processes, to
+    // simulators run here, outside them.
+    let app = crate::helpers::spawn_api_only(|_| {}).await;
+    let dir = std::env::temp_dir().join(format!("bilet-work-kill-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let faults = Faults::from_file(std::path::Path::new("tests/fixtures/faults.toml")).unwrap();
+    let simulators = Simulators::start(
+        &ChannelKind::ALL,
+        &Binds::ephemeral(),
+        CredentialSource::Directory(dir.clone()),
+        std::sync::Arc::new(faults),
+    )
+    .await
+    .unwrap();
+    let config = dir.join("channels.toml");
+    std::fs::write(&config, simulators.client_settings(&dir)).unwrap();
+
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::hours(20), 40))
+        .await;
+    let mut tokens = Vec::new();
+    for i in 0..12 {
+        let family = app.family().await;
+        let token = format!(
+            "hub-slow-kill-{i}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
+        app.register_device(&family.child, &token, "ios").await;
+        app.sign_up(&family.child.access, event, 201).await;
+        tokens.push(token);
+    }
+    app.post_as(
+        &format!("/v1/events/{event}/cancel"),
+        &organizer.access,
+        &json!({ "reason": "Отмена" }),
+    )
+    .await;
+
+    let work = || {
+        let keys = &app.settings.keys;
+        std::process::Command::new(crate::helpers::bilet_binary())
+            .arg("work")
+            .env("BILET_DATABASE_URL", app.settings.database.url.expose())
+            .env("BILET_REDIS_PREFIX", &app.settings.redis.prefix)
+            .env(
+                "BILET_KEYS_DATA",
+                keys.data_keys.as_ref().unwrap().to_setting(),
+            )
+            .env(
+                "BILET_KEYS_INDEX",
+                keys.index_key.as_ref().unwrap().to_setting(),
+            )
+            .env(
+                "BILET_KEYS_TOKEN",
+                keys.token_keys.as_ref().unwrap().to_setting(),
+            )
+            .env("BILET_PUSH_CONFIG", &config)
+            .env("BILET_HUB_CONCURRENCY", "4")
+            .env("BILET_HUB_CLAIM_IDLE", "1s")
+            .env("BILET_HUB_LEASE", "5s")
+            .env("BILET_HUB_REQUEUE_AFTER", "2s")
+            .env("BILET_LOG_FILTER", "error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = work();
+    eventually(
+        Duration::from_secs(20),
+        "the first worker to be mid-batch",
+        || async {
+            let sending: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+             WHERE n.kind = 'event_cancelled' AND d.status = 'sending'",
+            )
+            .fetch_one(&app.db)
+            .await
+            .ok()?;
+            (sending > 0).then_some(())
+        },
+    )
+    .await;
+    std::process::Command::new("kill")
+        .args(["-KILL", &first.id().to_string()])
+        .status()
+        .unwrap();
+    first.wait().unwrap();
+
+    let mut second = work();
+    app.settled("event_cancelled").await;
+    std::process::Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    second.wait().unwrap();
+
+    let inbox = simulators.get(ChannelKind::Apns).unwrap().inbox.clone();
+    for token in &tokens {
+        let got: Vec<_> = inbox
+            .messages(Some(token))
+            .into_iter()
+            .filter(|m| m.body["kind"] == "event_cancelled")
+            .collect();
+        assert_eq!(got.len(), 1, "exactly one cancellation for {token}");
+    }
+    simulators.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
