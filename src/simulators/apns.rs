@@ -39,6 +39,7 @@ pub struct ApnsSimulator {
 }
 
 impl ApnsSimulator {
+    /// A simulator that trusts `keys`, records into `inbox` and applies `faults`.
     pub fn new(inbox: Arc<Inbox>, faults: Arc<Faults>, keys: Vec<TrustedKey>) -> Self {
         Self {
             inbox,

@@ -22,10 +22,13 @@ pub const FCM_CLIENT_EMAIL: &str = "bilet-sim@bilet-sim.iam.gserviceaccount.com"
 /// The service account's key id.
 pub const FCM_KEY_ID: &str = "sim-key-1";
 
-/// File names under the credentials directory.
+/// The APNs key file under the credentials directory.
 pub const APNS_KEY_FILE: &str = "apns-key.p8";
+/// The service-account JSON file under the credentials directory.
 pub const FCM_ACCOUNT_FILE: &str = "fcm-service-account.json";
+/// The RuStore service-token file under the credentials directory.
 pub const RUSTORE_TOKEN_FILE: &str = "rustore-token";
+/// The SMS `api_id` file under the credentials directory.
 pub const SMS_API_ID_FILE: &str = "sms-api-id";
 
 /// Credentials that could not be made, read or written.

@@ -131,6 +131,7 @@ impl Default for Faults {
 }
 
 impl Faults {
+    /// These rules, in order, none fired yet.
     pub fn new(rules: Vec<Rule>) -> Self {
         Self {
             rules,

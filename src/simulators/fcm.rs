@@ -39,6 +39,7 @@ pub struct FcmSimulator {
 }
 
 impl FcmSimulator {
+    /// A simulator whose token endpoint (at `token_uri`) trusts `accounts`.
     pub fn new(
         inbox: Arc<Inbox>,
         faults: Arc<Faults>,

@@ -60,6 +60,7 @@ impl Inbox {
         f(&mut state)
     }
 
+    /// Keeps an accepted message.
     pub fn accept(&self, message: Accepted) {
         self.with(|s| {
             s.stats.accepted += 1;
@@ -67,18 +68,22 @@ impl Inbox {
         });
     }
 
+    /// Counts a request answered with an error.
     pub fn rejected(&self) {
         self.with(|s| s.stats.rejected += 1);
     }
 
+    /// Counts a connection dropped on purpose.
     pub fn dropped(&self) {
         self.with(|s| s.stats.dropped += 1);
     }
 
+    /// Counts a new connection (SMTP).
     pub fn connection_opened(&self) {
         self.with(|s| s.stats.connections += 1);
     }
 
+    /// Counts an OAuth access token issued (FCM).
     pub fn access_token_issued(&self) {
         self.with(|s| s.stats.access_tokens_issued += 1);
     }
@@ -103,6 +108,7 @@ impl Inbox {
         })
     }
 
+    /// The counters so far.
     pub fn stats(&self) -> Stats {
         self.with(|s| s.stats.clone())
     }

@@ -150,6 +150,8 @@ impl Simulators {
             }
         };
         let shutdown = CancellationToken::new();
+        // Stops what already started if a later simulator fails to.
+        let started = shutdown.clone().drop_guard();
         let tracker = TaskTracker::new();
         let mut running = BTreeMap::new();
         for (kind, listener) in listeners {
@@ -246,6 +248,7 @@ impl Simulators {
                 },
             );
         }
+        started.disarm();
         Ok(Self {
             running,
             credentials,

@@ -21,6 +21,7 @@ pub struct RustoreSimulator {
 }
 
 impl RustoreSimulator {
+    /// A simulator for `project_id` that accepts `service_token`.
     pub fn new(
         inbox: Arc<Inbox>,
         faults: Arc<Faults>,

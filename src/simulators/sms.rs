@@ -25,6 +25,7 @@ pub struct SmsSimulator {
 }
 
 impl SmsSimulator {
+    /// A gateway that accepts `api_id`.
     pub fn new(inbox: Arc<Inbox>, faults: Arc<Faults>, api_id: String) -> Self {
         Self {
             inbox,

