@@ -24,6 +24,7 @@ pub struct Settings {
     pub keys: KeySettings,
     pub auth: AuthSettings,
     pub privacy: PrivacySettings,
+    pub diagnostics: DiagnosticsSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +102,16 @@ pub struct PrivacySettings {
     /// How long after a personal-data consent is withdrawn the child's data is erased
     /// (at most 30 days, as 152-ФЗ requires).
     pub erasure_delay: Duration,
+}
+
+/// Online tests.
+#[derive(Debug, Clone)]
+pub struct DiagnosticsSettings {
+    /// After a timed test's deadline, how long answers made before it (by the client's
+    /// clock, queued offline) are still taken; the attempt is scored only after it.
+    pub offline_grace: Duration,
+    /// An untimed attempt untouched this long is abandoned.
+    pub abandon_after: Duration,
 }
 
 /// `count` events per `window`.
@@ -347,6 +358,8 @@ const KEYS: &[&str] = &[
     "auth_link_code_guesses",
     "auth_trust_forwarded_for",
     "privacy_erasure_delay",
+    "diagnostics_offline_grace",
+    "diagnostics_abandon_after",
 ];
 
 /// Environment variables that are read but are not settings keys.
@@ -656,6 +669,30 @@ impl Layers {
                 },
             ),
         };
+        let diagnostics = DiagnosticsSettings {
+            offline_grace: self.get("diagnostics_offline_grace", Duration::from_secs(120), |s| {
+                parse_duration(s).and_then(|d| {
+                    if d > Duration::from_secs(30 * 60) {
+                        Err("must be at most 30 minutes".into())
+                    } else {
+                        Ok(d)
+                    }
+                })
+            }),
+            abandon_after: self.get(
+                "diagnostics_abandon_after",
+                Duration::from_secs(7 * 24 * 3600),
+                |s| {
+                    parse_duration(s).and_then(|d| {
+                        if d < Duration::from_secs(3600) {
+                            Err("must be at least 1h".into())
+                        } else {
+                            Ok(d)
+                        }
+                    })
+                },
+            ),
+        };
         if self.errors.is_empty() {
             Ok(Settings {
                 env,
@@ -666,6 +703,7 @@ impl Layers {
                 keys,
                 auth,
                 privacy,
+                diagnostics,
             })
         } else {
             Err(SettingsError(self.errors))

@@ -11,6 +11,7 @@ use poem::{EndpointExt, Server};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::diagnostics::{Catalog, CatalogError};
 use crate::metrics::Metrics;
 use crate::privacy::Vault;
 use crate::queue::{self, Redis};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub index: BlindIndex,
     /// Signs and verifies access tokens.
     pub tokens: TokenSigner,
+    /// The test definitions, validated at startup.
+    pub catalog: Arc<Catalog>,
 }
 
 /// Who this process is, among all the service's processes.
@@ -120,12 +123,15 @@ pub enum StartupError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
     #[error("cannot listen on {addr} (BILET_HTTP_ADDR): {reason}")]
     Bind { addr: SocketAddr, reason: String },
 }
 
 /// Connects to PostgreSQL (creating and migrating the database) and Redis.
 pub async fn connect(settings: Settings, role: Role) -> Result<AppState, StartupError> {
+    let catalog = Arc::new(Catalog::embedded()?);
     let db = store::connect(&settings.database).await?;
     store::migrate(&db).await?;
     let redis = queue::connect(&settings.redis).await?;
@@ -139,6 +145,7 @@ pub async fn connect(settings: Settings, role: Role) -> Result<AppState, Startup
         redis,
         metrics: Metrics::new(),
         process: ProcessInfo::new(role),
+        catalog,
     })
 }
 

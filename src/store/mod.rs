@@ -6,10 +6,12 @@ pub mod accounts;
 pub mod audit;
 pub mod consents;
 pub mod database;
+pub mod diagnostics;
 pub mod error;
 pub mod families;
 pub mod outbox;
 pub mod profiles;
+pub mod recommendations;
 pub mod sessions;
 
 pub use database::{Db, connect, migrate};

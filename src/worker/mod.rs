@@ -19,4 +19,9 @@ pub fn register_all(supervisor: &Supervisor, state: &AppState) {
     supervisor.register("erasure", move |shutdown| {
         crate::privacy::erasure::run(db.clone(), shutdown)
     });
+    let (db, catalog) = (state.db.clone(), state.catalog.clone());
+    let rules = crate::diagnostics::Rules::from(&state.settings.diagnostics);
+    supervisor.register("test-deadlines", move |shutdown| {
+        crate::diagnostics::deadlines::run(db.clone(), catalog.clone(), rules, shutdown)
+    });
 }
