@@ -5,12 +5,14 @@
 pub mod auth;
 pub mod body;
 pub mod consents;
+pub mod diagnostics;
 pub mod export;
 pub mod families;
 pub mod fields;
 pub mod health;
 pub mod problem;
 pub mod profiles;
+pub mod recommendations;
 pub mod security;
 
 use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, handler, web::Data};
@@ -31,6 +33,10 @@ pub enum ApiTag {
     Families,
     /// Consents a parent gives for their child.
     Consents,
+    /// Online tests: the catalog, attempts that survive a lost connection, results.
+    Diagnostics,
+    /// Events recommended from test results.
+    Recommendations,
 }
 
 /// The API operations, in the order the document lists them.
@@ -41,6 +47,8 @@ pub type Apis = (
     export::ExportApi,
     families::FamiliesApi,
     consents::ConsentsApi,
+    diagnostics::DiagnosticsApi,
+    recommendations::RecommendationsApi,
 );
 
 /// The OpenAPI service; its document does not depend on settings, so the committed
@@ -54,6 +62,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
             export::ExportApi,
             families::FamiliesApi,
             consents::ConsentsApi,
+            diagnostics::DiagnosticsApi,
+            recommendations::RecommendationsApi,
         ),
         "bilet",
         env!("CARGO_PKG_VERSION"),
