@@ -50,8 +50,8 @@ pub struct RecommendationView {
 #[derive(Debug, Object)]
 pub struct InterestView {
     pub area: String,
-    /// Higher is stronger; the sum over tests that agree.
-    pub weight: u32,
+    /// Higher is stronger; the sum over the tests that agree.
+    pub strength: u32,
     /// In Russian.
     pub reason: String,
 }
@@ -194,7 +194,7 @@ async fn recommend(state: &AppState, student: AccountId) -> Result<Recommendatio
                 .into_iter()
                 .map(|i| InterestView {
                     area: i.area,
-                    weight: i.weight,
+                    strength: i.weight,
                     reason: i.because,
                 })
                 .collect(),

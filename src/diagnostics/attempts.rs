@@ -153,17 +153,19 @@ pub async fn save_answer(
     let def = definition(catalog, &row)?;
     let (seq, value) = check(&def, answer)?;
     let value_json = json!(value);
-    let refusal = if row.status != "in_progress" {
-        Some(AttemptError::Closed(row.status.clone()))
-    } else {
-        answers::admit(
-            row.deadline,
-            rules.offline_grace,
-            Utc::now(),
-            answer.client_time,
-        )
-        .err()
-        .map(AttemptError::Late)
+    // Lateness is reported before closure: once a timed test's time is over, that is
+    // the reason, whether or not the worker has already scored it.
+    let late = answers::admit(
+        row.deadline,
+        rules.offline_grace,
+        Utc::now(),
+        answer.client_time,
+    )
+    .err();
+    let refusal = match late {
+        Some(late) => Some(AttemptError::Late(late)),
+        None if row.status != "in_progress" => Some(AttemptError::Closed(row.status.clone())),
+        None => None,
     };
     if let Some(refusal) = refusal {
         let stored = store::answer(&mut *tx, attempt, &answer.question_id).await?;
@@ -272,12 +274,12 @@ pub async fn save_batch(
             Sequence::Stale => previous
                 .cloned()
                 .map(|s| Outcome::Rejected(AttemptError::Stale(Box::new(s)))),
-            Sequence::Apply if row.status != "in_progress" => {
-                Some(Outcome::Rejected(AttemptError::Closed(row.status.clone())))
-            }
             Sequence::Apply => Some(
                 match answers::admit(row.deadline, rules.offline_grace, now, item.client_time) {
                     Err(late) => Outcome::Rejected(AttemptError::Late(late)),
+                    Ok(()) if row.status != "in_progress" => {
+                        Outcome::Rejected(AttemptError::Closed(row.status.clone()))
+                    }
                     Ok(()) => {
                         match store::save_answer(
                             &mut *tx,

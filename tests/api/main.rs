@@ -4,6 +4,7 @@
 mod access;
 mod auth;
 mod consents;
+mod diagnostics;
 mod errors;
 mod families;
 mod health;
