@@ -147,7 +147,7 @@ pub async fn save_answer(
     answer: &Submitted,
 ) -> Result<AnswerRow, AttemptError> {
     let mut tx = db.begin().await?;
-    let row = store::touch_for_answers(&mut *tx, attempt, student)
+    let row = store::lock_for_answers(&mut tx, attempt, student)
         .await?
         .ok_or(AttemptError::NotFound)?;
     let def = definition(catalog, &row)?;
@@ -224,7 +224,7 @@ pub async fn save_batch(
     batch: &[Submitted],
 ) -> Result<Vec<Outcome>, AttemptError> {
     let mut tx = db.begin().await?;
-    let row = store::touch_for_answers(&mut *tx, attempt, student)
+    let row = store::lock_for_answers(&mut tx, attempt, student)
         .await?
         .ok_or(AttemptError::NotFound)?;
     let def = definition(catalog, &row)?;

@@ -126,23 +126,33 @@ pub async fn attempt_for_update(
     .await?)
 }
 
-/// Locks a student's attempt for saving answers and, when it is open, records activity.
-/// Answers to one attempt and its finishing are thereby serialised.
-pub async fn touch_for_answers(
-    exec: impl PgExecutor<'_>,
+/// Locks a student's attempt for saving answers, so that answers to one attempt and its
+/// finishing are serialised, and records activity on an open one. Activity is written
+/// at most once a minute: the abandonment clock counts days, and rewriting an indexed
+/// column at every answer would cost every answer an index update.
+pub async fn lock_for_answers(
+    conn: &mut sqlx::PgConnection,
     id: Uuid,
     student: AccountId,
 ) -> StoreResult<Option<AttemptRow>> {
-    Ok(sqlx::query_as::<_, AttemptRow>(&format!(
-        "UPDATE test_attempts SET last_activity_at =
-             CASE WHEN status = 'in_progress' THEN now() ELSE last_activity_at END
-         WHERE id = $1 AND student_id = $2
-         RETURNING {ATTEMPT}"
+    let row = sqlx::query_as::<_, AttemptRow>(&format!(
+        "SELECT {ATTEMPT} FROM test_attempts WHERE id = $1 AND student_id = $2
+         FOR NO KEY UPDATE"
     ))
     .bind(id)
     .bind(student.0)
-    .fetch_optional(exec)
-    .await?)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = &row
+        && row.status == "in_progress"
+        && row.last_activity_at < Utc::now() - chrono::Duration::minutes(1)
+    {
+        sqlx::query("UPDATE test_attempts SET last_activity_at = now() WHERE id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(row)
 }
 
 /// Every answer of an attempt.

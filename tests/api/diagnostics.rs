@@ -781,6 +781,32 @@ async fn the_worker_scores_a_timed_attempt_only_after_deadline_and_grace() {
 }
 
 #[tokio::test]
+async fn starting_a_timed_test_whose_time_is_over_scores_the_old_attempt_and_starts_anew() {
+    let app = spawn_app().await;
+    let student = app.signup("student").await;
+    let old = id(&start(&app, &student, "professions-quiz").await);
+    set_deadline(&app, &old, Utc::now() - Duration::minutes(5)).await;
+    let fresh = app
+        .post_as(
+            "/v1/tests/professions-quiz/attempts",
+            &student.access,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(fresh.status(), 201);
+    let fresh: Value = fresh.json().await.unwrap();
+    assert_ne!(id(&fresh), old);
+    let result = json_of(
+        app.get_as(&format!("/v1/attempts/{old}/result"), &student.access)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(result["answered"], 0);
+    assert_eq!(outbox_rows(&app, &old).await.len(), 1);
+}
+
+#[tokio::test]
 async fn untimed_attempts_left_alone_for_seven_days_are_abandoned() {
     let app = spawn_app().await;
     let student = app.signup("student").await;
