@@ -261,13 +261,13 @@ pub async fn latest_results(
     exec: impl PgExecutor<'_>,
     student: AccountId,
 ) -> StoreResult<Vec<ResultRow>> {
-    Ok(sqlx::query_as::<_, ResultRow>(&format!(
+    Ok(sqlx::query_as::<_, ResultRow>(
         "SELECT DISTINCT ON (a.test_id) r.attempt_id, a.student_id, a.test_id, a.test_version,
              a.started_at, a.finished_at, r.scores, r.summary, r.created_at
          FROM test_results r JOIN test_attempts a ON a.id = r.attempt_id
          WHERE a.student_id = $1
-         ORDER BY a.test_id, r.created_at DESC, r.attempt_id DESC"
-    ))
+         ORDER BY a.test_id, r.created_at DESC, r.attempt_id DESC",
+    )
     .bind(student.0)
     .fetch_all(exec)
     .await?)

@@ -206,6 +206,23 @@ async fn starting_again_returns_the_open_attempt() {
     assert_eq!(open, 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_starts_at_once_open_one_attempt() {
+    let app = spawn_app().await;
+    let student = app.signup("student").await;
+    let empty = json!({});
+    let path = "/v1/tests/klimov-ddo/attempts";
+    let (a, b) = tokio::join!(
+        app.post_as(path, &student.access, &empty),
+        app.post_as(path, &student.access, &empty)
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 201]);
+    let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
+    assert_eq!(a["id"], b["id"]);
+}
+
 #[tokio::test]
 async fn a_timed_test_gets_its_deadline_from_the_server() {
     let app = spawn_app().await;
