@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod contract;
+pub mod diagnostics;
 pub mod domain;
 pub mod http;
 pub mod metrics;

@@ -27,6 +27,7 @@ pub struct Settings {
     /// The delivery-channel settings file (`push-config/channels.toml`).
     pub push_config: PathBuf,
     pub hub: HubSettings,
+    pub diagnostics: DiagnosticsSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +133,16 @@ pub struct HubSettings {
     pub concurrency: usize,
     /// Jobs read per round.
     pub batch: usize,
+}
+
+/// Online tests.
+#[derive(Debug, Clone)]
+pub struct DiagnosticsSettings {
+    /// After a timed test's deadline, how long answers made before it (by the client's
+    /// clock, queued offline) are still taken; the attempt is scored only after it.
+    pub offline_grace: Duration,
+    /// An untimed attempt untouched this long is abandoned.
+    pub abandon_after: Duration,
 }
 
 /// `count` events per `window`.
@@ -389,6 +400,8 @@ const KEYS: &[&str] = &[
     "hub_claim_idle",
     "hub_concurrency",
     "hub_batch",
+    "diagnostics_offline_grace",
+    "diagnostics_abandon_after",
 ];
 
 /// Environment variables that are read but are not settings keys.
@@ -738,6 +751,30 @@ impl Layers {
             concurrency: self.get("hub_concurrency", 64, count(1, 4096)) as usize,
             batch: self.get("hub_batch", 256, count(1, 10_000)) as usize,
         };
+        let diagnostics = DiagnosticsSettings {
+            offline_grace: self.get("diagnostics_offline_grace", Duration::from_secs(120), |s| {
+                parse_duration(s).and_then(|d| {
+                    if d > Duration::from_secs(30 * 60) {
+                        Err("must be at most 30 minutes".into())
+                    } else {
+                        Ok(d)
+                    }
+                })
+            }),
+            abandon_after: self.get(
+                "diagnostics_abandon_after",
+                Duration::from_secs(7 * 24 * 3600),
+                |s| {
+                    parse_duration(s).and_then(|d| {
+                        if d < Duration::from_secs(3600) {
+                            Err("must be at least 1h".into())
+                        } else {
+                            Ok(d)
+                        }
+                    })
+                },
+            ),
+        };
         if self.errors.is_empty() {
             Ok(Settings {
                 env,
@@ -750,6 +787,7 @@ impl Layers {
                 privacy,
                 push_config,
                 hub,
+                diagnostics,
             })
         } else {
             Err(SettingsError(self.errors))

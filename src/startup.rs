@@ -11,6 +11,7 @@ use poem::{EndpointExt, Server};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::diagnostics::{Catalog, CatalogError};
 use crate::metrics::Metrics;
 use crate::notify::providers::{Channels, ChannelsError};
 use crate::notify::templates::{TemplateError, Templates};
@@ -43,6 +44,8 @@ pub struct AppState {
     pub channels: Arc<Channels>,
     /// The hub's message templates.
     pub templates: Arc<Templates>,
+    /// The test definitions, validated at startup.
+    pub catalog: Arc<Catalog>,
 }
 
 /// Who this process is, among all the service's processes.
@@ -130,12 +133,15 @@ pub enum StartupError {
     Channels(#[from] ChannelsError),
     #[error(transparent)]
     Templates(#[from] TemplateError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
     #[error("cannot listen on {addr} (BILET_HTTP_ADDR): {reason}")]
     Bind { addr: SocketAddr, reason: String },
 }
 
 /// Connects to PostgreSQL (creating and migrating the database) and Redis.
 pub async fn connect(settings: Settings, role: Role) -> Result<AppState, StartupError> {
+    let catalog = Arc::new(Catalog::embedded()?);
     let db = store::connect(&settings.database).await?;
     store::migrate(&db).await?;
     let redis = queue::connect(&settings.redis).await?;
@@ -153,6 +159,7 @@ pub async fn connect(settings: Settings, role: Role) -> Result<AppState, Startup
         process: ProcessInfo::new(role),
         channels,
         templates,
+        catalog,
     })
 }
 

@@ -8,6 +8,7 @@ pub mod body;
 pub mod consents;
 pub mod cursor;
 pub mod devices;
+pub mod diagnostics;
 pub mod events;
 pub mod export;
 pub mod families;
@@ -17,6 +18,7 @@ pub mod notices;
 pub mod notifications;
 pub mod problem;
 pub mod profiles;
+pub mod recommendations;
 pub mod security;
 pub mod signups;
 
@@ -47,6 +49,10 @@ pub enum ApiTag {
     Notifications,
     /// Operators' tools.
     Admin,
+    /// Online tests: the catalog, attempts that survive a lost connection, results.
+    Diagnostics,
+    /// Events recommended from test results.
+    Recommendations,
 }
 
 /// The API operations, in the order the document lists them.
@@ -63,6 +69,8 @@ pub type Apis = (
     notifications::NotificationsApi,
     notices::NoticesApi,
     admin::AdminApi,
+    diagnostics::DiagnosticsApi,
+    recommendations::RecommendationsApi,
 );
 
 /// The OpenAPI service; its document does not depend on settings, so the committed
@@ -82,6 +90,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
             notifications::NotificationsApi,
             notices::NoticesApi,
             admin::AdminApi,
+            diagnostics::DiagnosticsApi,
+            recommendations::RecommendationsApi,
         ),
         "bilet",
         env!("CARGO_PKG_VERSION"),

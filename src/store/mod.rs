@@ -9,6 +9,7 @@ pub mod consents;
 pub mod database;
 pub mod deliveries;
 pub mod devices;
+pub mod diagnostics;
 pub mod error;
 pub mod events;
 pub mod families;
@@ -17,6 +18,7 @@ pub mod notices;
 pub mod notifications;
 pub mod outbox;
 pub mod profiles;
+pub mod recommendations;
 pub mod sessions;
 pub mod signups;
 

@@ -28,4 +28,9 @@ pub fn register_all(supervisor: &Supervisor, state: &AppState) {
         crate::http::idempotency::purge_expired(db.clone(), shutdown)
     });
     crate::notify::hub::Hub::new(state).register(supervisor);
+    let (db, catalog) = (state.db.clone(), state.catalog.clone());
+    let rules = crate::diagnostics::Rules::from(&state.settings.diagnostics);
+    supervisor.register("test-deadlines", move |shutdown| {
+        crate::diagnostics::deadlines::run(db.clone(), catalog.clone(), rules, shutdown)
+    });
 }

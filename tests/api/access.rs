@@ -15,6 +15,10 @@ use crate::helpers::{Family, Person, TestApp, event_input, spawn_app};
 struct Fixture {
     family: Family,
     invitation_id: String,
+    /// The child's open (timed) attempt.
+    open_attempt_id: String,
+    /// The child's finished attempt, with a result.
+    finished_attempt_id: String,
     event_id: String,
     signup_id: String,
 }
@@ -37,7 +41,35 @@ fn cases(f: &Fixture) -> Vec<Case> {
         "passport_series": "4510", "passport_number": "123456",
     });
     let health = json!({ "disability": true, "needs": ["vision"] });
+    let (open, finished) = (&f.open_attempt_id, &f.finished_attempt_id);
+    let answer = json!({ "value": { "option": "a" }, "seq": 9, "client_time": chrono::Utc::now() });
+    let batch = json!({ "answers": [{ "question_id": "q02", "value": { "option": "a" }, "seq": 9,
+        "client_time": chrono::Utc::now() }] });
     vec![
+        case(Method::GET, format!("/v1/attempts/{open}"), None),
+        case(Method::GET, format!("/v1/attempts/{finished}"), None),
+        case(
+            Method::PUT,
+            format!("/v1/attempts/{open}/answers/q01"),
+            Some(answer),
+        ),
+        case(
+            Method::POST,
+            format!("/v1/attempts/{open}/answers:batch"),
+            Some(batch),
+        ),
+        case(
+            Method::POST,
+            format!("/v1/attempts/{open}/finish"),
+            Some(json!({})),
+        ),
+        case(Method::GET, format!("/v1/attempts/{finished}/result"), None),
+        case(Method::GET, format!("/v1/children/{child}/results"), None),
+        case(
+            Method::GET,
+            format!("/v1/children/{child}/recommendations"),
+            None,
+        ),
         case(Method::GET, format!("/v1/children/{child}/profile"), None),
         case(
             Method::PUT,
@@ -128,6 +160,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         .json()
         .await
         .unwrap();
+    let (open_attempt_id, finished_attempt_id) = attempts(app, &family.child).await;
     let organizer = app.organizer().await;
     let event = app
         .publish_event(&organizer, &event_input(Duration::days(5), 10))
@@ -136,9 +169,59 @@ async fn fixture(app: &TestApp) -> Fixture {
     Fixture {
         family,
         invitation_id: open[0]["id"].as_str().unwrap().to_owned(),
+        open_attempt_id,
+        finished_attempt_id,
         event_id: event.to_string(),
         signup_id: signup["id"].as_str().unwrap().to_owned(),
     }
+}
+
+/// An open quiz attempt with one answer, and a finished Klimov attempt with its result.
+async fn attempts(app: &TestApp, child: &Person) -> (String, String) {
+    let start = |test: &'static str| async move {
+        let attempt: Value = app
+            .post_as(
+                &format!("/v1/tests/{test}/attempts"),
+                &child.access,
+                &json!({}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        attempt["id"].as_str().unwrap().to_owned()
+    };
+    let open = start("professions-quiz").await;
+    let response = app
+        .put_as(
+            &format!("/v1/attempts/{open}/answers/q01"),
+            &child.access,
+            &json!({ "value": { "option": "b" }, "seq": 1, "client_time": chrono::Utc::now() }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let finished = start("klimov-ddo").await;
+    let answers: Vec<Value> = (1..=20)
+        .map(|n| {
+            json!({ "question_id": n.to_string(), "value": { "option": "b" }, "seq": 1,
+                    "client_time": chrono::Utc::now() })
+        })
+        .collect();
+    app.post_as(
+        &format!("/v1/attempts/{finished}/answers:batch"),
+        &child.access,
+        &json!({ "answers": answers }),
+    )
+    .await;
+    let response = app
+        .post_as(
+            &format!("/v1/attempts/{finished}/finish"),
+            &child.access,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 200, "the victim's result");
+    (open, finished)
 }
 
 /// What must never appear in a response to an outsider.
@@ -148,6 +231,8 @@ fn secrets(f: &Fixture) -> Vec<String> {
         f.family.child_snils.clone(),
         f.family.child.email.clone(),
         "IV-МЮ".to_owned(),
+        // Only the child's result says this (all б answers: знаковая система leads).
+        "Человек — знаковая система".to_owned(),
     ]
 }
 
@@ -248,6 +333,29 @@ async fn assert_nothing_changed(app: &TestApp, f: &Fixture) {
         .await
         .unwrap();
     assert_eq!(open.as_array().unwrap().len(), 1, "invitation still open");
+    let attempt: Value = app
+        .get_as(
+            &format!("/v1/attempts/{}", f.open_attempt_id),
+            &family.child.access,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(attempt["status"], "in_progress", "attempt still open");
+    assert_eq!(attempt["position"]["answered"], 1, "answers untouched");
+    assert_eq!(attempt["answers"][0]["value"]["option"], "b");
+    let results: Value = app
+        .get_as("/v1/me/results", &family.child.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        results.as_array().unwrap().len(),
+        1,
+        "one result, unchanged"
+    );
     let signup: Value = app
         .get_as(
             &format!("/v1/signups/{}", f.signup_id),

@@ -5,6 +5,7 @@ mod access;
 mod auth;
 mod channels;
 mod consents;
+mod diagnostics;
 mod errors;
 mod events;
 mod families;

@@ -1,0 +1,204 @@
+//! Recommendations: upcoming practical events that match a student's leading interests
+//! (from the latest results of the interest tests), grade, region and accessibility
+//! needs, each with the reason it was picked. For the student, and for a linked parent
+//! per child. How events are chosen is in `diagnostics::recommendations`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use super::ApiTag;
+use super::problem::Problem;
+use super::profiles::{linked_child, load_student};
+use super::security::{BearerAuth, Role};
+use crate::diagnostics::recommendations::{self, Interest};
+use crate::diagnostics::scoring::Scored;
+use crate::domain::ids::AccountId;
+use crate::startup::AppState;
+use crate::store;
+
+/// Candidate events read before ranking.
+const CANDIDATES: i64 = 200;
+
+pub struct RecommendationsApi;
+
+/// An event recommended to the student.
+#[derive(Debug, Object)]
+pub struct RecommendationView {
+    pub event_id: Uuid,
+    pub title: String,
+    pub profession_area: String,
+    /// `in_person` or `online`.
+    pub format: String,
+    pub region: Option<String>,
+    pub city: Option<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Features such as `step_free`, `visual`, `hearing`.
+    pub accessibility: Vec<String>,
+    pub seats_left: i32,
+    /// Why it was picked, in Russian.
+    pub reason: String,
+}
+
+/// A profession area the results point to.
+#[derive(Debug, Object)]
+pub struct InterestView {
+    pub area: String,
+    /// Higher is stronger; the sum over the tests that agree.
+    pub strength: u32,
+    /// In Russian.
+    pub reason: String,
+}
+
+/// What the recommendations were drawn from.
+#[derive(Debug, Object)]
+pub struct BasisView {
+    /// Attempts whose results were used (the latest of each interest test).
+    pub attempt_ids: Vec<Uuid>,
+    pub interests: Vec<InterestView>,
+    /// Profession areas of practical events already attended.
+    pub attended_areas: Vec<String>,
+}
+
+/// Recommended events, best first, and what they were drawn from. Empty until an
+/// interest test has been finished.
+#[derive(Debug, Object)]
+pub struct Recommendations {
+    pub items: Vec<RecommendationView>,
+    pub basis: BasisView,
+}
+
+#[derive(ApiResponse)]
+pub enum RecommendationsResponse {
+    #[oai(status = 200)]
+    Ok(Json<Recommendations>),
+}
+
+#[OpenApi(prefix_path = "/v1", tag = "ApiTag::Recommendations")]
+impl RecommendationsApi {
+    /// Events recommended to the calling student. 409 `profile-required` until the
+    /// student has filled in a profile (grade and region).
+    #[oai(
+        path = "/me/recommendations",
+        method = "get",
+        operation_id = "list_my_recommendations"
+    )]
+    async fn list_my_recommendations(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<RecommendationsResponse, Problem> {
+        let caller = auth.0;
+        caller.require(Role::Student)?;
+        Ok(RecommendationsResponse::Ok(Json(
+            recommend(&state, caller.account).await?,
+        )))
+    }
+
+    /// Events recommended to a linked child.
+    #[oai(
+        path = "/children/:child_id/recommendations",
+        method = "get",
+        operation_id = "list_child_recommendations"
+    )]
+    async fn list_child_recommendations(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        child_id: Path<Uuid>,
+    ) -> Result<RecommendationsResponse, Problem> {
+        let child = linked_child(&state, &auth.0, child_id.0).await?;
+        Ok(RecommendationsResponse::Ok(Json(
+            recommend(&state, child).await?,
+        )))
+    }
+}
+
+async fn recommend(state: &AppState, student: AccountId) -> Result<Recommendations, Problem> {
+    let profile = load_student(state, student).await?.ok_or_else(|| {
+        Problem::conflict(
+            "profile-required",
+            "Profile required",
+            "recommendations need the student's grade and region; fill in the profile first",
+        )
+    })?;
+    let mut used = Vec::new();
+    for row in store::diagnostics::latest_results(&state.db, student).await? {
+        let Some(def) = state.catalog.version(&row.test_version) else {
+            continue;
+        };
+        if !def.measures_interests() {
+            continue;
+        }
+        let scored: Scored = serde_json::from_value(row.scores).map_err(Problem::internal_from)?;
+        used.push((row.attempt_id, def, scored));
+    }
+    let found: Vec<Interest> = recommendations::interests(
+        &used
+            .iter()
+            .map(|(_, def, scored)| (def.as_ref(), scored))
+            .collect::<Vec<_>>(),
+    );
+    let attended: HashMap<String, i64> = store::recommendations::attended_areas(&state.db, student)
+        .await?
+        .into_iter()
+        .collect();
+    let picks = if found.is_empty() {
+        Vec::new()
+    } else {
+        let areas: Vec<String> = found.iter().map(|i| i.area.clone()).collect();
+        let events = store::recommendations::upcoming_events(
+            &state.db,
+            student,
+            i16::from(profile.grade),
+            &profile.region,
+            &areas,
+            CANDIDATES,
+        )
+        .await?;
+        let needs: Vec<String> = profile
+            .health
+            .filter(|h| h.disability)
+            .map(|h| h.needs)
+            .unwrap_or_default();
+        recommendations::rank(events, &found, &attended, &needs)
+    };
+    let mut attended_areas: Vec<String> = attended.into_keys().collect();
+    attended_areas.sort();
+    Ok(Recommendations {
+        items: picks
+            .into_iter()
+            .map(|pick| RecommendationView {
+                event_id: pick.event.id,
+                title: pick.event.title,
+                profession_area: pick.event.profession_area,
+                format: pick.event.format,
+                region: pick.event.region,
+                city: pick.event.city,
+                starts_at: pick.event.starts_at,
+                ends_at: pick.event.ends_at,
+                accessibility: pick.event.accessibility,
+                seats_left: pick.event.seats_left,
+                reason: pick.reason,
+            })
+            .collect(),
+        basis: BasisView {
+            attempt_ids: used.iter().map(|(id, _, _)| *id).collect(),
+            interests: found
+                .into_iter()
+                .map(|i| InterestView {
+                    area: i.area,
+                    strength: i.weight,
+                    reason: i.because,
+                })
+                .collect(),
+            attended_areas,
+        },
+    })
+}
