@@ -130,7 +130,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             startup::run_workers(state, shutdown_on_signal()).await
         }
         Command::Migrate => {
-            startup::connect(settings, Role::Worker).await?;
+            let db = bilet::store::connect(&settings.database).await?;
+            bilet::store::migrate(&db).await?;
+            db.close().await;
             println!("migrations applied");
             Ok(())
         }

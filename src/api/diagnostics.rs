@@ -699,9 +699,21 @@ impl DiagnosticsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        client: super::security::ClientInfo,
         child_id: Path<Uuid>,
     ) -> Result<ChildResultsResponse, Problem> {
         let child = linked_child(&state, &auth.0, child_id.0).await?;
+        store::audit::record(
+            &state.db,
+            store::audit::Actor::Person {
+                id: auth.0.account,
+                role: auth.0.role.as_str(),
+            },
+            child,
+            store::audit::AuditAction::ReadResults,
+            client.request_id.as_deref(),
+        )
+        .await?;
         let mut latest: HashMap<String, ResultRow> =
             store::diagnostics::latest_results(&state.db, child)
                 .await?

@@ -51,12 +51,25 @@ pub struct AccessExport {
     pub action: String,
 }
 
+/// A test result, as held.
+#[derive(Debug, Object)]
+pub struct ResultExport {
+    pub attempt_id: Uuid,
+    pub test_id: String,
+    pub test_version: String,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub summary: String,
+    /// Per-scale scores, bands and the top types or code.
+    pub scores: serde_json::Value,
+}
+
 /// A child's data, in a parent's export.
 #[derive(Debug, Object)]
 pub struct ChildExport {
     pub account_id: Uuid,
     pub profile: Option<StudentProfileView>,
     pub consents: Vec<ConsentView>,
+    pub test_results: Vec<ResultExport>,
 }
 
 /// All personal data held about the caller.
@@ -70,6 +83,8 @@ pub struct ExportDocument {
     pub consents: Vec<ConsentView>,
     pub sessions: Vec<SessionExport>,
     pub linked_accounts: Vec<Uuid>,
+    /// For a student: their test results.
+    pub test_results: Vec<ResultExport>,
     pub children: Vec<ChildExport>,
     pub access_log: Vec<AccessExport>,
 }
@@ -129,6 +144,7 @@ impl ExportApi {
                             .into_iter()
                             .map(|r| consent_view(&state, r, true))
                             .collect(),
+                        test_results: results_of(&state, id).await?,
                     });
                 }
                 (consents, linked, children)
@@ -146,6 +162,10 @@ impl ExportApi {
                 .await?
                 .map(|p| parent_view(me, p, Disclosure::Full)),
             _ => None,
+        };
+        let test_results = match caller.role {
+            Role::Student => results_of(&state, me).await?,
+            _ => Vec::new(),
         };
         let sessions = store::sessions::list_live(&state.db, me).await?;
         let access_log = store::audit::for_subject(&state.db, me).await?;
@@ -175,6 +195,7 @@ impl ExportApi {
                 })
                 .collect(),
             linked_accounts: linked,
+            test_results,
             children,
             access_log: access_log
                 .into_iter()
@@ -186,4 +207,19 @@ impl ExportApi {
                 .collect(),
         })))
     }
+}
+
+async fn results_of(state: &AppState, student: AccountId) -> Result<Vec<ResultExport>, Problem> {
+    Ok(store::diagnostics::results_of(&state.db, student)
+        .await?
+        .into_iter()
+        .map(|r| ResultExport {
+            attempt_id: r.attempt_id,
+            test_id: r.test_id,
+            test_version: r.test_version,
+            finished_at: r.finished_at,
+            summary: r.summary,
+            scores: r.scores,
+        })
+        .collect())
 }

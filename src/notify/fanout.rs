@@ -369,11 +369,11 @@ impl Context {
                 .unwrap_or_default(),
             notice,
             test_title: payload
-                .get("test_title")
+                .get("test_id")
                 .and_then(Value::as_str)
-                .or_else(|| payload.get("test_id").and_then(Value::as_str))
-                .unwrap_or_default()
-                .to_owned(),
+                .and_then(|id| hub.catalog.latest(id))
+                .map(|test| test.title.clone())
+                .unwrap_or_default(),
             code,
         })
     }

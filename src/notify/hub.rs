@@ -11,6 +11,7 @@ use super::providers::{ChannelKind, Channels};
 use super::streams::{FANOUT_GROUP, SENDERS_GROUP, Streams};
 use super::templates::Templates;
 use super::{fanout, reconciler, relay, sender};
+use crate::diagnostics::catalog::Catalog;
 use crate::metrics::Metrics;
 use crate::privacy::Vault;
 use crate::security::blind_index::BlindIndex;
@@ -26,6 +27,8 @@ pub struct Hub {
     pub streams: Streams,
     pub templates: Arc<Templates>,
     pub channels: Arc<Channels>,
+    /// The test catalog, for the titles in "results ready".
+    pub catalog: Arc<Catalog>,
     pub vault: Vault,
     pub index: BlindIndex,
     pub settings: HubSettings,
@@ -41,6 +44,7 @@ impl Hub {
             streams: Streams::new(state.redis.clone()),
             templates: state.templates.clone(),
             channels: state.channels.clone(),
+            catalog: state.catalog.clone(),
             vault: state.vault.clone(),
             index: state.index.clone(),
             settings: state.settings.hub.clone(),

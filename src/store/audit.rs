@@ -12,6 +12,7 @@ pub enum AuditAction {
     UpdateProfile,
     Export,
     ReadConsents,
+    ReadResults,
     EraseHealthData,
     ErasePersonalData,
 }
@@ -23,6 +24,7 @@ impl AuditAction {
             AuditAction::UpdateProfile => "update_profile",
             AuditAction::Export => "export",
             AuditAction::ReadConsents => "read_consents",
+            AuditAction::ReadResults => "read_results",
             AuditAction::EraseHealthData => "erase_health_data",
             AuditAction::ErasePersonalData => "erase_personal_data",
         }

@@ -162,7 +162,8 @@ pub async fn claim_due_erasure(exec: impl PgExecutor<'_>) -> StoreResult<Option<
     Ok(id.map(AccountId))
 }
 
-/// Erases a child's personal data, keeping grade and region as anonymised statistics.
+/// Erases a child's personal data (profile, documents, test answers and results, devices),
+/// keeping grade and region as anonymised statistics.
 pub async fn erase_student(conn: &mut sqlx::PgConnection, student: AccountId) -> StoreResult<()> {
     sqlx::query(
         "UPDATE student_profiles SET surname = NULL, given_name = NULL, patronymic = NULL,
@@ -184,6 +185,10 @@ pub async fn erase_student(conn: &mut sqlx::PgConnection, student: AccountId) ->
     .await?;
     for statement in [
         "DELETE FROM snils_registry WHERE account_id = $1",
+        "DELETE FROM test_answers WHERE attempt_id IN (SELECT id FROM test_attempts WHERE student_id = $1)",
+        "DELETE FROM test_results WHERE attempt_id IN (SELECT id FROM test_attempts WHERE student_id = $1)",
+        "DELETE FROM test_attempts WHERE student_id = $1",
+        "DELETE FROM devices WHERE account_id = $1",
         "DELETE FROM link_codes WHERE student_id = $1",
         "DELETE FROM email_verifications WHERE account_id = $1",
         "DELETE FROM family_links WHERE student_id = $1",

@@ -21,6 +21,10 @@ struct Fixture {
     finished_attempt_id: String,
     event_id: String,
     signup_id: String,
+    /// The parent's push token and the notification asking them to decide.
+    device_token: String,
+    notification_id: String,
+    notice_id: String,
 }
 
 /// One call to try.
@@ -103,6 +107,31 @@ fn cases(f: &Fixture) -> Vec<Case> {
             format!("/v1/invitations/{}/decline", f.invitation_id),
             Some(json!({})),
         ),
+        case(
+            Method::POST,
+            format!("/v1/notifications/{}/read", f.notification_id),
+            Some(json!({})),
+        ),
+        case(
+            Method::POST,
+            format!("/v1/notifications/{}/ack", f.notification_id),
+            Some(json!({})),
+        ),
+        case(
+            Method::DELETE,
+            format!("/v1/devices/{}", f.device_token),
+            None,
+        ),
+        case(
+            Method::GET,
+            format!("/v1/notices/{}/deliveries", f.notice_id),
+            None,
+        ),
+        case(
+            Method::POST,
+            format!("/v1/admin/dead-letters/{}/replay", f.notification_id),
+            Some(json!({})),
+        ),
         case(Method::GET, format!("/v1/signups/{}", f.signup_id), None),
         case(
             Method::POST,
@@ -165,7 +194,35 @@ async fn fixture(app: &TestApp) -> Fixture {
     let event = app
         .publish_event(&organizer, &event_input(Duration::days(5), 10))
         .await;
+    let device_token = format!("victim-{}", uuid::Uuid::new_v4().simple());
+    app.register_device(&family.parent, &device_token, "ios")
+        .await;
     let signup = app.sign_up(&family.child.access, event, 201).await;
+    let notification_id: uuid::Uuid = crate::helpers::eventually(
+        std::time::Duration::from_secs(20),
+        "the parent's approval request",
+        || async {
+            sqlx::query_scalar(
+                "SELECT id FROM notifications WHERE account_id = $1 AND kind = 'signup_requested'",
+            )
+            .bind(family.parent.account_id)
+            .fetch_optional(&app.db)
+            .await
+            .ok()
+            .flatten()
+        },
+    )
+    .await;
+    let notice: Value = app
+        .post_as(
+            &format!("/v1/events/{event}/notices"),
+            &organizer.access,
+            &json!({ "text": "Сбор у входа" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     Fixture {
         family,
         invitation_id: open[0]["id"].as_str().unwrap().to_owned(),
@@ -173,6 +230,9 @@ async fn fixture(app: &TestApp) -> Fixture {
         finished_attempt_id,
         event_id: event.to_string(),
         signup_id: signup["id"].as_str().unwrap().to_owned(),
+        device_token,
+        notification_id: notification_id.to_string(),
+        notice_id: notice["notice_id"].as_str().unwrap().to_owned(),
     }
 }
 
@@ -374,4 +434,20 @@ async fn assert_nothing_changed(app: &TestApp, f: &Fixture) {
         (starts.timestamp() - planned.timestamp()).abs() < 600,
         "not rescheduled"
     );
+    let state: (
+        Option<chrono::DateTime<chrono::Utc>>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ) = sqlx::query_as("SELECT read_at, acked_at FROM notifications WHERE id = $1::uuid")
+        .bind(&f.notification_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(state, (None, None), "notification untouched");
+    let device_active: bool =
+        sqlx::query_scalar("SELECT deactivated_at IS NULL FROM devices WHERE token = $1")
+            .bind(&f.device_token)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(device_active, "device untouched");
 }

@@ -168,6 +168,8 @@ async fn rotate_data_key_reencrypts_everything_while_the_service_runs() {
     let keys = &rotated_settings.keys;
     let rotation = std::process::Command::new(bilet_binary())
         .args(["admin", "rotate-data-key"])
+        .env("BILET_LOG_FILTER", "warn")
+        .stdout(std::process::Stdio::null())
         .env("BILET_DATABASE_URL", rotated_settings.database.url.expose())
         .env("BILET_REDIS_PREFIX", &rotated_settings.redis.prefix)
         .env("BILET_KEYS_DATA", both.to_setting())
@@ -229,4 +231,87 @@ async fn rotate_data_key_reencrypts_everything_while_the_service_runs() {
     assert_eq!(profile["snils"], family.child_snils);
     let login = after.login(&newcomer.email, PASSWORD, "x").await;
     assert_eq!(login.status(), 200);
+}
+
+#[tokio::test]
+async fn test_results_are_exported_audited_when_a_parent_reads_them_and_erased_with_the_child() {
+    let app = spawn_app().await;
+    let family = app.family().await;
+    let attempt: Value = app
+        .post_as(
+            "/v1/tests/klimov-ddo/attempts",
+            &family.child.access,
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = attempt["id"].as_str().unwrap();
+    let answers: Vec<Value> = (1..=20)
+        .map(|n| json!({ "question_id": n.to_string(), "value": { "option": "b" }, "seq": 1, "client_time": chrono::Utc::now() }))
+        .collect();
+    app.post_as(
+        &format!("/v1/attempts/{id}/answers:batch"),
+        &family.child.access,
+        &json!({ "answers": answers }),
+    )
+    .await;
+    assert_eq!(
+        app.post_as(
+            &format!("/v1/attempts/{id}/finish"),
+            &family.child.access,
+            &json!({})
+        )
+        .await
+        .status(),
+        200
+    );
+
+    let mine: Value = app
+        .get_as("/v1/me/export", &family.child.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["test_results"][0]["test_id"], "klimov-ddo");
+    let theirs: Value = app
+        .get_as("/v1/me/export", &family.parent.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["children"][0]["test_results"][0]["attempt_id"], id);
+
+    app.get_as(
+        &format!("/v1/children/{}/results", family.child.account_id),
+        &family.parent.access,
+    )
+    .await;
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM access_audit WHERE subject_id = $1")
+            .bind(family.child.account_id)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert!(actions.contains(&"read_results".to_owned()), "{actions:?}");
+
+    app.delete_as(
+        &format!(
+            "/v1/children/{}/consents/personal_data",
+            family.child.account_id
+        ),
+        &family.parent.access,
+    )
+    .await;
+    bilet::privacy::erasure::erase_due(&app.db).await.unwrap();
+    let left: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM test_attempts WHERE student_id = $1)
+              + (SELECT count(*) FROM test_results r JOIN test_attempts a ON a.id = r.attempt_id WHERE a.student_id = $1)",
+    )
+    .bind(family.child.account_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(left, 0, "the child's answers and results are erased");
 }
