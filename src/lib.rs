@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod contract;
+pub mod demo;
 pub mod diagnostics;
 pub mod domain;
 pub mod http;

@@ -35,6 +35,8 @@ enum Command {
     Work,
     /// Apply the database migrations (creating the database if needed) and exit.
     Migrate,
+    /// Seed an event with 50 families, cancel it, and watch the notices go out live.
+    Demo,
     /// Operator commands.
     Admin {
         #[command(subcommand)]
@@ -137,6 +139,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => run_admin(command, settings).await,
+        Command::Demo => run_demo(settings).await,
         Command::Simulate => {
             let config = bilet::notify::providers::PushConfig::load(&settings.push_config)?;
             bilet::simulators::run_all(&config, shutdown_on_signal(), |line| println!("{line}"))
@@ -181,6 +184,37 @@ async fn run_admin(command: AdminCommand, settings: Settings) -> anyhow::Result<
         }
         AdminCommand::GenerateKey { .. } => unreachable!("handled before settings are loaded"),
     }
+    state.db.close().await;
+    Ok(())
+}
+
+async fn run_demo(settings: Settings) -> anyhow::Result<()> {
+    let state = startup::connect(settings, Role::Worker).await?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let supervisor = bilet::worker::Supervisor::new(shutdown.clone(), state.metrics.clone());
+    bilet::worker::register_all(&supervisor, &state);
+    println!("seeding an event with {} families…", bilet::demo::FAMILIES);
+    let seeded = bilet::demo::seed(&state).await?;
+    println!(
+        "cancelling event {} (it starts in 20 hours: urgent)…",
+        seeded.event
+    );
+    let cancellation = bilet::demo::cancel(&state, seeded.event).await?;
+    let done = bilet::demo::watch(&state, cancellation, |table| println!("{table}")).await?;
+    println!(
+        "{}",
+        if done {
+            "every notice is out."
+        } else {
+            "still delivering after a minute; see the ledger."
+        }
+    );
+    for line in bilet::demo::inspection(&state) {
+        println!("  {line}");
+    }
+    supervisor
+        .shutdown(state.settings.http.shutdown_grace)
+        .await;
     state.db.close().await;
     Ok(())
 }

@@ -28,6 +28,14 @@ impl Snils {
         Ok(Self(digits))
     }
 
+    /// The SNILS whose first nine digits are `number` (above 001-001-998), with its
+    /// checksum; for seeding demonstration data.
+    pub fn with_checksum(number: u32) -> Self {
+        let first_nine = format!("{:09}", number.clamp(1_001_999, 999_999_999));
+        let check = checksum(&first_nine);
+        Self(format!("{first_nine}{check:02}"))
+    }
+
     /// The 11 digits, for encryption and the blind index.
     pub fn digits(&self) -> &str {
         &self.0
@@ -101,6 +109,14 @@ mod tests {
         assert!(Snils::parse("112-233-445").is_err());
         assert!(Snils::parse("112-233-445 9a").is_err());
         assert!(Snils::parse("").is_err());
+    }
+
+    #[test]
+    fn a_generated_number_carries_a_valid_checksum() {
+        for n in [1_002_000, 123_456_789, 999_999_999] {
+            let snils = Snils::with_checksum(n);
+            assert_eq!(Snils::parse(snils.digits()).unwrap(), snils);
+        }
     }
 
     #[test]

@@ -314,9 +314,9 @@ pub fn plan_deliveries(
     let mut planned: Vec<PlannedDelivery> = Vec::new();
     match plan {
         Plan::EmailOnly => {
-            if has_email {
-                planned.push(single("email"));
-            }
+            // Transactional mail goes to the address on the account, verified or not: a
+            // verification code is how an address becomes verified.
+            planned.push(single("email"));
             return planned;
         }
         Plan::Informational => {

@@ -1088,3 +1088,55 @@ async fn results_ready_reaches_the_student_and_the_parents_with_the_tests_title(
     // Scores never travel in a push.
     assert!(!parent[0].body.to_string().contains("score"));
 }
+
+#[tokio::test]
+async fn the_verification_code_arrives_by_e_mail_before_the_address_is_verified() {
+    let app = spawn_app().await;
+    let address = crate::helpers::email("code");
+    app.register(&address, crate::helpers::PASSWORD, "parent")
+        .await;
+    let code = app.verification_code(&address).await;
+    let mail = app.received(ChannelKind::Email, &address, 1).await;
+    assert_eq!(
+        mail.len(),
+        1,
+        "the code is e-mailed to the unverified address"
+    );
+    assert!(
+        mail[0].headers["subject"].contains(&code),
+        "{:?}",
+        mail[0].headers
+    );
+    // Nothing else was sent: the code is the only thing an unverified address receives.
+    assert!(app.simulator(ChannelKind::Sms).messages(None).is_empty());
+}
+
+#[tokio::test]
+async fn the_demo_cancels_an_event_for_fifty_families_and_every_notice_goes_out() {
+    let app = spawn_app().await;
+    let seeded = bilet::demo::seed(&app.state).await.unwrap();
+    assert_eq!(seeded.students, 50);
+    let cancellation = bilet::demo::cancel(&app.state, seeded.event).await.unwrap();
+    let mut tables = Vec::new();
+    assert!(
+        bilet::demo::watch(&app.state, cancellation, |t| tables.push(t))
+            .await
+            .unwrap()
+    );
+    let last = tables.last().unwrap();
+    for channel in ["apns", "fcm", "rustore", "sms", "email"] {
+        assert!(last.contains(channel), "{last}");
+    }
+    let counts = app.settled("event_cancelled").await;
+    let total: i64 = counts
+        .iter()
+        .filter(|(_, s, _)| s == "delivered")
+        .map(|(_, _, n)| n)
+        .sum();
+    // 50 students and 50 parents by e-mail and SMS, plus every registered device.
+    assert!(total >= 200 + 50, "{counts:?}");
+    assert!(
+        counts.iter().all(|(_, s, _)| s == "delivered"),
+        "{counts:?}"
+    );
+}
