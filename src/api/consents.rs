@@ -24,7 +24,7 @@ use crate::domain::ids::{AccountId, ConsentId};
 use crate::privacy::consent_texts::{self, ConsentKind};
 use crate::privacy::vault::fields;
 use crate::startup::AppState;
-use crate::store::audit::{self, Actor, AuditAction};
+use crate::store::audit::{self, AuditAction};
 use crate::store::{self, consents::ConsentRow};
 
 pub struct ConsentsApi;
@@ -239,10 +239,7 @@ impl ConsentsApi {
         let rows = store::consents::history(&state.db, child).await?;
         audit::record(
             &state.db,
-            Actor::Person {
-                id: caller.account,
-                role: caller.role.as_str(),
-            },
+            caller.actor(),
             child,
             AuditAction::ReadConsents,
             client.request_id.as_deref(),
@@ -342,10 +339,7 @@ async fn on_withdrawn(
             store::profiles::set_student_health(&mut *tx, child, None).await?;
             audit::record(
                 &mut *tx,
-                Actor::Person {
-                    id: caller.account,
-                    role: caller.role.as_str(),
-                },
+                caller.actor(),
                 child,
                 AuditAction::EraseHealthData,
                 request_id,

@@ -705,10 +705,7 @@ impl DiagnosticsApi {
         let child = linked_child(&state, &auth.0, child_id.0).await?;
         store::audit::record(
             &state.db,
-            store::audit::Actor::Person {
-                id: auth.0.account,
-                role: auth.0.role.as_str(),
-            },
+            auth.0.actor(),
             child,
             store::audit::AuditAction::ReadResults,
             client.request_id.as_deref(),

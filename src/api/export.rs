@@ -18,7 +18,7 @@ use super::security::{BearerAuth, ClientInfo, Role};
 use crate::domain::ids::AccountId;
 use crate::startup::AppState;
 use crate::store;
-use crate::store::audit::{self, Actor, AuditAction};
+use crate::store::audit::{self, AuditAction};
 
 pub struct ExportApi;
 
@@ -125,10 +125,7 @@ impl ExportApi {
                     linked.push(id.0);
                     audit::record(
                         &state.db,
-                        Actor::Person {
-                            id: me,
-                            role: caller.role.as_str(),
-                        },
+                        caller.actor(),
                         id,
                         AuditAction::Export,
                         client.request_id.as_deref(),

@@ -55,27 +55,9 @@ pub enum ApiTag {
     Recommendations,
 }
 
-/// The API operations, in the order the document lists them.
-pub type Apis = (
-    health::HealthApi,
-    auth::AuthApi,
-    profiles::ProfilesApi,
-    export::ExportApi,
-    families::FamiliesApi,
-    consents::ConsentsApi,
-    events::EventsApi,
-    signups::SignupsApi,
-    devices::DevicesApi,
-    notifications::NotificationsApi,
-    notices::NoticesApi,
-    admin::AdminApi,
-    diagnostics::DiagnosticsApi,
-    recommendations::RecommendationsApi,
-);
-
 /// The OpenAPI service; its document does not depend on settings, so the committed
 /// contract is the same on every machine.
-pub fn service() -> OpenApiService<Apis, ()> {
+pub fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
     OpenApiService::new(
         (
             health::HealthApi,

@@ -27,7 +27,7 @@ use crate::domain::student::{self, Grade};
 use crate::privacy::vault::{Health, OpenStudent, ParentProfile, StudentProfile};
 use crate::startup::AppState;
 use crate::store;
-use crate::store::audit::{self, Actor, AuditAction};
+use crate::store::audit::{self, AuditAction};
 
 pub struct ProfilesApi;
 
@@ -324,10 +324,7 @@ impl ProfilesApi {
             .ok_or_else(|| Problem::not_found("the child has not filled in a profile yet"))?;
         audit::record(
             &state.db,
-            Actor::Person {
-                id: caller.account,
-                role: caller.role.as_str(),
-            },
+            caller.actor(),
             child,
             AuditAction::ReadProfile,
             client.request_id.as_deref(),
@@ -374,10 +371,7 @@ impl ProfilesApi {
         store::profiles::set_student_health(&mut *tx, child, sealed.as_deref()).await?;
         audit::record(
             &mut *tx,
-            Actor::Person {
-                id: caller.account,
-                role: caller.role.as_str(),
-            },
+            caller.actor(),
             child,
             AuditAction::UpdateProfile,
             client.request_id.as_deref(),

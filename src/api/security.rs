@@ -55,6 +55,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller as the access audit records them.
+    pub fn actor(&self) -> crate::store::audit::Actor<'_> {
+        crate::store::audit::Actor::Person {
+            id: self.account,
+            role: self.role.as_str(),
+        }
+    }
+
     /// Refuses callers of other roles with 403.
     pub fn require(&self, role: Role) -> Result<(), Problem> {
         if self.role == role {

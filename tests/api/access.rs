@@ -260,27 +260,7 @@ async fn attempts(app: &TestApp, child: &Person) -> (String, String) {
         )
         .await;
     assert_eq!(response.status(), 200);
-    let finished = start("klimov-ddo").await;
-    let answers: Vec<Value> = (1..=20)
-        .map(|n| {
-            json!({ "question_id": n.to_string(), "value": { "option": "b" }, "seq": 1,
-                    "client_time": chrono::Utc::now() })
-        })
-        .collect();
-    app.post_as(
-        &format!("/v1/attempts/{finished}/answers:batch"),
-        &child.access,
-        &json!({ "answers": answers }),
-    )
-    .await;
-    let response = app
-        .post_as(
-            &format!("/v1/attempts/{finished}/finish"),
-            &child.access,
-            &json!({}),
-        )
-        .await;
-    assert_eq!(response.status(), 200, "the victim's result");
+    let finished = app.finish_klimov(child, "b").await;
     (open, finished)
 }
 

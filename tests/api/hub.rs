@@ -1039,34 +1039,8 @@ async fn a_bilet_work_process_killed_mid_batch_loses_nothing_and_sends_nothing_t
 async fn results_ready_reaches_the_student_and_the_parents_with_the_tests_title() {
     let app = spawn_app().await;
     let (family, parent_token, child_token) = family_with_devices(&app, "results").await;
-    let attempt: Value = app
-        .post_as(
-            "/v1/tests/klimov-ddo/attempts",
-            &family.child.access,
-            &json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = attempt["id"].as_str().unwrap();
-    let answers: Vec<Value> = (1..=20)
-        .map(|n| json!({ "question_id": n.to_string(), "value": { "option": "a" }, "seq": 1, "client_time": chrono::Utc::now() }))
-        .collect();
-    app.post_as(
-        &format!("/v1/attempts/{id}/answers:batch"),
-        &family.child.access,
-        &json!({ "answers": answers }),
-    )
-    .await;
-    let finished = app
-        .post_as(
-            &format!("/v1/attempts/{id}/finish"),
-            &family.child.access,
-            &json!({}),
-        )
-        .await;
-    assert_eq!(finished.status(), 200);
+    let id = app.finish_klimov(&family.child, "a").await;
+    let id = id.as_str();
 
     let child = app.received(ChannelKind::Fcm, &child_token, 1).await;
     let data = push_data(&child[0]);

@@ -237,36 +237,8 @@ async fn rotate_data_key_reencrypts_everything_while_the_service_runs() {
 async fn test_results_are_exported_audited_when_a_parent_reads_them_and_erased_with_the_child() {
     let app = spawn_app().await;
     let family = app.family().await;
-    let attempt: Value = app
-        .post_as(
-            "/v1/tests/klimov-ddo/attempts",
-            &family.child.access,
-            &json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = attempt["id"].as_str().unwrap();
-    let answers: Vec<Value> = (1..=20)
-        .map(|n| json!({ "question_id": n.to_string(), "value": { "option": "b" }, "seq": 1, "client_time": chrono::Utc::now() }))
-        .collect();
-    app.post_as(
-        &format!("/v1/attempts/{id}/answers:batch"),
-        &family.child.access,
-        &json!({ "answers": answers }),
-    )
-    .await;
-    assert_eq!(
-        app.post_as(
-            &format!("/v1/attempts/{id}/finish"),
-            &family.child.access,
-            &json!({})
-        )
-        .await
-        .status(),
-        200
-    );
+    let id = app.finish_klimov(&family.child, "b").await;
+    let id = id.as_str();
 
     let mine: Value = app
         .get_as("/v1/me/export", &family.child.access)

@@ -329,3 +329,38 @@ fn person(tokens: Value, email: String) -> Person {
             .expect("session id"),
     }
 }
+
+impl TestApp {
+    /// A student takes Klimov's questionnaire, choosing `option` (`a` or `b`) in every pair,
+    /// and finishes it; returns the attempt id.
+    pub async fn finish_klimov(&self, student: &Person, option: &str) -> String {
+        let attempt: Value = self
+            .post_as("/v1/tests/klimov-ddo/attempts", &student.access, &json!({}))
+            .await
+            .json()
+            .await
+            .expect("attempt");
+        let id = attempt["id"].as_str().expect("attempt id").to_owned();
+        let answers: Vec<Value> = (1..=20)
+            .map(|n| {
+                json!({ "question_id": n.to_string(), "value": { "option": option }, "seq": 1,
+                        "client_time": chrono::Utc::now() })
+            })
+            .collect();
+        self.post_as(
+            &format!("/v1/attempts/{id}/answers:batch"),
+            &student.access,
+            &json!({ "answers": answers }),
+        )
+        .await;
+        let finished = self
+            .post_as(
+                &format!("/v1/attempts/{id}/finish"),
+                &student.access,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(finished.status(), 200, "finish");
+        id
+    }
+}
