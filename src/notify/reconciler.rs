@@ -1,14 +1,16 @@
 //! The reconciler: the ledger is the truth, Redis only carries work, and Redis may lose
 //! everything at any moment. Each pass recreates missing streams and groups, takes back
 //! leases of senders that died mid-send, queues due deliveries that are in no stream
-//! (scheduled retries, quiet hours and escalations falling due, jobs Redis lost), and
-//! re-queues domain events whose fan-out job was lost.
+//! (scheduled retries, quiet hours and escalations falling due, jobs Redis lost, but not
+//! jobs still waiting behind a backlog), and re-queues domain events whose fan-out job was
+//! lost.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::hub::Hub;
+use super::providers::ChannelKind;
 use crate::store::deliveries;
 
 /// Deliveries queued per pass.
@@ -31,8 +33,17 @@ pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
         ..Reconciled::default()
     };
     let stale = hub.settings.requeue_after.as_secs() as i64;
+    // How long the oldest job in each channel's stream has waited: deliveries queued just
+    // before it may be waiting behind it, not lost.
+    let mut waiting = Vec::new();
+    for channel in ChannelKind::ALL {
+        let stream = hub.streams.deliveries(channel.as_str());
+        if let Some(age) = hub.streams.oldest_age(&stream).await? {
+            waiting.push((channel.as_str().to_owned(), age.as_secs_f64()));
+        }
+    }
     loop {
-        let due = deliveries::take_unqueued_due(&hub.db, stale, BATCH).await?;
+        let due = deliveries::take_unqueued_due(&hub.db, stale, &waiting, BATCH).await?;
         let count = due.len();
         report.deliveries_queued += count;
         hub.enqueue(due).await;

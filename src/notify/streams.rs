@@ -2,7 +2,9 @@
 //! and the dead letters. Entries carry ids only; the ledger in PostgreSQL holds the rest,
 //! so a Redis that loses everything loses no work (the reconciler refills the streams).
 
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use std::time::Duration;
+
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadReply};
 use redis::{RedisResult, Value};
 
 use crate::queue::Redis;
@@ -190,6 +192,34 @@ impl Streams {
             .ignore()
             .query_async::<()>(&mut conn)
             .await
+    }
+
+    /// How long ago, by the Redis server's clock, the oldest entry still in `stream` was
+    /// added; `None` when the stream is empty or missing. Handled entries are deleted, so
+    /// this is the oldest job not yet handled.
+    pub async fn oldest_age(&self, stream: &str) -> RedisResult<Option<Duration>> {
+        let mut conn = self.redis.conn.clone();
+        let ((seconds, micros), oldest): ((u64, u64), StreamRangeReply) = redis::pipe()
+            .cmd("TIME")
+            .cmd("XRANGE")
+            .arg(stream)
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut conn)
+            .await?;
+        let now_ms = seconds * 1000 + micros / 1000;
+        Ok(oldest.ids.first().map(|entry| {
+            // Entry ids are `<milliseconds>-<sequence>`, stamped by the server when added.
+            let added_ms = entry
+                .id
+                .split('-')
+                .next()
+                .and_then(|ms| ms.parse::<u64>().ok())
+                .unwrap_or(now_ms);
+            Duration::from_millis(now_ms.saturating_sub(added_ms))
+        }))
     }
 
     /// Length and, per group, entries read but not acknowledged and entries not yet read.

@@ -134,7 +134,12 @@ pub struct NewDelivery {
     pub queued_at: Option<DateTime<Utc>>,
 }
 
-/// Writes notifications with COPY (one round trip for any number).
+/// COPY data goes to the server in pieces of about this size, as it is written: a large
+/// fan-out never holds the text of all its rows at once (about 100 MB for a cancellation
+/// reaching 100,000 people), and the server parses while the rest is written.
+const COPY_PIECE: usize = 1 << 20;
+
+/// Writes notifications with COPY (one statement for any number).
 pub async fn copy_notifications(
     conn: &mut PgConnection,
     rows: &[NewNotification],
@@ -142,7 +147,13 @@ pub async fn copy_notifications(
     if rows.is_empty() {
         return Ok(());
     }
-    let mut text = String::with_capacity(rows.len() * 256);
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY notifications (id, event_id, account_id, kind, urgent, title, body, data, link, inbox,
+                 event_created_at) FROM STDIN",
+        )
+        .await?;
+    let mut text = String::with_capacity(COPY_PIECE + 4096);
     for n in rows {
         let fields = [
             n.id.to_string(),
@@ -162,14 +173,14 @@ pub async fn copy_notifications(
         ];
         text.push_str(&fields.join("\t"));
         text.push('\n');
+        if text.len() >= COPY_PIECE {
+            let piece = std::mem::replace(&mut text, String::with_capacity(COPY_PIECE + 4096));
+            copy.send(piece.into_bytes()).await?;
+        }
     }
-    let mut copy = conn
-        .copy_in_raw(
-            "COPY notifications (id, event_id, account_id, kind, urgent, title, body, data, link, inbox,
-                 event_created_at) FROM STDIN",
-        )
-        .await?;
-    copy.send(text.into_bytes()).await?;
+    if !text.is_empty() {
+        copy.send(text.into_bytes()).await?;
+    }
     copy.finish().await?;
     Ok(())
 }
@@ -179,7 +190,13 @@ pub async fn copy_deliveries(conn: &mut PgConnection, rows: &[NewDelivery]) -> S
     if rows.is_empty() {
         return Ok(());
     }
-    let mut text = String::with_capacity(rows.len() * 160);
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY deliveries (id, notification_id, account_id, channel, device_token, escalation,
+                 next_attempt_at, queued_at) FROM STDIN",
+        )
+        .await?;
+    let mut text = String::with_capacity(COPY_PIECE + 4096);
     for d in rows {
         let fields = [
             d.id.to_string(),
@@ -198,14 +215,14 @@ pub async fn copy_deliveries(conn: &mut PgConnection, rows: &[NewDelivery]) -> S
         ];
         text.push_str(&fields.join("\t"));
         text.push('\n');
+        if text.len() >= COPY_PIECE {
+            let piece = std::mem::replace(&mut text, String::with_capacity(COPY_PIECE + 4096));
+            copy.send(piece.into_bytes()).await?;
+        }
     }
-    let mut copy = conn
-        .copy_in_raw(
-            "COPY deliveries (id, notification_id, account_id, channel, device_token, escalation,
-                 next_attempt_at, queued_at) FROM STDIN",
-        )
-        .await?;
-    copy.send(text.into_bytes()).await?;
+    if !text.is_empty() {
+        copy.send(text.into_bytes()).await?;
+    }
     copy.finish().await?;
     Ok(())
 }
@@ -267,6 +284,16 @@ pub struct ClaimedDelivery {
 /// rows already sent, failed, held for later, or leased by another worker are skipped,
 /// which is what makes a redelivered job harmless. Escalations whose notification was
 /// acknowledged are marked skipped instead.
+///
+/// Here and in [`record`], the rows are found by their ids alone: the status is checked in
+/// a `CASE`, which the planner cannot match to the partial indexes on status
+/// (`deliveries_due`, `deliveries_leased`). Their row estimates are wrong exactly when it
+/// matters: a fan-out COPYs a few hundred thousand pending rows far faster than autovacuum
+/// analyzes them, and `sending` rows are rare whenever statistics are taken. With
+/// `status = 'pending'` written plainly, the claims after a 100,000-recipient cancellation
+/// were planned as scans of every due delivery (up to 150 ms each instead of about 3), and
+/// a recording of outcomes could nest-loop every leased row against every outcome (see
+/// BENCHMARKS.md, "Notification hub").
 pub async fn claim(
     conn: &mut PgConnection,
     ids: &[Uuid],
@@ -276,8 +303,8 @@ pub async fn claim(
         "UPDATE deliveries d SET status = 'skipped', last_error = 'acknowledged before escalation',
              updated_at = now()
          FROM notifications n
-         WHERE d.id = ANY($1) AND d.status = 'pending' AND d.escalation AND n.id = d.notification_id
-           AND n.acked_at IS NOT NULL",
+         WHERE d.id = ANY($1) AND CASE WHEN d.status = 'pending' THEN d.escalation ELSE false END
+           AND n.id = d.notification_id AND n.acked_at IS NOT NULL",
     )
     .bind(ids)
     .execute(&mut *conn)
@@ -286,7 +313,8 @@ pub async fn claim(
         "WITH claimed AS (
              UPDATE deliveries SET status = 'sending', attempts = attempts + 1,
                  lease_until = now() + $2 * interval '1 second', updated_at = now()
-             WHERE id = ANY($1) AND status = 'pending' AND next_attempt_at <= now()
+             WHERE id = ANY($1)
+               AND CASE WHEN status = 'pending' THEN next_attempt_at <= now() ELSE false END
              RETURNING id, channel, device_token, attempts, account_id, notification_id)
          SELECT c.id, c.channel, c.device_token, c.attempts, c.account_id, a.role, a.email::text AS email,
                 coalesce(sp.phone_enc, pp.phone_enc) AS phone_enc, c.notification_id, n.kind, n.urgent,
@@ -314,7 +342,7 @@ pub enum Outcome {
 
 /// Records outcomes in one statement per kind. Only a row still `sending` under the same
 /// attempt changes: a sender whose lease ran out (and whose row was claimed again) records
-/// nothing over the newer attempt.
+/// nothing over the newer attempt. Rows are found by id alone (see [`claim`]).
 pub async fn record(
     conn: &mut PgConnection,
     outcomes: &[(Uuid, i32, Outcome)],
@@ -355,7 +383,7 @@ pub async fn record(
             "UPDATE deliveries d SET status = 'delivered', provider_id = u.provider_id, delivered_at = now(),
                  lease_until = NULL, updated_at = now()
              FROM UNNEST($1::uuid[], $2::int[], $3::text[]) AS u(id, attempt, provider_id)
-             WHERE d.id = u.id AND d.status = 'sending' AND d.attempts = u.attempt",
+             WHERE d.id = u.id AND CASE WHEN d.status = 'sending' THEN d.attempts = u.attempt ELSE false END",
         )
         .bind(&delivered.0)
         .bind(&delivered.1)
@@ -369,7 +397,7 @@ pub async fn record(
             "UPDATE deliveries d SET status = 'pending', next_attempt_at = u.at, last_error = u.reason,
                  lease_until = NULL, updated_at = now()
              FROM UNNEST($1::uuid[], $2::int[], $3::timestamptz[], $4::text[]) AS u(id, attempt, at, reason)
-             WHERE d.id = u.id AND d.status = 'sending' AND d.attempts = u.attempt",
+             WHERE d.id = u.id AND CASE WHEN d.status = 'sending' THEN d.attempts = u.attempt ELSE false END",
         )
         .bind(&retry.0)
         .bind(&retry.1)
@@ -383,7 +411,7 @@ pub async fn record(
         recorded += sqlx::query(
             "UPDATE deliveries d SET status = u.status, last_error = u.reason, lease_until = NULL, updated_at = now()
              FROM UNNEST($1::uuid[], $2::int[], $3::text[], $4::text[]) AS u(id, attempt, status, reason)
-             WHERE d.id = u.id AND d.status = 'sending' AND d.attempts = u.attempt",
+             WHERE d.id = u.id AND CASE WHEN d.status = 'sending' THEN d.attempts = u.attempt ELSE false END",
         )
         .bind(&ended.0)
         .bind(&ended.1)
@@ -410,22 +438,35 @@ pub async fn release_expired_leases(exec: impl PgExecutor<'_>) -> StoreResult<u6
 
 /// Pending deliveries that are due and not in a stream (never queued, queued before they
 /// were rescheduled, or queued so long ago that the job must have been lost), marked queued.
+///
+/// `waiting` gives, per channel, how many seconds the oldest job still in its stream has
+/// waited (channels whose stream is empty are left out). A job leaves its stream only once
+/// handled, so a delivery queued less than `stale_secs` before that oldest job may well be
+/// in the stream still, behind a backlog: it is not queued again. Without this, a backlog
+/// that took longer than `stale_secs` to send was queued again in full every `stale_secs`
+/// (one that takes ten minutes, 40 times over at the default 15 s).
 pub async fn take_unqueued_due(
     exec: impl PgExecutor<'_>,
     stale_secs: i64,
+    waiting: &[(String, f64)],
     limit: i64,
 ) -> StoreResult<Vec<(Uuid, String)>> {
+    let channels: Vec<&str> = waiting.iter().map(|(c, _)| c.as_str()).collect();
+    let ages: Vec<f64> = waiting.iter().map(|(_, age)| *age).collect();
     Ok(sqlx::query_as(
         "UPDATE deliveries SET queued_at = now()
          WHERE id IN (
-             SELECT id FROM deliveries
-             WHERE status = 'pending' AND next_attempt_at <= now()
-               AND (queued_at IS NULL OR queued_at < next_attempt_at
-                    OR queued_at < now() - $1 * interval '1 second')
-             ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+             SELECT d.id FROM deliveries d
+             WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+               AND (d.queued_at IS NULL OR d.queued_at < d.next_attempt_at
+                    OR d.queued_at < now() - ($1 + coalesce(
+                           ($3::float8[])[array_position($2::text[], d.channel)], 0)) * interval '1 second')
+             ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
          RETURNING id, channel",
     )
     .bind(stale_secs as f64)
+    .bind(&channels)
+    .bind(&ages)
     .bind(limit)
     .fetch_all(exec)
     .await?)
