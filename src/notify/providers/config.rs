@@ -536,7 +536,7 @@ impl Validator<'_> {
             enabled: raw.enabled.unwrap_or(true),
             from,
             timeout: self.duration("email.timeout", raw.timeout, DEFAULT_TIMEOUT),
-            pool_size: raw.pool_size.unwrap_or(8).clamp(1, 256),
+            pool_size: raw.pool_size.unwrap_or(64).clamp(1, 256),
             relay,
         }
     }
