@@ -144,7 +144,7 @@ impl NotificationsApi {
                     urgent: row.urgent,
                     title: row.title,
                     body: row.body,
-                    data: data_map(&row.data),
+                    data: crate::notify::sender::data_of(&row.data),
                     created_at: row.created_at,
                     read: row.read_at.is_some(),
                 })
@@ -328,21 +328,4 @@ fn to_view(row: &PreferencesRow) -> Preferences {
         quiet_to: hhmm(row.quiet_to),
         disabled,
     }
-}
-
-fn data_map(data: &Value) -> BTreeMap<String, String> {
-    data.as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| v.to_string()),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }

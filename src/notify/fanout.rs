@@ -43,27 +43,20 @@ const BATCH: usize = 16;
 /// unacknowledged), fans each out, and acknowledges it only after its ledger rows are
 /// committed.
 pub async fn run(hub: Hub, shutdown: tokio_util::sync::CancellationToken) -> anyhow::Result<()> {
-    let stream = hub.streams.events();
-    let group = super::streams::FANOUT_GROUP;
-    let consumer = format!("{}:fanout", hub.consumer);
-    hub.streams.ensure_group(&stream, group).await?;
-    let claim_idle = hub.settings.claim_idle.as_millis() as u64;
-    let mut last_claim = std::time::Instant::now();
+    let mut consumer = super::streams::Consumer::new(
+        hub.streams.events(),
+        super::streams::FANOUT_GROUP,
+        format!("{}:fanout", hub.consumer),
+        hub.settings.claim_idle,
+    );
+    hub.streams
+        .ensure_group(&consumer.stream, consumer.group)
+        .await?;
     loop {
         if shutdown.is_cancelled() {
             return Ok(());
         }
-        let mut entries = Vec::new();
-        if last_claim.elapsed() >= hub.settings.claim_idle / 2 {
-            entries = hub
-                .streams
-                .claim_abandoned(&stream, group, &consumer, claim_idle, BATCH)
-                .await?;
-            last_claim = std::time::Instant::now();
-        }
-        if entries.is_empty() {
-            entries = hub.streams.read(&stream, group, &consumer, BATCH).await?;
-        }
+        let entries = consumer.next(&hub.streams, BATCH).await?;
         if entries.is_empty() {
             tokio::select! {
                 () = tokio::time::sleep(super::hub::IDLE) => {}
@@ -76,7 +69,7 @@ pub async fn run(hub: Hub, shutdown: tokio_util::sync::CancellationToken) -> any
                 let report = fan_out(&hub, event_id).await?;
                 tracing::debug!(event = %event_id, notifications = report.notifications, deliveries = report.deliveries, "fanned out");
             }
-            hub.streams.ack(&stream, group, &[entry.stream_id]).await?;
+            consumer.ack(&hub.streams, &[entry.stream_id]).await?;
         }
     }
 }

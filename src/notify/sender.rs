@@ -6,7 +6,6 @@
 //! a permanent failure, a delivery is dead-lettered; a dead token is deactivated.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use futures_util::StreamExt;
@@ -18,7 +17,7 @@ use uuid::Uuid;
 use super::hub::{Hub, IDLE};
 use super::links;
 use super::providers::{ChannelKind, OutboundMessage, Recipient, SendError};
-use super::streams::SENDERS_GROUP;
+use super::streams::{Consumer, SENDERS_GROUP};
 use crate::privacy::vault::fields;
 use crate::store::deliveries::{self, ClaimedDelivery, Outcome};
 use crate::store::{self, StoreError};
@@ -57,30 +56,20 @@ pub async fn run(
     channel: ChannelKind,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let stream = hub.streams.deliveries(channel.as_str());
-    let consumer = format!("{}:{}", hub.consumer, channel.as_str());
-    hub.streams.ensure_group(&stream, SENDERS_GROUP).await?;
-    let claim_idle = hub.settings.claim_idle.as_millis() as u64;
-    let batch = hub.settings.batch;
-    let mut last_claim = Instant::now();
+    let mut consumer = Consumer::new(
+        hub.streams.deliveries(channel.as_str()),
+        SENDERS_GROUP,
+        format!("{}:{}", hub.consumer, channel.as_str()),
+        hub.settings.claim_idle,
+    );
+    hub.streams
+        .ensure_group(&consumer.stream, consumer.group)
+        .await?;
     loop {
         if shutdown.is_cancelled() {
             return Ok(());
         }
-        let mut entries = Vec::new();
-        if last_claim.elapsed() >= hub.settings.claim_idle / 2 {
-            entries = hub
-                .streams
-                .claim_abandoned(&stream, SENDERS_GROUP, &consumer, claim_idle, batch)
-                .await?;
-            last_claim = Instant::now();
-        }
-        if entries.is_empty() {
-            entries = hub
-                .streams
-                .read(&stream, SENDERS_GROUP, &consumer, batch)
-                .await?;
-        }
+        let entries = consumer.next(&hub.streams, hub.settings.batch).await?;
         if entries.is_empty() {
             tokio::select! {
                 () = tokio::time::sleep(IDLE) => {}
@@ -94,7 +83,7 @@ pub async fn run(
             .collect();
         send_batch(&hub, channel, &ids).await?;
         let stream_ids: Vec<String> = entries.into_iter().map(|e| e.stream_id).collect();
-        hub.streams.ack(&stream, SENDERS_GROUP, &stream_ids).await?;
+        consumer.ack(&hub.streams, &stream_ids).await?;
     }
 }
 
@@ -287,8 +276,8 @@ async fn send_one(
         .map(|delivered| delivered.provider_id)
 }
 
-/// A notification's `data` as the string map push payloads carry.
-fn data_of(data: &Value) -> BTreeMap<String, String> {
+/// A notification's `data` as the string map push payloads and the inbox carry.
+pub fn data_of(data: &Value) -> BTreeMap<String, String> {
     data.as_object()
         .map(|map| {
             map.iter()

@@ -258,6 +258,50 @@ impl Streams {
     }
 }
 
+/// One consumer of one stream's group: what it reads next.
+pub struct Consumer {
+    pub stream: String,
+    pub group: &'static str,
+    pub name: String,
+    claim_idle: Duration,
+    last_claim: std::time::Instant,
+}
+
+impl Consumer {
+    pub fn new(stream: String, group: &'static str, name: String, claim_idle: Duration) -> Self {
+        Self {
+            stream,
+            group,
+            name,
+            claim_idle,
+            last_claim: std::time::Instant::now(),
+        }
+    }
+
+    /// Up to `count` entries: those a dead consumer left unacknowledged for `claim_idle`
+    /// (looked for twice per `claim_idle`), else new ones; empty when there are none.
+    pub async fn next(&mut self, streams: &Streams, count: usize) -> RedisResult<Vec<Entry>> {
+        if self.last_claim.elapsed() >= self.claim_idle / 2 {
+            self.last_claim = std::time::Instant::now();
+            let idle_ms = self.claim_idle.as_millis() as u64;
+            let abandoned = streams
+                .claim_abandoned(&self.stream, self.group, &self.name, idle_ms, count)
+                .await?;
+            if !abandoned.is_empty() {
+                return Ok(abandoned);
+            }
+        }
+        streams
+            .read(&self.stream, self.group, &self.name, count)
+            .await
+    }
+
+    /// Acknowledges handled entries.
+    pub async fn ack(&self, streams: &Streams, ids: &[String]) -> RedisResult<()> {
+        streams.ack(&self.stream, self.group, ids).await
+    }
+}
+
 /// A stream's size and how far its consumers are behind.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StreamStats {

@@ -166,12 +166,7 @@ pub async fn decide(
     if !store::families::is_linked(&mut *tx, parent, AccountId(seen.student_id)).await? {
         return Err(ParticipationError::SignupNotFound);
     }
-    let event = store::events::lock(&mut *tx, EventId(seen.event_id))
-        .await?
-        .ok_or(ParticipationError::EventNotFound)?;
-    let signup = store::signups::lock(&mut *tx, signup_id)
-        .await?
-        .ok_or(ParticipationError::SignupNotFound)?;
+    let (event, signup) = lock_in_order(tx, &seen).await?;
     match signup.status.as_str() {
         "pending_parent" => {}
         "approved" | "declined" if signup.status == decision.status() => return Ok(signup),
@@ -210,6 +205,18 @@ pub async fn withdraw(
     end_live(tx, signup_id, Some(by), "withdrawn", "withdrawn").await
 }
 
+/// Locks a sign-up's event, then the sign-up itself: the order every change takes (after
+/// the student's row), so concurrent changes cannot deadlock. Returns both as they are now.
+async fn lock_in_order(tx: &mut PgConnection, seen: &SignupRow) -> Result<(EventRow, SignupRow)> {
+    let event = store::events::lock(&mut *tx, EventId(seen.event_id))
+        .await?
+        .ok_or(ParticipationError::EventNotFound)?;
+    let signup = store::signups::lock(&mut *tx, SignupId(seen.id))
+        .await?
+        .ok_or(ParticipationError::SignupNotFound)?;
+    Ok((event, signup))
+}
+
 /// Ends a live sign-up (releasing its seat to the waitlist) and announces it.
 async fn end_live(
     tx: &mut PgConnection,
@@ -221,12 +228,7 @@ async fn end_live(
     let seen = store::signups::find(&mut *tx, signup_id)
         .await?
         .ok_or(ParticipationError::SignupNotFound)?;
-    let event = store::events::lock(&mut *tx, EventId(seen.event_id))
-        .await?
-        .ok_or(ParticipationError::EventNotFound)?;
-    let signup = store::signups::lock(&mut *tx, signup_id)
-        .await?
-        .ok_or(ParticipationError::SignupNotFound)?;
+    let (event, signup) = lock_in_order(tx, &seen).await?;
     if !matches!(
         signup.status.as_str(),
         "pending_parent" | "approved" | "waitlisted"
