@@ -131,7 +131,14 @@ pub async fn seed(state: &AppState) -> Result<Seeded, anyhow::Error> {
         };
         store::profiles::upsert_parent(&mut *tx, &state.vault.seal_parent(parent, &parent_profile))
             .await?;
-        store::families::link(&mut *tx, parent, student, "code").await?;
+        store::families::link(
+            &mut *tx,
+            parent,
+            student,
+            store::families::LinkVia::Code,
+            None,
+        )
+        .await?;
         let consent = ConsentId::new();
         let proof = state
             .vault

@@ -210,6 +210,12 @@ impl ConsentsApi {
         if kind == ConsentKind::PersonalData {
             store::consents::cancel_erasure(&mut *tx, child).await?;
         }
+        store::outbox::append(
+            &mut *tx,
+            "consent_given",
+            json!({ "student_id": child.0, "kind": kind.as_str(), "actor_id": caller.account.0 }),
+        )
+        .await?;
         tx.commit().await?;
         let record = store::consents::history(&state.db, child)
             .await?
@@ -327,13 +333,22 @@ async fn on_withdrawn(
                 .map_err(super::events::participation_problem)?;
             let delay = chrono::Duration::from_std(state.settings.privacy.erasure_delay)
                 .unwrap_or(chrono::Duration::days(1));
-            store::consents::schedule_erasure(&mut *tx, child, Utc::now() + delay).await?;
+            let due_at =
+                store::consents::schedule_erasure(&mut *tx, child, Utc::now() + delay).await?;
+            // The other parent learns of it at once and has until `due_at` to object by
+            // giving consent again, which cancels the erasure.
             store::outbox::append(
                 &mut *tx,
-                "consent_withdrawn",
-                json!({ "student_id": child.0, "kind": kind.as_str(), "parent_id": caller.account.0 }),
+                "personal_data_consent_withdrawn",
+                json!({
+                    "student_id": child.0,
+                    "kind": kind.as_str(),
+                    "actor_id": caller.account.0,
+                    "erasure_due_at": due_at,
+                }),
             )
             .await?;
+            return Ok(());
         }
         ConsentKind::HealthData => {
             store::profiles::set_student_health(&mut *tx, child, None).await?;
@@ -348,6 +363,12 @@ async fn on_withdrawn(
         }
         ConsentKind::PhotoVideo => {}
     }
+    store::outbox::append(
+        &mut *tx,
+        "consent_withdrawn",
+        json!({ "student_id": child.0, "kind": kind.as_str(), "actor_id": caller.account.0 }),
+    )
+    .await?;
     Ok(())
 }
 

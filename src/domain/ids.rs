@@ -58,6 +58,10 @@ typed_id!(
     InvitationId
 );
 typed_id!(
+    /// An adult's request to join a child's family, awaiting a linked parent's decision.
+    LinkRequestId
+);
+typed_id!(
     /// A practical event (профессиональная проба).
     EventId
 );

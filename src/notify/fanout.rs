@@ -26,6 +26,7 @@ const ID_FIELDS: &[&str] = &[
     "notice_id",
     "attempt_id",
     "test_id",
+    "request_id",
 ];
 
 /// What one fan-out did.
@@ -263,6 +264,19 @@ async fn audience(
                 who.insert(student, Relation::Subject);
             }
         }
+        Audience::FamilyChange => {
+            if let Some(student) = id("student_id") {
+                let (actor, subject) = (id("actor_id"), id("subject_id"));
+                for parent in deliveries::parents_of(&mut *tx, student).await? {
+                    if Some(parent) != actor && Some(parent) != subject {
+                        who.insert(parent, Relation::Parent);
+                    }
+                }
+                if let Some(subject) = subject.filter(|s| Some(*s) != actor) {
+                    who.insert(subject, Relation::Subject);
+                }
+            }
+        }
         Audience::EventParticipants | Audience::CancelledParticipants => {
             if let Some(event) = id("event_id") {
                 let cancelled = audience == Audience::CancelledParticipants;
@@ -300,6 +314,8 @@ struct Context {
     notice: String,
     test_title: String,
     code: String,
+    consent_kind: String,
+    erasure_due_at: Option<DateTime<Utc>>,
 }
 
 fn time_field(payload: &Value, field: &str) -> Option<DateTime<Utc>> {
@@ -368,6 +384,12 @@ impl Context {
                 .map(|test| test.title.clone())
                 .unwrap_or_default(),
             code,
+            consent_kind: payload
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            erasure_due_at: time_field(payload, "erasure_due_at"),
         })
     }
 
@@ -386,8 +408,24 @@ impl Context {
             ("notice", self.notice.clone()),
             ("test_title", self.test_title.clone()),
             ("code", self.code.clone()),
+            ("consent_kind", consent_words(&self.consent_kind, language)),
+            ("erasure_due_at", when(self.erasure_due_at)),
         ])
     }
+}
+
+/// What a consent covers, as the sentence "… withdrew the consent {consent_kind}" needs it.
+fn consent_words(kind: &str, language: &str) -> String {
+    let words = match (kind, language) {
+        ("personal_data", "en") => "to the processing of the child's personal data",
+        ("health_data", "en") => "to the processing of the child's health data",
+        ("photo_video", "en") => "to photos and videos of the child",
+        ("personal_data", _) => "на обработку персональных данных ребёнка",
+        ("health_data", _) => "на обработку сведений о здоровье ребёнка",
+        ("photo_video", _) => "на фото- и видеосъёмку ребёнка",
+        _ => "",
+    };
+    words.to_owned()
 }
 
 /// "5 декабря, 14:00" or "5 December, 14:00", in the event's local time.

@@ -21,6 +21,11 @@ pub enum Plan {
     ApprovalRequest,
     /// An event was cancelled or moved: push and e-mail, and SMS too when urgent.
     EventChange,
+    /// A change to who may act for a child (a family link, a consent): push to every
+    /// device and e-mail at once, SMS only when neither reaches them. It cannot be switched
+    /// off and ignores quiet hours: a parent must learn at once that someone else acted
+    /// for their child, while there is still time to object.
+    FamilySecurity,
 }
 
 /// Who a kind of notice is for.
@@ -34,6 +39,10 @@ pub enum Audience {
     EventParticipants,
     /// Everyone whose sign-up for `payload.event_id` the cancellation ended, and their parents.
     CancelledParticipants,
+    /// A change in `payload.student_id`'s family: the parents linked to the child except
+    /// the one who acted (`payload.actor_id`), as parents; and `payload.subject_id` (an
+    /// adult joining or refused), when given, as subject.
+    FamilyChange,
 }
 
 /// The policy of one kind.
@@ -55,6 +64,7 @@ pub struct KindPolicy {
 }
 
 const EVENT: &[&str] = &["event_title", "starts_at", "expires_at"];
+const CONSENT: &[&str] = &["consent_kind", "erasure_due_at"];
 
 /// Every kind that produces notices; other domain events are not announced.
 pub const POLICIES: &[KindPolicy] = &[
@@ -165,6 +175,69 @@ pub const POLICIES: &[KindPolicy] = &[
         inbox: true,
         placeholders: &["event_title", "notice"],
         data: &["event_id", "notice_id"],
+    },
+    KindPolicy {
+        kind: "family_link_requested",
+        audience: Audience::FamilyChange,
+        subject: None,
+        parent: Some(Plan::FamilySecurity),
+        inbox: true,
+        placeholders: &[],
+        data: &["student_id", "request_id"],
+    },
+    KindPolicy {
+        kind: "family_link_added",
+        audience: Audience::FamilyChange,
+        subject: Some(Plan::Informational),
+        parent: Some(Plan::FamilySecurity),
+        inbox: true,
+        placeholders: &[],
+        data: &["student_id"],
+    },
+    KindPolicy {
+        kind: "family_link_declined",
+        audience: Audience::FamilyChange,
+        subject: Some(Plan::Informational),
+        parent: None,
+        inbox: true,
+        placeholders: &[],
+        data: &["student_id", "request_id"],
+    },
+    KindPolicy {
+        kind: "family_link_removed",
+        audience: Audience::FamilyChange,
+        subject: None,
+        parent: Some(Plan::FamilySecurity),
+        inbox: true,
+        placeholders: &[],
+        data: &["student_id"],
+    },
+    KindPolicy {
+        kind: "consent_given",
+        audience: Audience::FamilyChange,
+        subject: None,
+        parent: Some(Plan::FamilySecurity),
+        inbox: true,
+        placeholders: CONSENT,
+        data: &["student_id"],
+    },
+    KindPolicy {
+        kind: "consent_withdrawn",
+        audience: Audience::FamilyChange,
+        subject: None,
+        parent: Some(Plan::FamilySecurity),
+        inbox: true,
+        placeholders: CONSENT,
+        data: &["student_id"],
+    },
+    KindPolicy {
+        kind: "personal_data_consent_withdrawn",
+        audience: Audience::FamilyChange,
+        subject: None,
+        parent: Some(Plan::FamilySecurity),
+        inbox: true,
+        placeholders: CONSENT,
+        data: &["student_id"],
     },
     KindPolicy {
         kind: "results_ready",
@@ -375,6 +448,16 @@ pub fn plan_deliveries(
             }));
             return planned;
         }
+        Plan::FamilySecurity => {
+            planned.extend(pushes);
+            if has_email {
+                planned.push(single("email"));
+            }
+            if planned.is_empty() && has_sms {
+                planned.push(single("sms"));
+            }
+            return planned;
+        }
         Plan::EventChange => {
             if has_push && !disabled("push") {
                 planned.extend(pushes);
@@ -560,6 +643,41 @@ mod tests {
             after_quiet_hours(noon, Some(22 * 60), Some(8 * 60), "Europe/Moscow"),
             noon
         );
+    }
+
+    #[test]
+    fn a_family_change_reaches_every_device_and_the_mailbox_whatever_the_preferences() {
+        let now = Utc::now();
+        let mut who = person(&[("t1", "ios"), ("t2", "android-fcm")], true, true);
+        who.disabled = Some(json!({ "consent_withdrawn": ["push", "email", "sms"] }));
+        who.quiet_from = Some(0);
+        who.quiet_to = Some(23 * 60 + 59);
+        let planned = plan_deliveries(
+            "consent_withdrawn",
+            Plan::FamilySecurity,
+            false,
+            &who,
+            now,
+            Duration::minutes(15),
+        );
+        assert_eq!(
+            channels(&planned),
+            [("apns", false), ("fcm", false), ("email", false)]
+        );
+        assert!(
+            planned.iter().all(|d| d.at == now),
+            "not held by quiet hours"
+        );
+        let without_app_or_mail = person(&[], true, false);
+        let planned = plan_deliveries(
+            "consent_withdrawn",
+            Plan::FamilySecurity,
+            false,
+            &without_app_or_mail,
+            now,
+            Duration::minutes(15),
+        );
+        assert_eq!(channels(&planned), [("sms", false)]);
     }
 
     #[test]

@@ -129,17 +129,19 @@ pub async fn schedule_erasure(
     exec: impl PgExecutor<'_>,
     student: AccountId,
     due_at: DateTime<Utc>,
-) -> StoreResult<()> {
-    sqlx::query(
+) -> StoreResult<DateTime<Utc>> {
+    // An erasure already scheduled sooner keeps its time; that time is returned.
+    let due: Option<DateTime<Utc>> = sqlx::query_scalar(
         "INSERT INTO erasures (student_id, due_at) VALUES ($1, $2)
          ON CONFLICT (student_id) DO UPDATE SET due_at = LEAST(erasures.due_at, EXCLUDED.due_at), done_at = NULL
-         WHERE erasures.done_at IS NULL",
+         WHERE erasures.done_at IS NULL
+         RETURNING due_at",
     )
     .bind(student.0)
     .bind(due_at)
-    .execute(exec)
+    .fetch_optional(exec)
     .await?;
-    Ok(())
+    Ok(due.unwrap_or(due_at))
 }
 
 /// Cancels a pending erasure (consent given again before it was due).

@@ -5,7 +5,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::error::StoreResult;
-use crate::domain::ids::{AccountId, InvitationId};
+use crate::domain::ids::{AccountId, InvitationId, LinkRequestId};
 
 /// Locks the student's account row, serialising link changes for one child.
 pub async fn lock_student(exec: impl PgExecutor<'_>, student: AccountId) -> StoreResult<bool> {
@@ -41,19 +41,41 @@ pub async fn is_linked(
     .await?)
 }
 
+/// How a link came about: the child's code, the child accepting an invitation, or a code
+/// a linked parent created for another adult.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkVia {
+    Code,
+    Invitation,
+    ParentCode,
+}
+
+impl LinkVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkVia::Code => "code",
+            LinkVia::Invitation => "invitation",
+            LinkVia::ParentCode => "parent_code",
+        }
+    }
+}
+
+/// Links parent and child; `confirmed_by` is the linked parent who agreed, when one had to.
 pub async fn link(
     exec: impl PgExecutor<'_>,
     parent: AccountId,
     student: AccountId,
-    via: &str,
+    via: LinkVia,
+    confirmed_by: Option<AccountId>,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO family_links (parent_id, student_id, via) VALUES ($1, $2, $3)
+        "INSERT INTO family_links (parent_id, student_id, via, confirmed_by) VALUES ($1, $2, $3, $4)
          ON CONFLICT DO NOTHING",
     )
     .bind(parent.0)
     .bind(student.0)
-    .bind(via)
+    .bind(via.as_str())
+    .bind(confirmed_by.map(|c| c.0))
     .execute(exec)
     .await?;
     Ok(())
@@ -124,39 +146,55 @@ pub async fn parent_ids(
     Ok(ids.into_iter().map(AccountId).collect())
 }
 
-/// Replaces the student's unused codes with a new one.
+/// Replaces the unused codes the same person made for this student with a new one:
+/// the student's own (`created_by` none) or a linked parent's.
 pub async fn replace_link_code(
     exec: impl PgExecutor<'_>,
     student: AccountId,
+    created_by: Option<AccountId>,
     digest: &[u8],
     expires_at: DateTime<Utc>,
 ) -> StoreResult<()> {
     sqlx::query(
-        "WITH retired AS (DELETE FROM link_codes WHERE student_id = $1 AND used_at IS NULL)
-         INSERT INTO link_codes (digest, student_id, expires_at) VALUES ($2, $1, $3)",
+        "WITH retired AS (
+             DELETE FROM link_codes
+             WHERE student_id = $1 AND used_at IS NULL AND created_by IS NOT DISTINCT FROM $4
+         )
+         INSERT INTO link_codes (digest, student_id, expires_at, created_by) VALUES ($2, $1, $3, $4)",
     )
     .bind(student.0)
     .bind(digest)
     .bind(expires_at)
+    .bind(created_by.map(|c| c.0))
     .execute(exec)
     .await?;
     Ok(())
 }
 
-/// Marks a live code used and returns its student; `None` for unknown, used or expired.
+/// A redeemed code: whose it is, and which linked parent made it (none: the child).
+#[derive(Debug, Clone, Copy)]
+pub struct RedeemedCode {
+    pub student: AccountId,
+    pub created_by: Option<AccountId>,
+}
+
+/// Marks a live code used; `None` for unknown, used or expired.
 pub async fn redeem_link_code(
     exec: impl PgExecutor<'_>,
     digest: &[u8],
-) -> StoreResult<Option<AccountId>> {
-    let student: Option<Uuid> = sqlx::query_scalar(
+) -> StoreResult<Option<RedeemedCode>> {
+    let row: Option<(Uuid, Option<Uuid>)> = sqlx::query_as(
         "UPDATE link_codes SET used_at = now()
          WHERE digest = $1 AND used_at IS NULL AND expires_at > now()
-         RETURNING student_id",
+         RETURNING student_id, created_by",
     )
     .bind(digest)
     .fetch_optional(exec)
     .await?;
-    Ok(student.map(AccountId))
+    Ok(row.map(|(student, created_by)| RedeemedCode {
+        student: AccountId(student),
+        created_by: created_by.map(AccountId),
+    }))
 }
 
 pub async fn create_invitation(
@@ -231,4 +269,123 @@ pub async fn close_invitation(
     .fetch_optional(exec)
     .await?;
     Ok(parent.map(AccountId))
+}
+
+/// Opens a request to join a child's family, or returns the one already open for the
+/// same adult and child.
+pub async fn open_link_request(
+    exec: &mut sqlx::PgConnection,
+    id: LinkRequestId,
+    student: AccountId,
+    requester: AccountId,
+    via: LinkVia,
+    expires_at: DateTime<Utc>,
+) -> StoreResult<(LinkRequestId, bool)> {
+    let created: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO family_link_requests (id, student_id, requester_id, via, expires_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (student_id, requester_id) WHERE decided_at IS NULL DO NOTHING
+         RETURNING id",
+    )
+    .bind(id.0)
+    .bind(student.0)
+    .bind(requester.0)
+    .bind(via.as_str())
+    .bind(expires_at)
+    .fetch_optional(&mut *exec)
+    .await?;
+    if let Some(id) = created {
+        return Ok((LinkRequestId(id), true));
+    }
+    let open: Uuid = sqlx::query_scalar(
+        "SELECT id FROM family_link_requests
+         WHERE student_id = $1 AND requester_id = $2 AND decided_at IS NULL",
+    )
+    .bind(student.0)
+    .bind(requester.0)
+    .fetch_one(&mut *exec)
+    .await?;
+    Ok((LinkRequestId(open), false))
+}
+
+/// A request to join a family, with the requester's names (first name and surname only).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkRequestRow {
+    pub id: Uuid,
+    pub student_id: Uuid,
+    pub requester_id: Uuid,
+    pub via: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision: Option<String>,
+    pub requester_given_name: Option<String>,
+    pub requester_surname: Option<String>,
+}
+
+const LINK_REQUEST: &str = "SELECT r.id, r.student_id, r.requester_id, r.via, r.created_at, r.expires_at,
+        r.decided_at, r.decision, p.given_name AS requester_given_name, p.surname AS requester_surname
+ FROM family_link_requests r LEFT JOIN parent_profiles p ON p.account_id = r.requester_id";
+
+pub async fn link_request(
+    exec: impl PgExecutor<'_>,
+    id: LinkRequestId,
+) -> StoreResult<Option<LinkRequestRow>> {
+    Ok(
+        sqlx::query_as::<_, LinkRequestRow>(&format!("{LINK_REQUEST} WHERE r.id = $1"))
+            .bind(id.0)
+            .fetch_optional(exec)
+            .await?,
+    )
+}
+
+/// Locks a request for a decision (after the child's row, the order every link change
+/// takes); `None` when it does not exist.
+pub async fn lock_link_request(
+    exec: impl PgExecutor<'_>,
+    id: LinkRequestId,
+) -> StoreResult<Option<LinkRequestRow>> {
+    Ok(sqlx::query_as::<_, LinkRequestRow>(&format!(
+        "{LINK_REQUEST} WHERE r.id = $1 FOR UPDATE OF r"
+    ))
+    .bind(id.0)
+    .fetch_optional(exec)
+    .await?)
+}
+
+/// Records a linked parent's decision on an open request.
+pub async fn decide_link_request(
+    exec: impl PgExecutor<'_>,
+    id: LinkRequestId,
+    by: AccountId,
+    confirmed: bool,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE family_link_requests
+         SET decided_at = now(), decided_by = $2, decision = CASE WHEN $3 THEN 'confirmed' ELSE 'declined' END
+         WHERE id = $1 AND decided_at IS NULL",
+    )
+    .bind(id.0)
+    .bind(by.0)
+    .bind(confirmed)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// The requests an account can see, newest first: those it made, those about its linked
+/// children, and (for a student) those about itself.
+pub async fn link_requests_for(
+    exec: impl PgExecutor<'_>,
+    account: AccountId,
+) -> StoreResult<Vec<LinkRequestRow>> {
+    Ok(sqlx::query_as::<_, LinkRequestRow>(&format!(
+        "{LINK_REQUEST}
+         WHERE r.requester_id = $1 OR r.student_id = $1
+            OR r.student_id IN (SELECT student_id FROM family_links WHERE parent_id = $1)
+         ORDER BY r.created_at DESC, r.id DESC LIMIT 100"
+    ))
+    .bind(account.0)
+    .fetch_all(exec)
+    .await?)
 }

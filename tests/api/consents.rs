@@ -149,11 +149,12 @@ async fn withdrawing_personal_data_consent_erases_the_child_leaving_statistics_a
     assert_eq!(response.status(), 200);
     let view: Value = response.json().await.unwrap();
     assert_eq!(view["status"], "withdrawn");
-    let events: Vec<Value> =
-        sqlx::query_scalar("SELECT payload FROM outbox WHERE kind = 'consent_withdrawn'")
-            .fetch_all(&app.db)
-            .await
-            .unwrap();
+    let events: Vec<Value> = sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE kind = 'personal_data_consent_withdrawn'",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["student_id"], child.to_string());
 

@@ -119,13 +119,13 @@ async fn code_guesses_are_rate_limited() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_child_has_at_most_two_parents_even_when_they_link_at_once() {
+async fn a_child_has_at_most_two_parents_even_when_they_are_confirmed_at_once() {
     let app = spawn_app().await;
     let child = app.signup("student").await;
     let first = app.signup("parent").await;
     app.link(&first, &child).await;
 
-    // Two more parents invite the child; the child accepts both at the same moment.
+    // Two more adults invite the child, who accepts both: each becomes a request.
     let (second, third) = tokio::join!(app.signup("parent"), app.signup("parent"));
     for parent in [&second, &third] {
         let sent = app
@@ -143,25 +143,38 @@ async fn a_child_has_at_most_two_parents_even_when_they_link_at_once() {
         .json()
         .await
         .unwrap();
-    let ids: Vec<&str> = open
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids.len(), 2);
-    let (path_a, path_b) = (
-        format!("/v1/invitations/{}/accept", ids[0]),
-        format!("/v1/invitations/{}/accept", ids[1]),
-    );
+    let mut requests = Vec::new();
+    for invitation in open.as_array().unwrap() {
+        let accepted = app
+            .post_as(
+                &format!(
+                    "/v1/invitations/{}/accept",
+                    invitation["id"].as_str().unwrap()
+                ),
+                &child.access,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(accepted.status(), 202);
+        let request: Value = accepted.json().await.unwrap();
+        assert_eq!(request["status"], "pending");
+        requests.push(request["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(requests.len(), 2);
+
+    // The first parent confirms both at the same moment: one joins, one is refused.
     let empty = json!({});
+    let (path_a, path_b) = (
+        format!("/v1/link-requests/{}/confirm", requests[0]),
+        format!("/v1/link-requests/{}/confirm", requests[1]),
+    );
     let (a, b) = tokio::join!(
-        app.post_as(&path_a, &child.access, &empty),
-        app.post_as(&path_b, &child.access, &empty),
+        app.post_as(&path_a, &first.access, &empty),
+        app.post_as(&path_b, &first.access, &empty),
     );
     let mut statuses = [a.status().as_u16(), b.status().as_u16()];
     statuses.sort();
-    assert_eq!(statuses, [201, 409]);
+    assert_eq!(statuses, [200, 409]);
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM family_links WHERE student_id = $1")
         .bind(child.account_id)
         .fetch_one(&app.db)

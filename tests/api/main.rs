@@ -9,6 +9,7 @@ mod diagnostics;
 mod errors;
 mod events;
 mod families;
+mod family_trust;
 mod health;
 mod helpers;
 mod hub;

@@ -322,7 +322,8 @@ async fn two_parents_deciding_at_the_same_moment_produce_one_decision() {
         &crate::helpers::parent_profile(&crate::helpers::valid_snils()),
     )
     .await;
-    app.link(&second, &family.child).await;
+    app.link_second_parent(&family.parent, &second, &family.child)
+        .await;
     let event = app
         .publish_event(&organizer, &event_input(Duration::days(5), 3))
         .await;

@@ -289,6 +289,34 @@ impl TestApp {
         );
     }
 
+    /// Links another adult to a child who already has a parent, with a code that parent
+    /// created (the linked parent's confirmation).
+    pub async fn link_second_parent(&self, first: &Person, second: &Person, child: &Person) {
+        let code: Value = self
+            .post_as(
+                &format!("/v1/children/{}/link-codes", child.account_id),
+                &first.access,
+                &json!({}),
+            )
+            .await
+            .json()
+            .await
+            .expect("code");
+        let response = self
+            .post_as(
+                "/v1/me/children",
+                &second.access,
+                &json!({ "code": code["code"] }),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            201,
+            "link: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
     pub async fn give_consent(&self, parent: &Person, child: &Person, kind: &str) -> Response {
         let response = self
             .post_as(
