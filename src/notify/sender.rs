@@ -22,12 +22,17 @@ use crate::privacy::vault::fields;
 use crate::store::deliveries::{self, ClaimedDelivery, Outcome};
 use crate::store::{self, StoreError};
 
-/// Kinds whose push offers approve / decline buttons.
+/// Kinds whose push offers approve / decline buttons: requests for a parent's decision,
+/// which stop standing once the sign-up is decided, withdrawn or expired, or the event is
+/// cancelled or has begun.
 const DECISION_KINDS: &[&str] = &[
     "signup_requested",
     "waitlist_promoted",
     "signup_expiring_soon",
 ];
+/// Kinds about an event that stop standing once it is cancelled or over (the cancellation
+/// notice itself supersedes them).
+const EVENT_NOTICE_KINDS: &[&str] = &["event_rescheduled", "organizer_notice"];
 /// Kinds that are not essential: their e-mail carries a one-click unsubscribe.
 const OPTIONAL_KINDS: &[&str] = &[
     "signup_approved",
@@ -105,7 +110,16 @@ async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usi
     let lease = hub.settings.lease.as_secs() as i64;
     let claimed = {
         let mut conn = hub.db.acquire().await?;
-        deliveries::claim(&mut conn, ids, lease).await?
+        deliveries::claim(
+            &mut conn,
+            ids,
+            lease,
+            deliveries::Settled {
+                by_signup: DECISION_KINDS,
+                by_event: EVENT_NOTICE_KINDS,
+            },
+        )
+        .await?
     };
     let count = claimed.len();
     let results: Vec<(ClaimedDelivery, Result<String, SendError>)> =

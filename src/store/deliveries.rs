@@ -282,8 +282,11 @@ pub struct ClaimedDelivery {
 
 /// Claims the due, pending deliveries among `ids` for sending (a lease of `lease_secs`);
 /// rows already sent, failed, held for later, or leased by another worker are skipped,
-/// which is what makes a redelivered job harmless. Escalations whose notification was
-/// acknowledged are marked skipped instead.
+/// which is what makes a redelivered job harmless. Deliveries whose notice no longer
+/// stands are marked skipped instead, right before they would go out: an escalation whose
+/// notification was acknowledged; a request for a decision (`settled.by_signup`) whose
+/// sign-up no longer awaits one or whose event was cancelled or has begun; a notice about
+/// an event (`settled.by_event`) that was since cancelled or is over.
 ///
 /// Here and in [`record`], the rows are found by their ids alone: the status is checked in
 /// a `CASE`, which the planner cannot match to the partial indexes on status
@@ -298,15 +301,27 @@ pub async fn claim(
     conn: &mut PgConnection,
     ids: &[Uuid],
     lease_secs: i64,
+    settled: Settled<'_>,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     sqlx::query(
-        "UPDATE deliveries d SET status = 'skipped', last_error = 'acknowledged before escalation',
-             updated_at = now()
+        "UPDATE deliveries d SET status = 'skipped', updated_at = now(),
+             last_error = CASE WHEN d.escalation AND n.acked_at IS NOT NULL
+                               THEN 'acknowledged before escalation'
+                               ELSE 'settled before sending' END
          FROM notifications n
-         WHERE d.id = ANY($1) AND CASE WHEN d.status = 'pending' THEN d.escalation ELSE false END
-           AND n.id = d.notification_id AND n.acked_at IS NOT NULL",
+         LEFT JOIN signups s ON n.kind = ANY($2) AND s.id = (n.data->>'signup_id')::uuid
+         LEFT JOIN events e ON (n.kind = ANY($2) OR n.kind = ANY($3))
+                            AND e.id = (n.data->>'event_id')::uuid
+         WHERE d.id = ANY($1) AND CASE WHEN d.status = 'pending' THEN true ELSE false END
+           AND n.id = d.notification_id
+           AND ((d.escalation AND n.acked_at IS NOT NULL)
+                OR (n.kind = ANY($2) AND (s.status IS DISTINCT FROM 'pending_parent'
+                                          OR e.status = 'cancelled' OR e.starts_at <= now()))
+                OR (n.kind = ANY($3) AND (e.status = 'cancelled' OR e.ends_at <= now())))",
     )
     .bind(ids)
+    .bind(settled.by_signup)
+    .bind(settled.by_event)
     .execute(&mut *conn)
     .await?;
     Ok(sqlx::query_as::<_, ClaimedDelivery>(
@@ -329,6 +344,15 @@ pub async fn claim(
     .bind(lease_secs as f64)
     .fetch_all(&mut *conn)
     .await?)
+}
+
+/// Which kinds of notice stop standing when their subject is settled.
+#[derive(Debug, Clone, Copy)]
+pub struct Settled<'a> {
+    /// Requests for a parent's decision on `data.signup_id` (of an event `data.event_id`).
+    pub by_signup: &'a [&'a str],
+    /// Notices about the event `data.event_id`.
+    pub by_event: &'a [&'a str],
 }
 
 /// The outcome of one claimed delivery.

@@ -16,4 +16,5 @@ mod hub;
 mod lifecycle;
 mod privacy;
 mod profiles;
+mod settled;
 mod signups;
