@@ -25,7 +25,8 @@ pub struct DecisionForm {
 #[handler]
 pub async fn show_approval(state: Data<&AppState>, Path(token): Path<String>) -> Response {
     match approval_context(&state, &token).await {
-        Ok(Some((link, event_line)))
+        Ok(Some((_, _, Some(settled)))) => page(StatusCode::GONE, settled.title, settled.body),
+        Ok(Some((link, event_line, None)))
             if link.used_at.is_none() && link.expires_at > chrono::Utc::now() =>
         {
             page(
@@ -39,7 +40,7 @@ pub async fn show_approval(state: Data<&AppState>, Path(token): Path<String>) ->
                 ),
             )
         }
-        Ok(Some((link, _))) if link.used_at.is_some() => page(
+        Ok(Some((link, _, _))) if link.used_at.is_some() => page(
             StatusCode::GONE,
             "Ссылка уже использована",
             "<p>Решение по этой записи уже принято.</p>",
@@ -186,11 +187,46 @@ pub async fn unsubscribe(state: Data<&AppState>, Path(token): Path<String>) -> R
     }
 }
 
-/// The link, and one line describing the event, when the token is genuine and known.
+/// Why a request no longer waits for a decision, as the page says it.
+struct Settled {
+    title: &'static str,
+    body: &'static str,
+}
+
+/// What became of a sign-up that no longer awaits a parent, if it does not.
+fn settled(
+    signup_status: &str,
+    event: Option<&store::events::EventRow>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Settled> {
+    let event_over = event.is_none_or(|e| e.status == "cancelled" || e.starts_at <= now);
+    match signup_status {
+        "approved" => Some(Settled {
+            title: "Решение уже принято",
+            body: "<p>Участие в этой пробе уже одобрено.</p>",
+        }),
+        "declined" => Some(Settled {
+            title: "Решение уже принято",
+            body: "<p>Эта запись уже отклонена.</p>",
+        }),
+        "pending_parent" if !event_over => None,
+        _ if event.is_some_and(|e| e.status == "cancelled") => Some(Settled {
+            title: "Проба отменена",
+            body: "<p>Организатор отменил эту пробу, решение больше не нужно.</p>",
+        }),
+        _ => Some(Settled {
+            title: "Запись больше не ждёт решения",
+            body: "<p>Откройте приложение, чтобы посмотреть её состояние.</p>",
+        }),
+    }
+}
+
+/// The link, one line describing the event, and whether the request is settled, when the
+/// token is genuine and known.
 async fn approval_context(
     state: &AppState,
     token: &str,
-) -> Result<Option<(store::approval_links::LinkRow, String)>, store::StoreError> {
+) -> Result<Option<(store::approval_links::LinkRow, String, Option<Settled>)>, store::StoreError> {
     let Some(id) = links::approval_link_id(&state.index, token) else {
         return Ok(None);
     };
@@ -201,6 +237,7 @@ async fn approval_context(
         return Ok(None);
     };
     let event = store::events::find(&state.db, EventId(signup.event_id)).await?;
+    let settled = settled(&signup.status, event.as_ref(), chrono::Utc::now());
     let line = event
         .map(|e| {
             let place = e.city.map(|c| format!(", {c}")).unwrap_or_default();
@@ -211,7 +248,7 @@ async fn approval_context(
             )
         })
         .unwrap_or_default();
-    Ok(Some((link, line)))
+    Ok(Some((link, line, settled)))
 }
 
 fn not_found() -> Response {

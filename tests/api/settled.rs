@@ -9,7 +9,7 @@ use chrono::Duration as Span;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Family, TestApp, event_input, eventually, spawn_app_with};
+use crate::helpers::{Family, TestApp, event_input, eventually, spawn_app, spawn_app_with};
 
 /// A family whose parent has an iPhone (so an approval request escalates to SMS).
 async fn family_with_iphone(app: &TestApp) -> Family {
@@ -132,4 +132,71 @@ async fn a_decision_made_after_the_escalation_was_queued_still_stops_it() {
             .messages(Some(&family.parent_phone))
             .is_empty()
     );
+}
+
+/// The path of the approval link in the SMS a parent without the app received.
+async fn approval_link(app: &TestApp, family: &Family) -> String {
+    let sms = app
+        .received(ChannelKind::Sms, &family.parent_phone, 1)
+        .await;
+    let text = sms[0].body.to_string();
+    let start = text.find("/a/").expect("the SMS carries a link");
+    text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '\\')
+        .collect()
+}
+
+#[tokio::test]
+async fn the_link_page_of_a_settled_request_says_so_and_offers_nothing_to_press() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let (decided, cancelled) = (app.family().await, app.family().await);
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    let other_event = app
+        .publish_event(&organizer, &event_input(Span::days(6), 5))
+        .await;
+    let signup = app.sign_up(&decided.child.access, event, 201).await;
+    app.sign_up(&cancelled.child.access, other_event, 201).await;
+    let (decided_link, cancelled_link) = (
+        approval_link(&app, &decided).await,
+        approval_link(&app, &cancelled).await,
+    );
+    let open = app.get(&decided_link).await;
+    assert_eq!(open.status(), 200);
+    assert!(open.text().await.unwrap().contains("<button"));
+
+    // Decided in the app (not through the link), and the other event cancelled.
+    let approved = app
+        .post_as(
+            &format!("/v1/signups/{}/decision", signup["id"].as_str().unwrap()),
+            &decided.parent.access,
+            &json!({ "decision": "approve" }),
+        )
+        .await;
+    assert_eq!(approved.status(), 200);
+    let cancel = app
+        .post_as(
+            &format!("/v1/events/{other_event}/cancel"),
+            &organizer.access,
+            &json!({ "reason": "Авария водопровода" }),
+        )
+        .await;
+    assert_eq!(cancel.status(), 200);
+
+    for (link, says) in [
+        (&decided_link, "Участие в этой пробе уже одобрено"),
+        (&cancelled_link, "Организатор отменил эту пробу"),
+    ] {
+        let page = app.get(link).await;
+        assert_eq!(page.status(), 410);
+        let html = page.text().await.unwrap();
+        assert!(html.contains(says), "{html}");
+        assert!(
+            !html.contains("<button") && !html.contains("<form"),
+            "{html}"
+        );
+    }
 }
