@@ -82,15 +82,10 @@ pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, StoreErr
         return Ok(FanOutReport::default());
     };
     if event.fanned_out_at.is_some() {
-        // Seen before (a redelivered job): queue again whatever is still due.
-        let due = deliveries::queue_due_for_event(&mut *tx, event_id).await?;
-        tx.commit().await?;
-        let queued = due.len();
-        hub.enqueue(due).await;
-        return Ok(FanOutReport {
-            queued,
-            ..FanOutReport::default()
-        });
+        // Seen before (a job redelivered after a crash): nothing to do. Its deliveries
+        // are in the ledger, and any whose job was lost is queued again by the reconciler.
+        // Touching them here would lock rows the senders are working on.
+        return Ok(FanOutReport::default());
     }
     let Some(policy) = policy::policy(&event.kind) else {
         deliveries::mark_fanned_out(&mut *tx, event_id).await?;

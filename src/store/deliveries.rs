@@ -242,23 +242,6 @@ fn copy_escape(value: &str) -> String {
     out
 }
 
-/// Pending deliveries of one domain event that are due now, marked queued.
-pub async fn queue_due_for_event(
-    exec: impl PgExecutor<'_>,
-    event_id: Uuid,
-) -> StoreResult<Vec<(Uuid, String)>> {
-    Ok(sqlx::query_as(
-        "UPDATE deliveries d SET queued_at = now()
-         FROM notifications n
-         WHERE n.event_id = $1 AND d.notification_id = n.id AND d.status = 'pending'
-           AND d.next_attempt_at <= now()
-         RETURNING d.id, d.channel",
-    )
-    .bind(event_id)
-    .fetch_all(exec)
-    .await?)
-}
-
 /// A claimed delivery with what its message is made of.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedDelivery {

@@ -13,6 +13,7 @@ mod family_trust;
 mod health;
 mod helpers;
 mod hub;
+mod hub_faults;
 mod lifecycle;
 mod privacy;
 mod profiles;

@@ -1,0 +1,64 @@
+//! The hub under faults: a domain event handled twice after a crash.
+
+use std::time::Duration;
+
+use chrono::Duration as Span;
+use uuid::Uuid;
+
+use crate::helpers::{event_input, spawn_api_only};
+
+#[tokio::test]
+async fn a_fan_out_seen_again_returns_at_once_and_waits_on_no_lock_a_sender_holds() {
+    // No workers: this test plays the fan-out and a sender itself.
+    let app = spawn_api_only(|_| {}).await;
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    for _ in 0..3 {
+        let family = app.family().await;
+        let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        app.register_device(&family.parent, &token, "ios").await;
+        app.sign_up(&family.child.access, event, 201).await;
+    }
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT event_id FROM outbox WHERE kind = 'signup_requested' ORDER BY id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(ids.len(), 3);
+    let hub = bilet::notify::hub::Hub::new(&app.state);
+    let first = bilet::notify::fanout::fan_out(&hub, ids[0]).await.unwrap();
+    assert!(first.deliveries > 0);
+
+    // A sender holds the event's due deliveries (as its claim and its record of outcomes
+    // do) while the fan-out job comes round again after a crash.
+    let mut sender = app.db.begin().await.unwrap();
+    let held: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT d.id FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+         WHERE n.event_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= now()
+         FOR UPDATE OF d",
+    )
+    .bind(ids[0])
+    .fetch_all(&mut *sender)
+    .await
+    .unwrap();
+    assert!(!held.is_empty());
+    let again = tokio::time::timeout(
+        Duration::from_secs(2),
+        bilet::notify::fanout::fan_out(&hub, ids[0]),
+    )
+    .await
+    .expect("a second fan-out does not wait on the sender's locks")
+    .unwrap();
+    assert_eq!(again, Default::default(), "and does nothing");
+    sender.rollback().await.unwrap();
+    let notifications: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM notifications WHERE event_id = $1")
+            .bind(ids[0])
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(notifications as usize, first.notifications);
+}
