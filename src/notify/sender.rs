@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use rand::Rng as _;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -122,82 +122,113 @@ async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usi
         .await?
     };
     let count = claimed.len();
-    let results: Vec<(ClaimedDelivery, Result<String, SendError>)> =
+    // Each outcome is recorded as soon as the provider answers (together with those that
+    // answered while the previous record was being written), not after the whole round:
+    // a crash or a lost database connection then re-sends only what was truly in flight.
+    let (done, mut answered) = tokio::sync::mpsc::channel(hub.settings.concurrency.max(1));
+    let sending = async move {
         futures_util::stream::iter(claimed)
-            .map(|delivery| async move {
-                let result = send_one(hub, channel, &delivery).await;
-                (delivery, result)
+            .map(|delivery| {
+                let done = done.clone();
+                async move {
+                    let result = send_one(hub, channel, &delivery).await;
+                    let outcome = outcome_of(hub, channel, &delivery, result).await?;
+                    // The recorder only stops early on its own error, reported below.
+                    let _ = done.send((delivery.id, delivery.attempts, outcome)).await;
+                    Ok::<(), StoreError>(())
+                }
             })
-            .buffer_unordered(hub.settings.concurrency)
-            .collect()
-            .await;
-
-    let now = Utc::now();
-    let mut outcomes = Vec::with_capacity(results.len());
-    for (delivery, result) in results {
-        let label = match &result {
-            Ok(_) => "delivered",
-            Err(err) => err.label(),
-        };
-        hub.metrics.delivery(channel.as_str(), label);
-        let outcome = match result {
-            Ok(provider_id) => {
-                let latency = (now - delivery.event_created_at)
-                    .to_std()
-                    .unwrap_or_default();
-                hub.metrics.delivery_latency(channel.as_str(), latency);
-                Outcome::Delivered { provider_id }
-            }
-            Err(SendError::RetryAfter { after, reason })
-                if delivery.attempts < hub.settings.max_attempts =>
-            {
-                let wait = backoff(hub, delivery.attempts)
-                    .max(Duration::from_std(after).unwrap_or_default());
-                Outcome::Retry {
-                    at: now + wait,
-                    reason,
-                }
-            }
-            Err(SendError::RetryAfter { reason, .. }) => {
-                dead_letter(
-                    hub,
-                    &delivery,
-                    &format!("gave up after {} attempts: {reason}", delivery.attempts),
-                )
-                .await
-            }
-            Err(SendError::Permanent(reason)) => {
-                dead_letter(hub, &delivery, &format!("permanent: {reason}")).await
-            }
-            Err(SendError::TokenInvalid) => {
-                if let Some(token) = &delivery.device_token {
-                    store::devices::deactivate(
-                        &hub.db,
-                        token,
-                        "the provider reported the token invalid",
-                    )
-                    .await?;
-                }
-                Outcome::Failed {
-                    reason: "token_invalid".to_owned(),
-                }
-            }
-        };
-        outcomes.push((delivery.id, delivery.attempts, outcome));
-    }
-    let mut conn = hub.db.acquire().await?;
-    let recorded = deliveries::record(&mut conn, &outcomes).await?;
-    if recorded < outcomes.len() as u64 {
+            .buffer_unordered(hub.settings.concurrency.max(1))
+            .try_collect::<Vec<()>>()
+            .await
+    };
+    let recording = async {
+        let (mut batch, mut sent, mut recorded) = (Vec::new(), 0, 0);
+        while answered
+            .recv_many(&mut batch, hub.settings.concurrency.max(1))
+            .await
+            > 0
+        {
+            let mut conn = hub.db.acquire().await?;
+            recorded += deliveries::record(&mut conn, &batch).await?;
+            sent += batch.len() as u64;
+            batch.clear();
+        }
+        Ok::<_, StoreError>((sent, recorded))
+    };
+    let (sending, recording) = tokio::join!(sending, recording);
+    let (sent, recorded) = recording?;
+    sending?;
+    if recorded < sent {
         // Leases ran out before the sends finished: those rows were handed to another
         // attempt, which records its own outcome.
         tracing::warn!(
             channel = channel.as_str(),
-            sent = outcomes.len(),
+            sent,
             recorded,
             "outcomes arrived after their leases expired"
         );
     }
     Ok(count)
+}
+
+/// What a provider's answer means for the ledger (dead-lettering or deactivating a token
+/// on the way).
+async fn outcome_of(
+    hub: &Hub,
+    channel: ChannelKind,
+    delivery: &ClaimedDelivery,
+    result: Result<String, SendError>,
+) -> Result<Outcome, StoreError> {
+    let now = Utc::now();
+    let label = match &result {
+        Ok(_) => "delivered",
+        Err(err) => err.label(),
+    };
+    hub.metrics.delivery(channel.as_str(), label);
+    Ok(match result {
+        Ok(provider_id) => {
+            let latency = (now - delivery.event_created_at)
+                .to_std()
+                .unwrap_or_default();
+            hub.metrics.delivery_latency(channel.as_str(), latency);
+            Outcome::Delivered { provider_id }
+        }
+        Err(SendError::RetryAfter { after, reason })
+            if delivery.attempts < hub.settings.max_attempts =>
+        {
+            let wait =
+                backoff(hub, delivery.attempts).max(Duration::from_std(after).unwrap_or_default());
+            Outcome::Retry {
+                at: now + wait,
+                reason,
+            }
+        }
+        Err(SendError::RetryAfter { reason, .. }) => {
+            dead_letter(
+                hub,
+                delivery,
+                &format!("gave up after {} attempts: {reason}", delivery.attempts),
+            )
+            .await
+        }
+        Err(SendError::Permanent(reason)) => {
+            dead_letter(hub, delivery, &format!("permanent: {reason}")).await
+        }
+        Err(SendError::TokenInvalid) => {
+            if let Some(token) = &delivery.device_token {
+                store::devices::deactivate(
+                    &hub.db,
+                    token,
+                    "the provider reported the token invalid",
+                )
+                .await?;
+            }
+            Outcome::Failed {
+                reason: "token_invalid".to_owned(),
+            }
+        }
+    })
 }
 
 async fn dead_letter(hub: &Hub, delivery: &ClaimedDelivery, reason: &str) -> Outcome {

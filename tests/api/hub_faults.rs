@@ -62,3 +62,46 @@ async fn a_fan_out_seen_again_returns_at_once_and_waits_on_no_lock_a_sender_hold
             .unwrap();
     assert_eq!(notifications as usize, first.notifications);
 }
+
+#[tokio::test]
+async fn each_outcome_is_recorded_when_its_provider_answers_not_when_the_round_ends() {
+    let app = crate::helpers::spawn_app().await;
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    // A parent with two iPhones: one notice, two pushes in one round of sends; one
+    // provider answer comes at once, the other after 5 s.
+    let fast = app.family().await;
+    let fast_token = format!("fast-{}", Uuid::new_v4().simple());
+    let slow_token = format!("slow-{}", Uuid::new_v4().simple());
+    for token in [&fast_token, &slow_token] {
+        app.register_device(&fast.parent, token, "ios").await;
+    }
+    app.sign_up(&fast.child.access, event, 201).await;
+    app.received(bilet::notify::providers::ChannelKind::Apns, &fast_token, 1)
+        .await;
+    let started = std::time::Instant::now();
+    crate::helpers::eventually(
+        Duration::from_secs(3),
+        "the answered push to be recorded while the slow one is still out",
+        || async {
+            let ledger = app
+                .ledger_of(fast.parent.account_id, "signup_requested")
+                .await;
+            ledger
+                .iter()
+                .any(|(channel, status, _)| channel == "apns" && status == "delivered")
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let slow_status: String =
+        sqlx::query_scalar("SELECT status FROM deliveries WHERE device_token = $1")
+            .bind(&slow_token)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(slow_status, "sending", "the slow push was still in flight");
+}
