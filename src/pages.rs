@@ -2,14 +2,22 @@
 //! e-mail links to (opening it shows the request and changes nothing, so link previewers
 //! cannot decide; the parent's tap posts the decision through the same rules as the API),
 //! and one-click unsubscribe from non-essential mail.
+//!
+//! The pages allow exactly their one inline stylesheet (by hash) and nothing else, may not
+//! be framed, and a POST from another site (a foreign `Origin` or `Referer`) is refused
+//! before it can decide or unsubscribe anything.
 
-use poem::http::StatusCode;
+use std::sync::LazyLock;
+
+use poem::http::{HeaderMap, HeaderValue, StatusCode, header};
 use poem::web::{Data, Form, Html, Path};
-use poem::{IntoResponse, Response, handler};
+use poem::{Endpoint, IntoResponse, Request, Response, handler};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::api::problem::Problem;
 use crate::domain::ids::{AccountId, EventId, SignupId};
+use crate::http::headers::csp_hash;
 use crate::notify::fanout::format_local;
 use crate::notify::links;
 use crate::participation::{self, Decision, ParticipationError};
@@ -268,18 +276,87 @@ fn failed(err: impl std::fmt::Display) -> Response {
     )
 }
 
+/// The pages' one stylesheet, inline and allowed by its hash.
+const STYLE: &str = "body{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}\
+                     button{font-size:1.1rem;padding:.6rem 1.2rem;margin:.3rem}";
+
+/// Nothing loads but the stylesheet; forms post only back here; never in a frame.
+static PAGE_CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
+    HeaderValue::from_str(&format!(
+        "default-src 'none'; style-src {}; form-action 'self'; frame-ancestors 'none'; \
+         base-uri 'none'",
+        csp_hash(STYLE)
+    ))
+    .expect("a hash is header-safe")
+});
+
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex\"><title>{title}</title>\
-         <style>body{{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}}\
-         button{{font-size:1.1rem;padding:.6rem 1.2rem;margin:.3rem}}</style></head>\
-         <body><h1>{title}</h1>{body}</body></html>"
+         <style>{STYLE}</style></head><body><h1>{title}</h1>{body}</body></html>"
     );
     let mut response = Html(html).into_response();
     response.set_status(status);
     response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, PAGE_CSP.clone());
+    response
+}
+
+/// Wraps a page's POST: refuses it with 403 when it comes from another site, so a page
+/// elsewhere cannot approve a sign-up or unsubscribe someone by posting here.
+pub async fn same_site_posts_only<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let public_url = req
+        .data::<AppState>()
+        .map(|state| state.settings.hub.public_url.clone())
+        .unwrap_or_default();
+    if !is_same_site(req.headers(), &public_url) {
+        return Err(
+            Problem::forbidden("this form may only be sent from the service's own page").into(),
+        );
+    }
+    next.call(req).await.map(IntoResponse::into_response)
+}
+
+/// Whether a POST comes from our own pages: its `Origin`, else its `Referer`, must be the
+/// origin of `BILET_PUBLIC_URL` (`Origin: null` is foreign). A POST with neither is let
+/// through: mail clients send one-click unsubscribes (RFC 8058) without them, and a
+/// browser always sends `Origin` on a cross-site form POST.
+pub fn is_same_site(headers: &HeaderMap, public_url: &str) -> bool {
+    let Some(own) = origin_of(public_url) else {
+        return false;
+    };
+    let claimed = match (headers.get(header::ORIGIN), headers.get(header::REFERER)) {
+        (Some(origin), _) => origin,
+        (None, Some(referer)) => referer,
+        (None, None) => return true,
+    };
+    claimed
+        .to_str()
+        .ok()
+        .and_then(origin_of)
+        .is_some_and(|origin| origin == own)
+}
+
+/// `scheme://host[:port]` of an http(s) URL, lower-cased, without a default port.
+fn origin_of(url: &str) -> Option<String> {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return None,
+    };
+    let authority = rest
+        .split(['/', '?', '#'])
+        .next()
+        .filter(|a| !a.is_empty() && !a.contains('@'))?
+        .to_ascii_lowercase();
+    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
+    Some(format!("{scheme}://{authority}"))
 }
 
 /// Escapes text for HTML.
@@ -294,6 +371,55 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn only_posts_from_our_own_origin_or_without_origin_are_same_site() {
+        let own = "https://bilet.example.ru/";
+        let same = |pairs: &[(header::HeaderName, &str)]| is_same_site(&headers(pairs), own);
+        assert!(same(&[]));
+        assert!(same(&[(header::ORIGIN, "https://bilet.example.ru")]));
+        assert!(same(&[(header::ORIGIN, "https://BILET.example.ru:443")]));
+        assert!(same(&[(header::REFERER, "https://bilet.example.ru/a/x?y")]));
+        assert!(!same(&[(header::ORIGIN, "https://evil.example")]));
+        assert!(!same(&[(header::ORIGIN, "null")]));
+        assert!(!same(&[(header::ORIGIN, "http://bilet.example.ru")]));
+        assert!(!same(&[(
+            header::ORIGIN,
+            "https://bilet.example.ru.evil.example"
+        )]));
+        assert!(!same(&[(
+            header::REFERER,
+            "https://evil.example/https://bilet.example.ru"
+        )]));
+        assert!(!same(&[(
+            header::REFERER,
+            "https://bilet.example.ru@evil.example/"
+        )]));
+        // Origin decides when both are sent.
+        assert!(!same(&[
+            (header::ORIGIN, "https://evil.example"),
+            (header::REFERER, "https://bilet.example.ru/a/x"),
+        ]));
+    }
+
+    #[test]
+    fn the_csp_allows_exactly_the_page_style() {
+        let response = page(StatusCode::OK, "t", "<p>x</p>");
+        let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains(&csp_hash(STYLE)), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"));
+    }
 
     #[test]
     fn organizer_text_is_escaped() {

@@ -44,7 +44,14 @@ pub struct HttpSettings {
     pub body_limit: usize,
     /// How long in-flight requests and worker tasks get to finish on shutdown.
     pub shutdown_grace: Duration,
+    /// Where `/metrics` is served on a listener of its own (nothing else is served there).
+    /// In production the public listener never serves `/metrics`, and this defaults to
+    /// [`DEFAULT_METRICS_ADDR`]; in development `/metrics` is on the public listener too.
+    pub metrics_addr: Option<SocketAddr>,
 }
+
+/// The metrics listener of a production deployment that names none: loopback only.
+pub const DEFAULT_METRICS_ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 9464);
 
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
@@ -370,6 +377,7 @@ const KEYS: &[&str] = &[
     "http_addr",
     "http_body_limit",
     "http_shutdown_grace",
+    "http_metrics_addr",
     "database_url",
     "database_max_connections",
     "database_connect_timeout",
@@ -557,7 +565,31 @@ impl Layers {
                 Duration::from_secs(30),
                 parse_duration,
             ),
+            metrics_addr: self.get("http_metrics_addr", None, |s| {
+                s.parse()
+                    .map(Some)
+                    .map_err(|_| format!("`{s}` is not a socket address like 127.0.0.1:9464"))
+            }),
         };
+        let http = HttpSettings {
+            metrics_addr: match (http.metrics_addr, env) {
+                (None, Environment::Production) => Some(DEFAULT_METRICS_ADDR.into()),
+                (given, _) => given,
+            },
+            ..http
+        };
+        if let Some(metrics) = http.metrics_addr
+            && metrics.port() != 0
+            && metrics == http.addr
+        {
+            self.errors.push(SettingError {
+                key: "BILET_HTTP_METRICS_ADDR".to_owned(),
+                origin: "BILET_HTTP_ADDR".to_owned(),
+                reason:
+                    "must differ from the public address, which never serves /metrics in production"
+                        .to_owned(),
+            });
+        }
         let database = DatabaseSettings {
             url: self.get(
                 "database_url",
@@ -858,6 +890,46 @@ mod tests {
         assert_eq!(settings.redis.address(), "127.0.0.1:6379");
         assert_eq!(settings.log.format, LogFormat::Pretty);
         assert_eq!(settings.env, Environment::Development);
+    }
+
+    #[test]
+    fn metrics_have_their_own_loopback_listener_in_production_by_default() {
+        assert_eq!(Settings::defaults().http.metrics_addr, None);
+        let keys = [
+            ("BILET_ENV", "production"),
+            (
+                "BILET_KEYS_DATA",
+                "d1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+            (
+                "BILET_KEYS_INDEX",
+                "i1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+            (
+                "BILET_KEYS_TOKEN",
+                "t1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+        ];
+        let production = Settings::from_sources(None, &env(&keys)).unwrap();
+        assert_eq!(
+            production.http.metrics_addr.unwrap().to_string(),
+            "127.0.0.1:9464"
+        );
+        let mut chosen = keys.to_vec();
+        chosen.push(("BILET_HTTP_METRICS_ADDR", "10.0.0.5:9100"));
+        let production = Settings::from_sources(None, &env(&chosen)).unwrap();
+        assert_eq!(
+            production.http.metrics_addr.unwrap().to_string(),
+            "10.0.0.5:9100"
+        );
+        let same = Settings::from_sources(
+            None,
+            &env(&[
+                ("BILET_HTTP_ADDR", "127.0.0.1:9100"),
+                ("BILET_HTTP_METRICS_ADDR", "127.0.0.1:9100"),
+            ]),
+        );
+        assert!(same.is_err());
     }
 
     #[test]

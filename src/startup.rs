@@ -137,6 +137,8 @@ pub enum StartupError {
     Catalog(#[from] CatalogError),
     #[error("cannot listen on {addr} (BILET_HTTP_ADDR): {reason}")]
     Bind { addr: SocketAddr, reason: String },
+    #[error("cannot listen on {addr} (BILET_HTTP_METRICS_ADDR): {reason}")]
+    BindMetrics { addr: SocketAddr, reason: String },
 }
 
 /// Connects to PostgreSQL (creating and migrating the database) and Redis.
@@ -168,6 +170,8 @@ pub struct Application {
     state: AppState,
     listener: TcpListener,
     addr: SocketAddr,
+    /// The listener serving only `/metrics`, when the settings give it an address.
+    metrics: Option<(TcpListener, SocketAddr)>,
     workers: bool,
 }
 
@@ -186,10 +190,23 @@ impl Application {
             addr,
             reason: err.to_string(),
         })?;
+        let metrics = match state.settings.http.metrics_addr {
+            Some(wanted) => {
+                let bind_error = |err: std::io::Error| StartupError::BindMetrics {
+                    addr: wanted,
+                    reason: err.to_string(),
+                };
+                let listener = TcpListener::bind(wanted).await.map_err(bind_error)?;
+                let bound = listener.local_addr().map_err(bind_error)?;
+                Some((listener, bound))
+            }
+            None => None,
+        };
         Ok(Self {
             state,
             listener,
             addr,
+            metrics,
             workers,
         })
     }
@@ -197,6 +214,11 @@ impl Application {
     /// The address actually bound (the real port when the settings asked for port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the metrics listener, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
     pub fn state(&self) -> &AppState {
@@ -215,13 +237,24 @@ impl Application {
         let app = http::wrap(routes, &self.state);
         tracing::info!(
             addr = %self.addr,
+            metrics_addr = ?self.metrics.as_ref().map(|(_, addr)| *addr),
             workers = self.workers,
             process = %self.state.process.name,
             "bilet is serving"
         );
-        Server::new_with_acceptor(TcpAcceptor::from_tokio(self.listener)?)
-            .run_with_graceful_shutdown(app, shutdown.cancelled_owned(), Some(grace))
-            .await?;
+        let public = Server::new_with_acceptor(TcpAcceptor::from_tokio(self.listener)?)
+            .run_with_graceful_shutdown(app, shutdown.clone().cancelled_owned(), Some(grace));
+        let metrics = async {
+            let Some((listener, _)) = self.metrics else {
+                return Ok(());
+            };
+            let routes = api::metrics_routes().data(self.state.clone());
+            let app = http::wrap(routes, &self.state);
+            Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
+                .run_with_graceful_shutdown(app, shutdown.clone().cancelled_owned(), Some(grace))
+                .await
+        };
+        tokio::try_join!(public, metrics)?;
         supervisor.shutdown(grace).await;
         self.state.db.close().await;
         tracing::info!("bilet stopped");

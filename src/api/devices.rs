@@ -14,7 +14,9 @@ use super::body::JsonBody;
 use super::fields::Fields;
 use super::problem::Problem;
 use super::security::BearerAuth;
+use crate::domain::devices::{DeviceToken, PushPlatform};
 use crate::domain::names::ShortText;
+use crate::notify::providers::{ChannelKind, ChannelMode};
 use crate::startup::AppState;
 use crate::store;
 
@@ -38,6 +40,14 @@ pub enum DevicePlatform {
 }
 
 impl DevicePlatform {
+    fn push(self) -> (PushPlatform, ChannelKind) {
+        match self {
+            DevicePlatform::Ios => (PushPlatform::Apns, ChannelKind::Apns),
+            DevicePlatform::AndroidFcm => (PushPlatform::Fcm, ChannelKind::Fcm),
+            DevicePlatform::AndroidRustore => (PushPlatform::Rustore, ChannelKind::Rustore),
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             DevicePlatform::Ios => "ios",
@@ -74,7 +84,9 @@ pub enum DeviceResponse {
 
 #[OpenApi(prefix_path = "/v1", tag = "ApiTag::Notifications")]
 impl DevicesApi {
-    /// Register or refresh this device's push token for the caller.
+    /// Register or refresh this device's push token for the caller. The token must have its
+    /// platform's shape: APNs 64 hexadecimal characters; FCM a registration token (at least
+    /// 100 base64url characters with a colon); RuStore at least 32 base64url characters.
     #[oai(path = "/devices/:token", method = "put", operation_id = "put_device")]
     async fn put_device(
         &self,
@@ -84,19 +96,18 @@ impl DevicesApi {
         body: JsonBody<DeviceInput>,
     ) -> Result<DeviceResponse, Problem> {
         let mut fields = Fields::new();
-        let token = token.0.trim().to_owned();
-        if token.is_empty() || token.len() > 4096 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            fields.reject("token", "must be the push token the platform issued");
-        }
+        let (platform, channel) = body.platform.push();
+        let simulated = matches!(state.channels.mode(channel), ChannelMode::Simulator { .. });
+        let token = fields.check("token", DeviceToken::parse(&token.0, platform, simulated));
         let version = fields.check("app_version", ShortText::parse(&body.app_version, 32));
         let locale = fields.check("locale", ShortText::parse(&body.locale, 35));
         fields.finish()?;
-        let (Some(version), Some(locale)) = (version, locale) else {
+        let (Some(token), Some(version), Some(locale)) = (token, version, locale) else {
             return Err(Problem::internal());
         };
         let row = store::devices::upsert(
             &state.db,
-            &token,
+            token.as_str(),
             auth.0.account,
             body.platform.as_str(),
             version.as_str(),

@@ -26,6 +26,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, handler, web::Data};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::pages;
+use crate::settings::Environment;
 use crate::startup::AppState;
 
 /// Groups of operations in the OpenAPI document.
@@ -88,22 +89,37 @@ pub fn contract() -> String {
     spec
 }
 
-/// Every route the service answers, without the edge middleware.
-pub fn routes(_state: &AppState) -> impl Endpoint + 'static {
+/// Every route the public listener answers, without the edge middleware. `/metrics` is
+/// among them only in development; in production it is on its own listener
+/// ([`metrics_routes`]), never on the public one.
+pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let service = service();
-    Route::new()
+    let docs = crate::http::headers::docs(service.swagger_ui_html());
+    let route = Route::new()
         .at("/openapi.json", service.spec_endpoint())
-        .nest("/docs", service.swagger_ui())
-        .at("/metrics", get(get_metrics))
+        .nest("/docs", docs)
         .at(
             "/a/:token",
-            get(pages::show_approval).post(pages::decide_approval),
+            get(pages::show_approval)
+                .post(pages::decide_approval.around(pages::same_site_posts_only)),
         )
         .at(
             "/u/:token",
-            get(pages::show_unsubscribe).post(pages::unsubscribe),
-        )
-        .nest("/", service)
+            get(pages::show_unsubscribe)
+                .post(pages::unsubscribe.around(pages::same_site_posts_only)),
+        );
+    let route = if state.settings.env == Environment::Development {
+        route.at("/metrics", get(get_metrics))
+    } else {
+        route
+    };
+    route.nest("/", service).map_to_response()
+}
+
+/// The metrics listener's only route.
+pub fn metrics_routes() -> impl Endpoint + 'static {
+    Route::new()
+        .at("/metrics", get(get_metrics))
         .map_to_response()
 }
 

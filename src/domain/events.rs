@@ -143,7 +143,11 @@ pub struct Schedule {
     pub signup_deadline: DateTime<Utc>,
 }
 
-/// Field-named reasons a schedule is refused; with `now`, it must also start after it.
+/// How far ahead an event may be scheduled.
+pub const MAX_AHEAD: Duration = Duration::days(3 * 365);
+
+/// Field-named reasons a schedule is refused; with `now`, it must also start after it and
+/// within [`MAX_AHEAD`] of it.
 pub fn check_schedule(
     schedule: &Schedule,
     now: Option<DateTime<Utc>>,
@@ -151,6 +155,8 @@ pub fn check_schedule(
     let mut problems = Vec::new();
     if now.is_some_and(|now| schedule.starts_at <= now) {
         problems.push(("starts_at", "must be in the future".to_owned()));
+    } else if now.is_some_and(|now| schedule.starts_at > now + MAX_AHEAD) {
+        problems.push(("starts_at", "must be within 3 years from now".to_owned()));
     }
     if schedule.ends_at <= schedule.starts_at {
         problems.push(("ends_at", "must be after starts_at".to_owned()));
@@ -198,6 +204,21 @@ mod tests {
         assert_eq!(fields, ["starts_at", "ends_at", "signup_deadline"]);
         let fields: Vec<&str> = check_schedule(&bad, None).iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["ends_at", "signup_deadline"]);
+    }
+
+    #[test]
+    fn a_schedule_starts_within_three_years() {
+        let now = Utc::now();
+        let far = Schedule {
+            starts_at: now + Duration::days(4 * 365),
+            ends_at: now + Duration::days(4 * 365) + Duration::hours(2),
+            signup_deadline: now + Duration::days(2),
+        };
+        let fields: Vec<&str> = check_schedule(&far, Some(now))
+            .iter()
+            .map(|(f, _)| *f)
+            .collect();
+        assert_eq!(fields, ["starts_at"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Domain types that cannot hold invalid values: each `parse` returns the value or the
 //! reason it was refused. No HTTP and no SQL here.
 
+pub mod devices;
 pub mod documents;
 pub mod email;
 pub mod events;

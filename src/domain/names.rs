@@ -2,7 +2,9 @@
 
 use super::Reason;
 
-/// A surname, given name or patronymic: letters (Cyrillic or Latin), spaces and hyphens.
+/// A surname, given name or patronymic: letters (Cyrillic or Latin), spaces and hyphens;
+/// each word wholly Cyrillic or wholly Latin, so that no look-alike letter of the other
+/// alphabet (a Latin `o` in `Иванов`) can make two names that read the same differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
@@ -25,6 +27,15 @@ impl PersonName {
             || !value.chars().last().is_some_and(is_name_letter)
         {
             return Err("must start and end with a letter".into());
+        }
+        let mixed = value.split([' ', '-']).any(|word| {
+            word.chars().any(|c| c.is_ascii_alphabetic())
+                && word.chars().any(|c| !c.is_ascii_alphabetic())
+        });
+        if mixed {
+            return Err(
+                "each word must be written wholly in Cyrillic or wholly in Latin letters".into(),
+            );
         }
         Ok(Self(value))
     }
@@ -60,8 +71,8 @@ impl ShortText {
         if value.chars().count() > max_chars {
             return Err(format!("is longer than {max_chars} characters"));
         }
-        if value.chars().any(char::is_control) {
-            return Err("contains control characters".into());
+        if value.chars().any(is_forbidden_in_text) {
+            return Err("contains control, invisible or text-direction characters".into());
         }
         Ok(Self(value))
     }
@@ -69,6 +80,24 @@ impl ShortText {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Control characters other than tab and line breaks, the bidirectional embeddings,
+/// overrides, isolates and marks (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C),
+/// and the other invisible format characters (zero-width space, word joiner, BOM, soft
+/// hyphen, tags, fillers, …). The zero-width joiner stays: emoji sequences need it.
+pub fn is_forbidden_in_text(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
+        | '\u{ad}' | '\u{34f}' | '\u{61c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+        | '\u{180e}'
+        | '\u{200b}' | '\u{200c}' | '\u{200e}' | '\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}'
+        | '\u{3164}' | '\u{feff}' | '\u{ffa0}' | '\u{fff9}'..='\u{fffb}'
+        | '\u{1d173}'..='\u{1d17a}' | '\u{e0000}'..='\u{e0fff}'
+        | '\u{600}'..='\u{605}' | '\u{6dd}' | '\u{70f}' | '\u{8e2}' | '\u{110bd}' | '\u{110cd}'
+    )
 }
 
 fn collapse_spaces(input: &str) -> String {
@@ -100,6 +129,16 @@ mod tests {
     fn digits_symbols_and_empty_names_are_refused() {
         for bad in ["", "Иван1", "<script>", "-Иван", "Иван-", "Jo_hn", "Иван."] {
             assert!(PersonName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_word_mixing_cyrillic_and_latin_letters_is_refused() {
+        for bad in ["Smirn\u{43e}v", "Иван\u{6f}в", "\u{410}nna"] {
+            assert!(PersonName::parse(bad).is_err(), "{bad}");
+        }
+        for ok in ["Smirnov-Иванов", "Анна Maria", "Maria"] {
+            assert!(PersonName::parse(ok).is_ok(), "{ok}");
         }
     }
 

@@ -1,4 +1,8 @@
 //! Phone numbers, normalised to E.164; Russian numbers to `+7` and ten digits.
+//!
+//! A Russian number's ten digits start with 3, 4 or 8 (geographic and non-geographic
+//! codes of the Russian numbering plan) or 9 (mobile); no code starts with 0, 1, 2, 5, 6
+//! or 7 (`+7 6…` and `+7 7…` are Kazakhstan's, which the program does not serve).
 
 use super::Reason;
 
@@ -24,12 +28,18 @@ impl Phone {
         let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
         let international = trimmed.starts_with('+');
         let normalised = match (international, digits.len(), digits.chars().next()) {
+            (true, 11, Some('7')) if !is_russian_code(&digits[1..]) => {
+                return Err(RUSSIAN_CODE.into());
+            }
             (true, 11, Some('7')) => format!("+{digits}"),
             (true, _, Some('7')) => return Err("a Russian number is +7 and 10 digits".into()),
             (true, 8..=15, Some(first)) if first != '0' => format!("+{digits}"),
             (true, _, _) => return Err("is not an international number".into()),
+            (false, 11, Some('7' | '8')) if !is_russian_code(&digits[1..]) => {
+                return Err(RUSSIAN_CODE.into());
+            }
             (false, 11, Some('7' | '8')) => format!("+7{}", &digits[1..]),
-            (false, 10, Some('9' | '3' | '4' | '8')) => format!("+7{digits}"),
+            (false, 10, _) if is_russian_code(&digits) => format!("+7{digits}"),
             (false, _, _) => {
                 return Err("is not a Russian number; write other numbers with +".into());
             }
@@ -55,6 +65,13 @@ impl Phone {
         let country = if self.0.starts_with("+7") { "+7" } else { "+" };
         format!("{country} *** ***-**-{tail}")
     }
+}
+
+const RUSSIAN_CODE: &str = "a Russian number starts with 3, 4, 8 or 9 after +7";
+
+/// The ten national digits of a Russian number start with 3, 4, 8 or 9.
+fn is_russian_code(national: &str) -> bool {
+    matches!(national.as_bytes().first(), Some(b'3' | b'4' | b'8' | b'9'))
 }
 
 #[cfg(test)]
@@ -96,6 +113,11 @@ mod tests {
             "phone",
             "9+123",
             "+0123456789",
+            "+7 000 000-00-00",
+            "+7 100 123-45-67",
+            "8 (512) 345-67-89",
+            "+7 700 123-45-67",
+            "5123456789",
         ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }

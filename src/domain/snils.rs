@@ -7,8 +7,9 @@ use super::Reason;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Snils(String);
 
-/// Numbers up to 001-001-998 were issued before the checksum existed.
-const CHECKSUM_FROM: u64 = 1_001_998;
+/// Numbers up to 001-001-998 are a reserved range with no defined checksum; none of
+/// them can be checked, so none is accepted.
+const RESERVED_UP_TO: u64 = 1_001_998;
 
 impl Snils {
     /// Accepts `112-233-445 95`, `11223344595` and other spacings.
@@ -22,7 +23,10 @@ impl Snils {
         }
         let number: u64 = digits[..9].parse().map_err(|_| "must be 11 digits")?;
         let given: u32 = digits[9..].parse().map_err(|_| "must be 11 digits")?;
-        if number > CHECKSUM_FROM && checksum(&digits[..9]) != given {
+        if number <= RESERVED_UP_TO {
+            return Err("is in the reserved range up to 001-001-998, which is never issued".into());
+        }
+        if checksum(&digits[..9]) != given {
             return Err("checksum does not match; check the number".into());
         }
         Ok(Self(digits))
@@ -120,8 +124,11 @@ mod tests {
     }
 
     #[test]
-    fn numbers_issued_before_the_checksum_are_not_checked() {
-        assert!(Snils::parse("001-001-998 77").is_ok());
+    fn zero_and_the_reserved_range_without_a_checksum_are_refused() {
+        for reserved in ["000-000-000 00", "001-001-998 77", "000-000-001 00"] {
+            assert!(Snils::parse(reserved).is_err(), "{reserved}");
+        }
+        assert!(Snils::parse(Snils::with_checksum(1_001_999).digits()).is_ok());
     }
 
     #[test]

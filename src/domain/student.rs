@@ -49,8 +49,7 @@ pub fn check_age_for_grade(birth: NaiveDate, grade: Grade, today: NaiveDate) -> 
         Ok(())
     } else {
         Err(format!(
-            "an age of {age} is not plausible for grade {}; expected {low} to {high}",
-            grade.value()
+            "the age is not plausible for the grade; expected {low} to {high} years"
         ))
     }
 }
@@ -66,12 +65,15 @@ pub fn required_document(birth: NaiveDate, today: NaiveDate) -> DocumentKind {
 
 /// A parent or legal representative is an adult.
 pub fn check_adult(birth: NaiveDate, today: NaiveDate) -> Result<(), Reason> {
-    if age_on(birth, today) >= 18 {
-        Ok(())
-    } else {
-        Err("a parent or legal representative must be at least 18".into())
+    match age_on(birth, today) {
+        age if age > MAX_AGE => Err(format!("must be within the last {MAX_AGE} years")),
+        age if age >= 18 => Ok(()),
+        _ => Err("a parent or legal representative must be at least 18".into()),
     }
 }
+
+/// No birth date lies further back than this many years.
+pub const MAX_AGE: i32 = 100;
 
 #[cfg(test)]
 mod tests {
@@ -79,6 +81,16 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_parent_is_from_18_to_100_years_old() {
+        let today = date(2026, 11, 30);
+        assert!(check_adult(date(1985, 4, 12), today).is_ok());
+        assert!(check_adult(date(1926, 12, 1), today).is_ok());
+        assert!(check_adult(date(1900, 1, 1), today).is_err());
+        assert!(check_adult(date(9999, 12, 31), today).is_err());
+        assert!(check_adult(date(2010, 1, 1), today).is_err());
     }
 
     #[test]

@@ -42,20 +42,26 @@ fn problem_for(err: &Error) -> Problem {
         return Problem::method_not_allowed();
     }
     if let Some(e) = err.downcast_ref::<ParseParamError>() {
-        return Problem::validation(vec![FieldError::new(e.name, &e.reason)]);
+        // poem-openapi's reason may quote the value; name the parameter and the rule only.
+        return Problem::validation(vec![FieldError::new(
+            e.name,
+            "is not a valid value of this parameter's type (see the API document)",
+        )]);
     }
     if err.is::<ParsePathError>() {
         // An id that cannot even be parsed names nothing that exists.
         return Problem::not_found("no resource at this path");
     }
-    if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
-        return Problem::malformed_json(&e.reason);
+    if err.is::<ParseRequestPayloadError>() {
+        return Problem::malformed_json("the request body could not be read as JSON");
     }
-    if let Some(e) = err.downcast_ref::<ParseMultipartError>() {
-        return Problem::bad_request(&e.reason);
+    if err.is::<ParseMultipartError>() {
+        return Problem::bad_request("the multipart request body could not be read");
     }
-    if let Some(e) = err.downcast_ref::<ContentTypeError>() {
-        return Problem::unsupported_media_type(e.to_string());
+    if err.is::<ContentTypeError>() {
+        return Problem::unsupported_media_type(
+            "this content type is not accepted here; send application/json",
+        );
     }
     if err.is::<AuthorizationError>() {
         return Problem::unauthorized("a valid bearer access token is required");

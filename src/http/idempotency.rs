@@ -2,8 +2,14 @@
 //! for 24 hours per account and key, and a retry with the same key and body gets it back
 //! byte for byte; the same key with another body is 422; a retry while the first is still
 //! running is 409. A 5xx is not kept, so a retry after our failure runs again.
+//!
+//! Authentication comes first: a key is looked at only for a request whose access token is
+//! valid and whose session is still live, and a stored response is replayed only to the
+//! account that stored it. A request without valid credentials, or to a route or method
+//! that does not exist, passes on untouched, to be answered 401, 404 or 405 as without a
+//! key; a replay never outlives a logout.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{Duration, Utc};
 use poem::http::{HeaderValue, Method, header};
@@ -13,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::errors;
 use crate::api::problem::{FieldError, Problem};
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, SessionId};
 use crate::startup::AppState;
 use crate::store::{self, Db};
 
@@ -26,22 +32,29 @@ pub const KEEP: Duration = Duration::hours(24);
 const ABANDONED_AFTER: Duration = Duration::seconds(60);
 
 pub async fn apply<E: Endpoint>(next: E, mut req: Request, state: AppState) -> Result<Response> {
-    let key = match req.headers().get(HEADER) {
-        Some(value) if matches!(*req.method(), Method::POST | Method::PATCH) => {
-            value.to_str().ok().map(str::to_owned)
-        }
+    let raw_key = match req.headers().get(HEADER) {
+        Some(value) if matches!(*req.method(), Method::POST | Method::PATCH) => value.clone(),
         _ => return next.call(req).await.map(IntoResponse::into_response),
     };
-    let Some(key) = key.filter(|k| is_valid_key(k)) else {
+    let Some(account) = live_account(&req, &state).await? else {
+        // No valid credentials: the route answers 401 itself; nothing to remember or replay.
+        return next.call(req).await.map(IntoResponse::into_response);
+    };
+    if !OPERATIONS.accepts(req.method(), req.uri().path()) {
+        // The router answers 404 or 405; nothing runs, so nothing to remember.
+        return next.call(req).await.map(IntoResponse::into_response);
+    }
+    let Some(key) = raw_key
+        .to_str()
+        .ok()
+        .filter(|k| is_valid_key(k))
+        .map(str::to_owned)
+    else {
         return Err(Problem::validation(vec![FieldError::new(
             "Idempotency-Key",
             "must be 1–255 visible ASCII characters, e.g. a UUID",
         )])
         .into());
-    };
-    let Some(account) = bearer_account(&req, &state) else {
-        // Not authenticated: the route answers 401 itself; nothing to remember.
-        return next.call(req).await.map(IntoResponse::into_response);
     };
     let body = req.take_body().into_bytes().await?;
     let operation = format!("{} {}", req.method(), req.uri().path());
@@ -165,16 +178,69 @@ fn is_valid_key(key: &str) -> bool {
     (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
-fn bearer_account(req: &Request, state: &AppState) -> Option<AccountId> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?;
-    state
-        .tokens
-        .verify(token.trim())
-        .ok()
-        .map(|claims| AccountId(claims.sub))
+/// The caller's account when the bearer token is valid and its session is still live now.
+async fn live_account(req: &Request, state: &AppState) -> Result<Option<AccountId>, Problem> {
+    let Some(claims) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .and_then(|token| state.tokens.verify(token.trim()).ok())
+    else {
+        return Ok(None);
+    };
+    let account = AccountId(claims.sub);
+    let live = store::sessions::live(&state.db, account, SessionId(claims.sid)).await?;
+    Ok(live.map(|_| account))
+}
+
+/// The POST and PATCH operations the service has, as path templates from the API's own
+/// document (plus the pages), so that a key on a request the router will refuse is not
+/// judged before the router has said 404 or 405.
+static OPERATIONS: LazyLock<Operations> = LazyLock::new(|| {
+    let mut operations = Operations::from_contract(&crate::api::contract());
+    for page in ["/a/{token}", "/u/{token}"] {
+        operations.add(Method::POST, page);
+    }
+    operations
+});
+
+struct Operations(Vec<(Method, Vec<String>)>);
+
+impl Operations {
+    fn from_contract(contract: &str) -> Self {
+        let mut operations = Self(Vec::new());
+        let document: serde_json::Value = serde_json::from_str(contract).unwrap_or_default();
+        if let Some(paths) = document["paths"].as_object() {
+            for (path, item) in paths {
+                for (name, method) in [("post", Method::POST), ("patch", Method::PATCH)] {
+                    if item.get(name).is_some() {
+                        operations.add(method, path);
+                    }
+                }
+            }
+        }
+        operations
+    }
+
+    fn add(&mut self, method: Method, template: &str) {
+        let segments = template.split('/').map(str::to_owned).collect();
+        self.0.push((method, segments));
+    }
+
+    fn accepts(&self, method: &Method, path: &str) -> bool {
+        let given: Vec<&str> = path.split('/').collect();
+        self.0.iter().any(|(m, template)| {
+            m == method
+                && template.len() == given.len()
+                && template.iter().zip(&given).all(|(t, g)| {
+                    t == g || (t.starts_with('{') && t.ends_with('}') && !g.is_empty())
+                })
+        })
+    }
 }
 
 pub fn request_digest(operation: &str, query: Option<&str>, body: &[u8]) -> Vec<u8> {
@@ -212,6 +278,18 @@ mod tests {
         assert!(!is_valid_key("has space"));
         assert!(!is_valid_key("ключ"));
         assert!(!is_valid_key(&"k".repeat(256)));
+    }
+
+    #[test]
+    fn only_existing_post_and_patch_routes_are_operations() {
+        let ops = &*OPERATIONS;
+        assert!(ops.accepts(&Method::POST, "/v1/me/link-codes"));
+        assert!(ops.accepts(&Method::POST, "/v1/events/abc/cancel"));
+        assert!(ops.accepts(&Method::POST, "/a/token"));
+        assert!(!ops.accepts(&Method::POST, "/v1/me"));
+        assert!(!ops.accepts(&Method::POST, "/health"));
+        assert!(!ops.accepts(&Method::POST, "/v1/events//cancel"));
+        assert!(!ops.accepts(&Method::PATCH, "/v1/me/link-codes"));
     }
 
     #[test]

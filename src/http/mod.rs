@@ -1,9 +1,10 @@
 //! The HTTP edge: what wraps every route, whatever resource it serves. Request ids,
-//! access logs and metrics, the body-size limit, idempotency keys, and turning every
-//! error into problem+json.
+//! access logs and metrics, security headers, the body-size limit, idempotency keys, and
+//! turning every error into problem+json.
 
 pub mod body_limit;
 pub mod errors;
+pub mod headers;
 pub mod idempotency;
 pub mod observe;
 pub mod request_id;
@@ -13,7 +14,8 @@ use poem::{Endpoint, EndpointExt, Response, middleware::CatchPanic};
 use crate::startup::AppState;
 
 /// Wraps the routes with the edge middleware, outermost first: observe (request id,
-/// log, metrics), panic catcher, error → problem+json, body limit, idempotency keys.
+/// log, metrics), security headers, panic catcher, error → problem+json, body limit,
+/// idempotency keys.
 pub fn wrap<E: Endpoint + 'static>(
     routes: E,
     state: &AppState,
@@ -26,5 +28,6 @@ pub fn wrap<E: Endpoint + 'static>(
         .around(move |ep, req| body_limit::enforce(ep, req, body_limit))
         .catch_all_error(errors::into_problem_response)
         .with(CatchPanic::new().with_handler(errors::panic_response))
+        .around(headers::secure)
         .around(move |ep, req| observe::observe(ep, req, metrics.clone()))
 }

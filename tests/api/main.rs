@@ -6,6 +6,7 @@ mod auth;
 mod channels;
 mod consents;
 mod diagnostics;
+mod edge;
 mod errors;
 mod events;
 mod families;

@@ -36,6 +36,8 @@ const STALE_AFTER_SECS: u64 = 3600;
 /// A running app with its own database and Redis prefix.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The listener serving only `/metrics`, when the settings ask for one.
+    pub metrics_addr: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub db: PgPool,
     pub settings: Settings,
@@ -175,12 +177,14 @@ async fn spawn(settings: Settings, cleanup: Cleanup, workers: bool) -> TestApp {
         .await
         .expect("the app starts");
     let addr = app.addr();
+    let metrics_addr = app.metrics_addr();
     let db = app.state().db.clone();
     let state = app.state().clone();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run(shutdown.clone()));
     TestApp {
         addr,
+        metrics_addr,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
