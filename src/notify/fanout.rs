@@ -100,7 +100,7 @@ pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, StoreErr
     let audience = audience(&mut tx, policy.audience, payload).await?;
     let accounts: Vec<Uuid> = audience.keys().copied().collect();
     let recipients = deliveries::recipients(&mut *tx, &accounts).await?;
-    let context = Context::load(hub, &mut tx, &event.kind, payload).await?;
+    let context = Context::load(hub, &mut tx, payload).await?;
     let urgent = payload
         .get("urgent")
         .and_then(Value::as_bool)
@@ -299,7 +299,6 @@ struct Context {
     reason: String,
     notice: String,
     test_title: String,
-    code: String,
 }
 
 fn time_field(payload: &Value, field: &str) -> Option<DateTime<Utc>> {
@@ -314,7 +313,6 @@ impl Context {
     async fn load(
         hub: &Hub,
         tx: &mut sqlx::PgConnection,
-        kind: &str,
         payload: &Value,
     ) -> Result<Self, StoreError> {
         let id = |field: &str| {
@@ -332,17 +330,6 @@ impl Context {
                 .await?
                 .unwrap_or_default(),
             None => String::new(),
-        };
-        let code = match (
-            kind,
-            id("account_id"),
-            payload.get("code_enc").and_then(Value::as_str),
-        ) {
-            ("email_verification_requested", Some(account), Some(sealed)) => hub
-                .vault
-                .open("outbox.verification_code", account, sealed)
-                .unwrap_or_default(),
-            _ => String::new(),
         };
         Ok(Self {
             event_title: event.as_ref().map(|e| e.title.clone()).unwrap_or_default(),
@@ -367,7 +354,6 @@ impl Context {
                 .and_then(|id| hub.catalog.latest(id))
                 .map(|test| test.title.clone())
                 .unwrap_or_default(),
-            code,
         })
     }
 
@@ -385,7 +371,7 @@ impl Context {
             ("reason", self.reason.clone()),
             ("notice", self.notice.clone()),
             ("test_title", self.test_title.clone()),
-            ("code", self.code.clone()),
+            // `{code}` stays in the text: the e-mail sender fills it in (see `codes`).
         ])
     }
 }
