@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod hub;
 mod lifecycle;
+mod passwords;
 mod privacy;
 mod profiles;
 mod signups;
