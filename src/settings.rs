@@ -96,10 +96,15 @@ pub struct AuthSettings {
     pub access_token_ttl: Duration,
     /// Lifetime of a refresh token, renewed at each rotation.
     pub refresh_token_ttl: Duration,
-    /// Login and registration attempts per account (e-mail).
+    /// Registration, verification and password-reset attempts per account (e-mail).
     pub limit_per_account: RateLimit,
-    /// Login and registration attempts per client address.
+    /// Login, registration, verification and password-reset attempts per client address.
     pub limit_per_address: RateLimit,
+    /// Failed logins of an account answered at once; after them each attempt waits a
+    /// delay that doubles from one second up to `login_max_delay`.
+    pub login_free_failures: u32,
+    /// The longest wait between login attempts of an account after failures.
+    pub login_max_delay: Duration,
     /// Family-link code guesses per parent.
     pub link_code_guesses: RateLimit,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
@@ -395,6 +400,8 @@ const KEYS: &[&str] = &[
     "auth_limit_per_account",
     "auth_limit_per_address",
     "auth_link_code_guesses",
+    "auth_login_free_failures",
+    "auth_login_max_delay",
     "auth_trust_forwarded_for",
     "privacy_erasure_delay",
     "push_config",
@@ -726,6 +733,21 @@ impl Layers {
                 },
                 RateLimit::parse,
             ),
+            login_free_failures: self.get("auth_login_free_failures", 5u32, |s| {
+                match s.parse::<u32>() {
+                    Ok(n) if (1..=100).contains(&n) => Ok(n),
+                    _ => Err(format!("`{s}` is not a number from 1 to 100")),
+                }
+            }),
+            login_max_delay: self.get("auth_login_max_delay", Duration::from_secs(30), |s| {
+                parse_duration(s).and_then(|d| {
+                    if d < Duration::from_secs(1) || d > Duration::from_secs(5 * 60) {
+                        Err("must be from 1 second to 5 minutes".into())
+                    } else {
+                        Ok(d)
+                    }
+                })
+            }),
             trust_forwarded_for: self.get("auth_trust_forwarded_for", false, parse_bool),
         };
         let privacy = PrivacySettings {

@@ -4,6 +4,12 @@
 //! Responses never reveal whether an e-mail is registered: registration always answers
 //! 202 and mails the address (a code, or a note that an account exists), and every failed
 //! login is the same 401.
+//!
+//! A registration waiting for its code keeps the password and role it was made with until
+//! the code expires: registering the address again with the same password and role sends a
+//! fresh code, with anything else only a note, so whoever verifies the address ends up
+//! with the credentials its first registrant chose. Failed logins slow further attempts
+//! on the account down (see `security::login_throttle`) instead of locking it.
 
 use chrono::{Duration as ChronoDuration, Utc};
 use poem::web::Data;
@@ -24,7 +30,8 @@ use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::names::ShortText;
 use crate::domain::password::NewPassword;
-use crate::security::{password, rate_limit, tokens};
+use crate::notify::codes;
+use crate::security::{login_throttle, password, rate_limit, tokens};
 use crate::startup::AppState;
 use crate::store::{self, accounts::NewAccount};
 
@@ -189,8 +196,10 @@ pub enum ListSessionsResponse {
 
 #[OpenApi(prefix_path = "/v1", tag = "ApiTag::Auth")]
 impl AuthApi {
-    /// Register a student or parent. Always 202: a code goes to the address if it is new
-    /// (or not yet verified), a note if it already has an account.
+    /// Register a student or parent. Always 202: a code goes to the address if it is new,
+    /// a note if it already has an account. While an earlier registration of the address
+    /// waits for its code, the same password and role get a fresh code and anything else
+    /// only a note: its password and role change only once its code has expired.
     #[oai(path = "/auth/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
@@ -200,7 +209,10 @@ impl AuthApi {
     ) -> Result<RegisterResponse, Problem> {
         let mut fields = Fields::new();
         let email = fields.check("email", Email::parse(&body.email));
-        let password = fields.check("password", NewPassword::parse(&body.password));
+        let password = fields.check(
+            "password",
+            NewPassword::parse_for(&body.password, body.email.trim(), &[]),
+        );
         fields.finish()?;
         let (Some(email), Some(password)) = (email, password) else {
             return Err(Problem::internal());
@@ -214,12 +226,21 @@ impl AuthApi {
             RegisterRole::Student => Role::Student,
             RegisterRole::Parent => Role::Parent,
         };
-        let code = new_code();
-        let expires_at = Utc::now() + ChronoDuration::minutes(CODE_TTL_MINUTES);
+        // Whether this is the pending registration again. Checked against a dummy hash
+        // when there is none, so every registration costs the same time.
+        let pending_hash = store::accounts::find_by_email(&state.db, email.as_str())
+            .await?
+            .filter(|row| row.email_verified_at.is_none())
+            .map(|row| row.password_hash);
+        let same_password = password::verify(password.expose().to_owned(), pending_hash.clone())
+            .await
+            .map_err(Problem::internal_from)?;
+        let now = Utc::now();
+        let expires_at = now + ChronoDuration::minutes(CODE_TTL_MINUTES);
 
         let mut tx = state.db.begin().await?;
-        let existing = store::accounts::find_by_email(&mut *tx, email.as_str()).await?;
-        let account = match existing {
+        let existing = store::accounts::find_by_email_for_update(&mut *tx, email.as_str()).await?;
+        let send_code_to = match existing {
             None => {
                 let id = AccountId::new();
                 store::accounts::insert(
@@ -241,9 +262,39 @@ impl AuthApi {
                     && matches!(row.role.as_str(), "student" | "parent") =>
             {
                 let id = AccountId(row.id);
-                store::accounts::set_unverified_password(&mut *tx, id, &hash, role.as_str())
-                    .await?;
-                Some(id)
+                let pending = store::accounts::verification_for_update(&mut *tx, id).await?;
+                match pending.filter(|p| p.expires_at > now) {
+                    // The earlier registration has expired: this one replaces it.
+                    None => {
+                        store::accounts::set_unverified_password(
+                            &mut *tx,
+                            id,
+                            &hash,
+                            role.as_str(),
+                        )
+                        .await?;
+                        Some(id)
+                    }
+                    // The same registration again (a lost or burnt code): a fresh code.
+                    Some(_)
+                        if same_password
+                            && pending_hash.as_deref() == Some(row.password_hash.as_str())
+                            && row.role == role.as_str() =>
+                    {
+                        Some(id)
+                    }
+                    // Someone else, or the owner with other credentials: nothing changes;
+                    // the mailbox is told that a registration is waiting, and until when.
+                    Some(pending) => {
+                        store::outbox::append(
+                            &mut *tx,
+                            "registration_pending",
+                            json!({ "account_id": row.id, "expires_at": pending.expires_at }),
+                        )
+                        .await?;
+                        None
+                    }
+                }
             }
             Some(row) => {
                 store::outbox::append(
@@ -255,16 +306,17 @@ impl AuthApi {
                 None
             }
         };
-        if let Some(id) = account {
+        if let Some(id) = send_code_to {
+            let code = new_code();
             let digest = state.index.digest("email-code", &format!("{id}:{code}"));
             store::accounts::set_verification(&mut *tx, id, &digest, expires_at).await?;
-            let sealed = state.vault.seal("outbox.verification_code", id.0, &code);
+            let kind = "email_verification_requested";
             store::outbox::append(
                 &mut *tx,
-                "email_verification_requested",
+                kind,
                 json!({
                     "account_id": id.0,
-                    "code_enc": sealed,
+                    "code_enc": codes::seal(&state.vault, kind, id.0, &code),
                     "expires_at": expires_at,
                     "locale": match body.locale.unwrap_or_default() { Locale::Ru => "ru", Locale::En => "en" },
                 }),
@@ -335,7 +387,11 @@ impl AuthApi {
         let (Some(email), Some(device)) = (email, device) else {
             return Err(Problem::internal());
         };
-        limit_attempts(&state, "login", &email, &client).await?;
+        limit_address(&state, "login", &client).await?;
+        let subject = state.index.token("rate-email", email.as_str());
+        login_throttle::admit(&state.redis, &subject, super::passwords::slowdown(&state))
+            .await
+            .map_err(Problem::rate_limited)?;
 
         let account = store::accounts::find_by_email(&state.db, email.as_str()).await?;
         let usable = account
@@ -350,6 +406,7 @@ impl AuthApi {
         let Some(account) = usable.filter(|_| matches) else {
             return Err(Problem::unauthorized("the e-mail or password is wrong"));
         };
+        login_throttle::succeeded(&state.redis, &subject).await;
         let mut tx = state.db.begin().await?;
         let pair = open_session(
             &state,
@@ -530,7 +587,7 @@ pub async fn open_session(
 }
 
 /// Counts an attempt against the account and the client address; 429 once either is over.
-async fn limit_attempts(
+pub(super) async fn limit_attempts(
     state: &AppState,
     scope: &str,
     email: &Email,
@@ -559,8 +616,20 @@ async fn limit_attempts(
     }
 }
 
+/// Counts an attempt against the client address alone; 429 once it is over.
+async fn limit_address(state: &AppState, scope: &str, client: &ClientInfo) -> Result<(), Problem> {
+    rate_limit::hit(
+        &state.redis,
+        &format!("{scope}:address"),
+        &client.address_key(),
+        state.settings.auth.limit_per_address,
+    )
+    .await
+    .map_err(Problem::rate_limited)
+}
+
 /// A six-digit code.
-fn new_code() -> String {
+pub(super) fn new_code() -> String {
     format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000))
 }
 

@@ -1,6 +1,8 @@
 //! Push devices: the app registers its token after login (and whenever it changes) and
 //! removes it on logout. A token registered under another account moves to the caller
-//! (a shared or resold phone).
+//! (a shared or resold phone). A token belongs to the session it was registered in: when
+//! that session ends (logout, revocation, a password change or reset), it gets no more
+//! pushes.
 
 use poem::web::Data;
 use poem_openapi::param::Path;
@@ -109,6 +111,7 @@ impl DevicesApi {
             &state.db,
             token.as_str(),
             auth.0.account,
+            Some(auth.0.session),
             body.platform.as_str(),
             version.as_str(),
             locale.as_str(),

@@ -16,6 +16,7 @@ pub mod fields;
 pub mod health;
 pub mod notices;
 pub mod notifications;
+pub mod passwords;
 pub mod problem;
 pub mod profiles;
 pub mod recommendations;
@@ -63,6 +64,7 @@ pub fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
         (
             health::HealthApi,
             auth::AuthApi,
+            passwords::PasswordsApi,
             profiles::ProfilesApi,
             export::ExportApi,
             families::FamiliesApi,

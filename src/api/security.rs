@@ -81,20 +81,27 @@ impl Caller {
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer")]
 pub struct BearerAuth(pub Caller);
 
+/// The one detail of every refused or missing access token: why a token failed is logged
+/// at debug level (never the token), not told to the caller.
+pub const BEARER_REQUIRED: &str = "a valid bearer access token is required";
+
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
     let state = req
         .data::<AppState>()
         .expect("the app state is attached to every route");
-    let claims = state
-        .tokens
-        .verify(&bearer.token)
-        .map_err(|err| Problem::unauthorized(format!("the access token is not valid: {err}")))?;
+    let claims = state.tokens.verify(&bearer.token).map_err(|err| {
+        tracing::debug!(cause = %err, "access token refused");
+        Problem::unauthorized(BEARER_REQUIRED)
+    })?;
     let account = AccountId(claims.sub);
     let session = SessionId(claims.sid);
     let live = store::sessions::live(&state.db, account, session)
         .await
         .map_err(Problem::from)?
-        .ok_or_else(|| Problem::unauthorized("the session has ended; log in again"))?;
+        .ok_or_else(|| {
+            tracing::debug!(session = %session, "access token of an ended session refused");
+            Problem::unauthorized(BEARER_REQUIRED)
+        })?;
     let role = Role::parse(&live.role).ok_or_else(Problem::internal)?;
     Ok(Caller {
         account,

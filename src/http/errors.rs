@@ -64,7 +64,7 @@ fn problem_for(err: &Error) -> Problem {
         );
     }
     if err.is::<AuthorizationError>() {
-        return Problem::unauthorized("a valid bearer access token is required");
+        return Problem::unauthorized(crate::api::security::BEARER_REQUIRED);
     }
     match err.status() {
         StatusCode::PAYLOAD_TOO_LARGE => Problem::new(

@@ -96,7 +96,7 @@ pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, StoreErr
     let audience = audience(&mut tx, policy.audience, payload).await?;
     let accounts: Vec<Uuid> = audience.keys().copied().collect();
     let recipients = deliveries::recipients(&mut *tx, &accounts).await?;
-    let context = Context::load(hub, &mut tx, &event.kind, payload).await?;
+    let context = Context::load(hub, &mut tx, payload).await?;
     let urgent = payload
         .get("urgent")
         .and_then(Value::as_bool)
@@ -308,7 +308,6 @@ struct Context {
     reason: String,
     notice: String,
     test_title: String,
-    code: String,
     consent_kind: String,
     erasure_due_at: Option<DateTime<Utc>>,
 }
@@ -325,7 +324,6 @@ impl Context {
     async fn load(
         hub: &Hub,
         tx: &mut sqlx::PgConnection,
-        kind: &str,
         payload: &Value,
     ) -> Result<Self, StoreError> {
         let id = |field: &str| {
@@ -343,17 +341,6 @@ impl Context {
                 .await?
                 .unwrap_or_default(),
             None => String::new(),
-        };
-        let code = match (
-            kind,
-            id("account_id"),
-            payload.get("code_enc").and_then(Value::as_str),
-        ) {
-            ("email_verification_requested", Some(account), Some(sealed)) => hub
-                .vault
-                .open("outbox.verification_code", account, sealed)
-                .unwrap_or_default(),
-            _ => String::new(),
         };
         Ok(Self {
             event_title: event.as_ref().map(|e| e.title.clone()).unwrap_or_default(),
@@ -378,7 +365,6 @@ impl Context {
                 .and_then(|id| hub.catalog.latest(id))
                 .map(|test| test.title.clone())
                 .unwrap_or_default(),
-            code,
             consent_kind: payload
                 .get("kind")
                 .and_then(Value::as_str)
@@ -402,9 +388,9 @@ impl Context {
             ("reason", self.reason.clone()),
             ("notice", self.notice.clone()),
             ("test_title", self.test_title.clone()),
-            ("code", self.code.clone()),
             ("consent_kind", consent_words(&self.consent_kind, language)),
             ("erasure_due_at", when(self.erasure_due_at)),
+            // `{code}` stays in the text: the e-mail sender fills it in (see `codes`).
         ])
     }
 }

@@ -4,6 +4,7 @@
 //! through `providers`, retry, and dead-letter. The ledger is the truth: the reconciler
 //! refills the streams from it whenever Redis lost work.
 
+pub mod codes;
 pub mod fanout;
 pub mod hub;
 pub mod links;

@@ -248,6 +248,34 @@ pub const POLICIES: &[KindPolicy] = &[
         placeholders: &["test_title"],
         data: &["attempt_id", "student_id", "test_id"],
     },
+    // Accounts and sign-in: mailed to the address, never in the inbox.
+    KindPolicy {
+        kind: "registration_pending",
+        audience: Audience::Account,
+        subject: Some(Plan::EmailOnly),
+        parent: None,
+        inbox: false,
+        placeholders: &["expires_at"],
+        data: &[],
+    },
+    KindPolicy {
+        kind: "password_reset_requested",
+        audience: Audience::Account,
+        subject: Some(Plan::EmailOnly),
+        parent: None,
+        inbox: false,
+        placeholders: &["code", "expires_at"],
+        data: &[],
+    },
+    KindPolicy {
+        kind: "password_changed",
+        audience: Audience::Account,
+        subject: Some(Plan::EmailOnly),
+        parent: None,
+        inbox: false,
+        placeholders: &[],
+        data: &[],
+    },
 ];
 
 /// The JSON Schemas of a kind's push payloads, as published in `mobile-contract/push/`:

@@ -284,13 +284,18 @@ async fn send_one(
         }
         ChannelKind::Email => Recipient::Email(delivery.email.clone()),
     };
-    let mut message = OutboundMessage::new(
-        channel,
-        to,
-        delivery.kind.clone(),
-        delivery.title.clone(),
-        delivery.body.clone(),
-    );
+    let (mut title, mut body) = (delivery.title.clone(), delivery.body.clone());
+    super::codes::fill(
+        hub,
+        &delivery.kind,
+        delivery.notification_id,
+        delivery.account_id,
+        channel == ChannelKind::Email,
+        &mut title,
+        &mut body,
+    )
+    .await?;
+    let mut message = OutboundMessage::new(channel, to, delivery.kind.clone(), title, body);
     message.delivery_id = delivery.id;
     message.urgent = delivery.urgent;
     message.data = data_of(&delivery.data);

@@ -4,6 +4,7 @@
 pub mod blind_index;
 pub mod cipher;
 pub mod keys;
+pub mod login_throttle;
 pub mod password;
 pub mod rate_limit;
 pub mod tokens;

@@ -1,5 +1,9 @@
 //! Access tokens (JWT, HS256, at most 15 minutes, `kid` naming the signing key so keys can
 //! rotate) and opaque refresh tokens (random, stored only as a SHA-256 digest).
+//!
+//! A token is refused when it lives longer than the configured TTL or was issued in the
+//! future, even when validly signed: a leaked signing key or a bug cannot mint tokens that
+//! outlive a key rotation by years.
 
 use std::time::Duration;
 
@@ -15,6 +19,8 @@ use crate::settings::KeyList;
 const ISSUER: &str = "bilet";
 /// Refresh tokens start with this, so they are recognisable in a leak scanner.
 const REFRESH_PREFIX: &str = "brt_";
+/// Clock difference between processes tolerated in `exp`, `iat` and the lifetime.
+const LEEWAY_SECS: i64 = 5;
 
 /// What an access token says about its bearer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +52,8 @@ pub enum TokenError {
     Expired,
     #[error("the token's signature or claims are invalid")]
     Invalid,
+    #[error("the token lives longer than the configured lifetime or was issued in the future")]
+    Lifetime,
 }
 
 impl TokenSigner {
@@ -83,14 +91,21 @@ impl TokenSigner {
         let key = self.keys.find(&kid).ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS as u64;
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&key.key), &validation)
-            .map(|data| data.claims)
-            .map_err(|err| match err.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })
+        let claims =
+            jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&key.key), &validation)
+                .map(|data| data.claims)
+                .map_err(|err| match err.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                })?;
+        let now = chrono::Utc::now().timestamp();
+        let longest = self.ttl.as_secs() as i64 + LEEWAY_SECS;
+        if claims.exp - claims.iat > longest || claims.iat > now + LEEWAY_SECS {
+            return Err(TokenError::Lifetime);
+        }
+        Ok(claims)
     }
 }
 
@@ -170,6 +185,37 @@ mod tests {
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&key.key)).unwrap()
         };
         assert_eq!(expired.verify(&old).unwrap_err(), TokenError::Expired);
+    }
+
+    #[test]
+    fn a_validly_signed_token_outliving_the_ttl_or_from_the_future_is_refused() {
+        let signer = signer("t1");
+        let sign = |iat: i64, exp: i64| {
+            let key = signer.keys.current();
+            let claims = Claims {
+                sub: uuid::Uuid::new_v4(),
+                sid: uuid::Uuid::new_v4(),
+                role: "student".into(),
+                iat,
+                exp,
+                iss: ISSUER.into(),
+            };
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(key.id.clone());
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&key.key)).unwrap()
+        };
+        let now = chrono::Utc::now().timestamp();
+        assert!(signer.verify(&sign(now, now + 900)).is_ok());
+        assert_eq!(
+            signer
+                .verify(&sign(now, now + 10 * 365 * 86_400))
+                .unwrap_err(),
+            TokenError::Lifetime
+        );
+        assert_eq!(
+            signer.verify(&sign(now + 3600, now + 4000)).unwrap_err(),
+            TokenError::Lifetime
+        );
     }
 
     #[test]

@@ -74,8 +74,8 @@ pub async fn find_by_email(
     )
 }
 
-/// Replaces the password of an account whose e-mail is not yet verified (the latest
-/// registrant who can read the mailbox wins).
+/// Replaces the password and role of an account whose e-mail is not yet verified; the
+/// caller does this only once the pending registration's code has expired.
 pub async fn set_unverified_password(
     exec: impl PgExecutor<'_>,
     id: AccountId,
@@ -177,4 +177,104 @@ pub async fn upsert_organization(
     .fetch_one(exec)
     .await?;
     Ok(OrganizationId(id))
+}
+
+/// The account's row, locked for the caller's transaction (registrations of one address
+/// take turns).
+pub async fn find_by_email_for_update(
+    exec: impl PgExecutor<'_>,
+    email: &str,
+) -> StoreResult<Option<AccountRow>> {
+    Ok(
+        sqlx::query_as::<_, AccountRow>(&format!("{SELECT} WHERE a.email = $1 FOR UPDATE OF a"))
+            .bind(email)
+            .fetch_optional(exec)
+            .await?,
+    )
+}
+
+/// Sets a new password hash.
+pub async fn set_password(
+    exec: impl PgExecutor<'_>,
+    id: AccountId,
+    password_hash: &str,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(password_hash)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// The names on the account's student or parent profile (surname, given name,
+/// patronymic), for the password rules; empty without a profile.
+pub async fn profile_names(exec: impl PgExecutor<'_>, id: AccountId) -> StoreResult<Vec<String>> {
+    let names: Option<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT surname, given_name, patronymic FROM student_profiles WHERE account_id = $1
+         UNION ALL
+         SELECT surname, given_name, patronymic FROM parent_profiles WHERE account_id = $1
+         LIMIT 1",
+    )
+    .bind(id.0)
+    .fetch_optional(exec)
+    .await?;
+    Ok(names
+        .map(|(a, b, c)| [a, b, c].into_iter().flatten().collect())
+        .unwrap_or_default())
+}
+
+/// Stores (or replaces) the pending password reset of an account; a new code starts with
+/// a fresh count of guesses.
+pub async fn set_password_reset(
+    exec: impl PgExecutor<'_>,
+    id: AccountId,
+    code_digest: &[u8],
+    expires_at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO password_resets (account_id, code_digest, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT (account_id) DO UPDATE
+             SET code_digest = $2, expires_at = $3, attempts = 0, created_at = now()",
+    )
+    .bind(id.0)
+    .bind(code_digest)
+    .bind(expires_at)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// A pending password reset, locked for the caller's transaction.
+pub async fn password_reset_for_update(
+    exec: impl PgExecutor<'_>,
+    id: AccountId,
+) -> StoreResult<Option<VerificationRow>> {
+    Ok(sqlx::query_as::<_, VerificationRow>(
+        "SELECT code_digest, expires_at, attempts FROM password_resets
+         WHERE account_id = $1 FOR UPDATE",
+    )
+    .bind(id.0)
+    .fetch_optional(exec)
+    .await?)
+}
+
+pub async fn count_failed_password_reset(
+    exec: impl PgExecutor<'_>,
+    id: AccountId,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE password_resets SET attempts = attempts + 1 WHERE account_id = $1")
+        .bind(id.0)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// Removes the pending reset: a code works once.
+pub async fn delete_password_reset(exec: impl PgExecutor<'_>, id: AccountId) -> StoreResult<()> {
+    sqlx::query("DELETE FROM password_resets WHERE account_id = $1")
+        .bind(id.0)
+        .execute(exec)
+        .await?;
+    Ok(())
 }

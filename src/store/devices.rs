@@ -1,12 +1,13 @@
-//! Push devices: registered per account, moved to the account that registers a token last,
-//! deactivated when a provider says the token is dead.
+//! Push devices: registered per account and device session, moved to the account (and
+//! session) that registers a token last, deactivated when a provider says the token is
+//! dead or when the session they were registered in ends (see `sessions`).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::error::StoreResult;
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, SessionId};
 
 /// A device as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -21,20 +22,23 @@ pub struct DeviceRow {
     pub deactivated_at: Option<DateTime<Utc>>,
 }
 
-/// Registers (or refreshes) a token for `account`, taking it from any other account.
+/// Registers (or refreshes) a token for `account` under `session` (none: tied to no
+/// session, as the demo seeds them), taking it from any other account or session.
 pub async fn upsert(
     exec: impl PgExecutor<'_>,
     token: &str,
     account: AccountId,
+    session: Option<SessionId>,
     platform: &str,
     app_version: &str,
     locale: &str,
 ) -> StoreResult<DeviceRow> {
     Ok(sqlx::query_as::<_, DeviceRow>(
-        "INSERT INTO devices (token, account_id, platform, app_version, locale)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO devices (token, account_id, platform, app_version, locale, session_id)
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (token) DO UPDATE SET account_id = $2, platform = $3, app_version = $4,
-             locale = $5, updated_at = now(), deactivated_at = NULL, deactivation_reason = NULL
+             locale = $5, session_id = $6, updated_at = now(), deactivated_at = NULL,
+             deactivation_reason = NULL
          RETURNING token, account_id, platform, app_version, locale, created_at, updated_at, deactivated_at",
     )
     .bind(token)
@@ -42,6 +46,7 @@ pub async fn upsert(
     .bind(platform)
     .bind(app_version)
     .bind(locale)
+    .bind(session.map(|s| s.0))
     .fetch_one(exec)
     .await?)
 }

@@ -92,3 +92,19 @@ pub async fn lock_for_fanout(
     .fetch_optional(exec)
     .await?)
 }
+
+/// The sealed code (`code_enc`) of the domain event behind a notification, for the e-mail
+/// sender (see `notify::codes`).
+pub async fn sealed_code_of_notification(
+    exec: impl PgExecutor<'_>,
+    notification: Uuid,
+) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT o.payload->>'code_enc' FROM notifications n JOIN outbox o ON o.event_id = n.event_id
+         WHERE n.id = $1",
+    )
+    .bind(notification)
+    .fetch_optional(exec)
+    .await?
+    .flatten())
+}

@@ -78,40 +78,67 @@ pub async fn mark_refresh_token_used(exec: impl PgExecutor<'_>, digest: &[u8]) -
     Ok(())
 }
 
-/// Revokes a session of `account`; false when there is no such live session.
+/// Ends sessions and, in the same statement, unregisters the push devices registered
+/// under them, so a device whose session ended receives no more pushes. `$1` is the
+/// account, `$2` the reason; `filter` picks the sessions.
+fn ending(filter: &str) -> String {
+    format!(
+        "WITH ended AS (
+             UPDATE device_sessions SET revoked_at = now(), revoke_reason = $2
+             WHERE account_id = $1 AND revoked_at IS NULL AND {filter}
+             RETURNING id),
+         unregistered AS (
+             UPDATE devices SET deactivated_at = now(), deactivation_reason = 'session ended'
+             WHERE session_id IN (SELECT id FROM ended) AND deactivated_at IS NULL)
+         SELECT count(*) FROM ended"
+    )
+}
+
+/// Revokes a session of `account` and unregisters its devices; false when there is no
+/// such live session.
 pub async fn revoke(
     exec: impl PgExecutor<'_>,
     account: AccountId,
     session: SessionId,
     reason: &str,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "UPDATE device_sessions SET revoked_at = now(), revoke_reason = $3
-         WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(session.0)
-    .bind(account.0)
-    .bind(reason)
-    .execute(exec)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let ended: i64 = sqlx::query_scalar(&ending("id = $3"))
+        .bind(account.0)
+        .bind(reason)
+        .bind(session.0)
+        .fetch_one(exec)
+        .await?;
+    Ok(ended == 1)
 }
 
-/// Revokes every live session of an account.
+/// Revokes every live session of an account and unregisters their devices.
 pub async fn revoke_all(
     exec: impl PgExecutor<'_>,
     account: AccountId,
     reason: &str,
 ) -> StoreResult<u64> {
-    let done = sqlx::query(
-        "UPDATE device_sessions SET revoked_at = now(), revoke_reason = $2
-         WHERE account_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(account.0)
-    .bind(reason)
-    .execute(exec)
-    .await?;
-    Ok(done.rows_affected())
+    let ended: i64 = sqlx::query_scalar(&ending("true"))
+        .bind(account.0)
+        .bind(reason)
+        .fetch_one(exec)
+        .await?;
+    Ok(ended as u64)
+}
+
+/// Revokes every live session of an account but `keep`, and unregisters their devices.
+pub async fn revoke_all_except(
+    exec: impl PgExecutor<'_>,
+    account: AccountId,
+    keep: SessionId,
+    reason: &str,
+) -> StoreResult<u64> {
+    let ended: i64 = sqlx::query_scalar(&ending("id <> $3"))
+        .bind(account.0)
+        .bind(reason)
+        .bind(keep.0)
+        .fetch_one(exec)
+        .await?;
+    Ok(ended as u64)
 }
 
 /// The live session behind an access token, with the account's current role; touches

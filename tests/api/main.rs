@@ -16,6 +16,7 @@ mod helpers;
 mod hub;
 mod hub_faults;
 mod lifecycle;
+mod passwords;
 mod privacy;
 mod profiles;
 mod settled;

@@ -5,12 +5,14 @@
 mod events;
 mod hub;
 mod logs;
+mod mail;
 mod people;
 mod proxy;
 
 pub use events::*;
 pub use hub::*;
 pub use logs::captured_logs;
+pub use mail::code_in;
 pub use people::*;
 pub use proxy::TcpProxy;
 
