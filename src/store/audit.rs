@@ -15,6 +15,12 @@ pub enum AuditAction {
     ReadResults,
     EraseHealthData,
     ErasePersonalData,
+    /// Someone tried to save a SNILS this person's profile holds.
+    SnilsConflict,
+    /// An administrator settled a SNILS conflict this person is part of.
+    SnilsConflictResolved,
+    /// An administrator removed this person's SNILS so its rightful owner may save it.
+    SnilsRemoved,
 }
 
 impl AuditAction {
@@ -27,6 +33,9 @@ impl AuditAction {
             AuditAction::ReadResults => "read_results",
             AuditAction::EraseHealthData => "erase_health_data",
             AuditAction::ErasePersonalData => "erase_personal_data",
+            AuditAction::SnilsConflict => "snils_conflict",
+            AuditAction::SnilsConflictResolved => "snils_conflict_resolved",
+            AuditAction::SnilsRemoved => "snils_removed",
         }
     }
 }

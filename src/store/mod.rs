@@ -21,6 +21,7 @@ pub mod profiles;
 pub mod recommendations;
 pub mod sessions;
 pub mod signups;
+pub mod snils_conflicts;
 
 pub use database::{Db, connect, migrate};
 pub use error::StoreError;

@@ -16,3 +16,4 @@ mod lifecycle;
 mod privacy;
 mod profiles;
 mod signups;
+mod snils;
