@@ -14,7 +14,6 @@ pub enum AuditAction {
     ReadConsents,
     ReadResults,
     EraseHealthData,
-    ErasePersonalData,
     /// Someone tried to save a SNILS this person's profile holds.
     SnilsConflict,
     /// An administrator settled a SNILS conflict this person is part of.
@@ -32,7 +31,6 @@ impl AuditAction {
             AuditAction::ReadConsents => "read_consents",
             AuditAction::ReadResults => "read_results",
             AuditAction::EraseHealthData => "erase_health_data",
-            AuditAction::ErasePersonalData => "erase_personal_data",
             AuditAction::SnilsConflict => "snils_conflict",
             AuditAction::SnilsConflictResolved => "snils_conflict_resolved",
             AuditAction::SnilsRemoved => "snils_removed",

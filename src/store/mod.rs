@@ -10,6 +10,7 @@ pub mod database;
 pub mod deliveries;
 pub mod devices;
 pub mod diagnostics;
+pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod families;

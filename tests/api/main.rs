@@ -7,6 +7,7 @@ mod channels;
 mod consents;
 mod diagnostics;
 mod errors;
+mod erasure;
 mod events;
 mod families;
 mod health;
