@@ -178,3 +178,16 @@ pub async fn upsert_organization(
     .await?;
     Ok(OrganizationId(id))
 }
+
+/// When the account's pending e-mail verification expires, if one is pending.
+pub async fn pending_verification(
+    exec: impl PgExecutor<'_>,
+    id: AccountId,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    Ok(
+        sqlx::query_scalar("SELECT expires_at FROM email_verifications WHERE account_id = $1")
+            .bind(id.0)
+            .fetch_optional(exec)
+            .await?,
+    )
+}

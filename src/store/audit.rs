@@ -94,3 +94,14 @@ pub async fn for_subject(
     .fetch_all(exec)
     .await?)
 }
+
+/// What a person did to others' data, oldest first.
+pub async fn by_actor(exec: impl PgExecutor<'_>, actor: AccountId) -> StoreResult<Vec<AuditRow>> {
+    Ok(sqlx::query_as::<_, AuditRow>(
+        "SELECT actor_id, actor_role, subject_id, action, request_id, at FROM access_audit
+         WHERE actor_id = $1 ORDER BY id",
+    )
+    .bind(actor.0)
+    .fetch_all(exec)
+    .await?)
+}

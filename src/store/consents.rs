@@ -150,3 +150,22 @@ pub async fn cancel_erasure(exec: impl PgExecutor<'_>, student: AccountId) -> St
         .await?;
     Ok(())
 }
+
+/// A child's erasure, scheduled or pending.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ErasureRow {
+    pub requested_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+}
+
+pub async fn erasure_of(
+    exec: impl PgExecutor<'_>,
+    student: AccountId,
+) -> StoreResult<Option<ErasureRow>> {
+    Ok(sqlx::query_as::<_, ErasureRow>(
+        "SELECT requested_at, due_at FROM erasures WHERE student_id = $1",
+    )
+    .bind(student.0)
+    .fetch_optional(exec)
+    .await?)
+}
