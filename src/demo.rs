@@ -124,9 +124,11 @@ pub async fn seed(state: &AppState) -> Result<Seeded, anyhow::Error> {
             given_name: "Мария".into(),
             patronymic: None,
             birth_date: NaiveDate::from_ymd_opt(1984, 6, 1).expect("a valid date"),
-            snils: Snils::with_checksum(rng.gen_range(100_000_000..999_999_999))
-                .digits()
-                .to_owned(),
+            snils: Some(
+                Snils::with_checksum(rng.gen_range(100_000_000..999_999_999))
+                    .digits()
+                    .to_owned(),
+            ),
             phone: format!("+7903{:07}", rng.gen_range(0..10_000_000)),
         };
         store::profiles::upsert_parent(&mut *tx, &state.vault.seal_parent(parent, &parent_profile))

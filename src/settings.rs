@@ -117,6 +117,9 @@ pub struct PrivacySettings {
     /// How long after a personal-data consent is withdrawn the child's data is erased
     /// (at most 30 days, as 152-ФЗ requires).
     pub erasure_delay: Duration,
+    /// Checks of a new SNILS against the registry per account (each profile save with a
+    /// SNILS the account does not already hold), so the registry cannot be probed.
+    pub snils_checks: RateLimit,
 }
 
 /// The notification hub.
@@ -404,6 +407,7 @@ const KEYS: &[&str] = &[
     "auth_login_max_delay",
     "auth_trust_forwarded_for",
     "privacy_erasure_delay",
+    "privacy_snils_checks",
     "push_config",
     "public_url",
     "hub_templates_dir",
@@ -763,6 +767,14 @@ impl Layers {
                         }
                     })
                 },
+            ),
+            snils_checks: self.get(
+                "privacy_snils_checks",
+                RateLimit {
+                    count: 5,
+                    window: Duration::from_secs(3600),
+                },
+                RateLimit::parse,
             ),
         };
         let push_config = self.get(

@@ -1,18 +1,26 @@
-//! Administration: the dead letters of the hub, and replaying them once the cause is fixed.
+//! Administration: the dead letters of the hub, and replaying them once the cause is fixed;
+//! SNILS conflicts, and settling them.
 
+use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use serde::Deserialize;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::ApiTag;
+use super::body::JsonBody;
 use super::notices::{FailedDeliveryView, failed_view};
 use super::problem::Problem;
-use super::security::{BearerAuth, Role};
+use super::security::{BearerAuth, ClientInfo, Role};
+use crate::domain::ids::{AccountId, SnilsConflictId};
 use crate::notify::hub::Hub;
 use crate::startup::AppState;
 use crate::store;
+use crate::store::audit::{self, AuditAction};
+use crate::store::snils_conflicts::ConflictRow;
 
 pub struct AdminApi;
 
@@ -28,6 +36,81 @@ pub enum ReplayResponse {
     /// Queued again with a fresh retry budget.
     #[oai(status = 202)]
     Accepted,
+}
+
+/// Someone tried to save a SNILS another profile holds. The SNILS itself is never shown.
+#[derive(Debug, Object)]
+pub struct SnilsConflictView {
+    pub id: Uuid,
+    /// Who tried to save the SNILS.
+    pub claimant_account_id: Uuid,
+    /// Whose profile holds it.
+    pub holder_account_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_attempt_at: DateTime<Utc>,
+    /// How many times the claimant tried while the conflict was open.
+    pub attempts: i32,
+    /// `open` or `settled`.
+    pub status: String,
+    /// `keep_holder` or `reassign`, once settled.
+    pub decision: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+pub fn conflict_view(row: ConflictRow) -> SnilsConflictView {
+    SnilsConflictView {
+        id: row.id,
+        claimant_account_id: row.claimant_id,
+        holder_account_id: row.holder_id,
+        created_at: row.created_at,
+        last_attempt_at: row.last_attempt_at,
+        attempts: row.attempts,
+        status: row.status,
+        decision: row.decision,
+        decided_at: row.decided_at,
+    }
+}
+
+/// How an administrator settles a SNILS conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum SnilsDecision {
+    /// The holder keeps the SNILS; the claimant is refused it for good.
+    KeepHolder,
+    /// The SNILS is removed from the holder's profile (they are told by e-mail to enter
+    /// theirs again) and the claimant may now save it.
+    Reassign,
+}
+
+impl SnilsDecision {
+    fn as_str(self) -> &'static str {
+        match self {
+            SnilsDecision::KeepHolder => "keep_holder",
+            SnilsDecision::Reassign => "reassign",
+        }
+    }
+}
+
+/// Settling a SNILS conflict.
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveSnilsConflictRequest {
+    pub decision: SnilsDecision,
+}
+
+#[derive(ApiResponse)]
+pub enum SnilsConflictsResponse {
+    /// Open conflicts first, then the oldest first.
+    #[oai(status = 200)]
+    Ok(Json<Vec<SnilsConflictView>>),
+}
+
+#[derive(ApiResponse)]
+pub enum ResolveSnilsConflictResponse {
+    /// Settled.
+    #[oai(status = 200)]
+    Ok(Json<SnilsConflictView>),
 }
 
 #[OpenApi(prefix_path = "/v1", tag = "ApiTag::Admin")]
@@ -72,5 +155,97 @@ impl AdminApi {
             .enqueue(vec![(delivery_id.0, channel)])
             .await;
         Ok(ReplayResponse::Accepted)
+    }
+
+    /// SNILS conflicts: someone tried to save a SNILS another profile holds.
+    #[oai(
+        path = "/admin/snils-conflicts",
+        method = "get",
+        operation_id = "list_snils_conflicts"
+    )]
+    async fn list_snils_conflicts(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        limit: Query<Option<i64>>,
+    ) -> Result<SnilsConflictsResponse, Problem> {
+        auth.0.require(Role::Admin)?;
+        let limit = limit.0.unwrap_or(100).clamp(1, 1000);
+        let rows = store::snils_conflicts::list(&state.db, limit).await?;
+        Ok(SnilsConflictsResponse::Ok(Json(
+            rows.into_iter().map(conflict_view).collect(),
+        )))
+    }
+
+    /// Settle a SNILS conflict. Recorded in the access audit of both people.
+    #[oai(
+        path = "/admin/snils-conflicts/:conflict_id/resolve",
+        method = "post",
+        operation_id = "resolve_snils_conflict"
+    )]
+    async fn resolve_snils_conflict(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        client: ClientInfo,
+        conflict_id: Path<Uuid>,
+        body: JsonBody<ResolveSnilsConflictRequest>,
+    ) -> Result<ResolveSnilsConflictResponse, Problem> {
+        let caller = auth.0;
+        caller.require(Role::Admin)?;
+        let id = SnilsConflictId(conflict_id.0);
+        let request_id = client.request_id.as_deref();
+        let mut tx = state.db.begin().await?;
+        let (conflict, digest) = store::snils_conflicts::lock(&mut *tx, id)
+            .await?
+            .ok_or_else(|| Problem::not_found("no such SNILS conflict"))?;
+        if conflict.status != "open" {
+            return Err(Problem::conflict(
+                "conflict-settled",
+                "Conflict already settled",
+                "this SNILS conflict was settled before",
+            ));
+        }
+        let (claimant, holder) = (
+            AccountId(conflict.claimant_id),
+            AccountId(conflict.holder_id),
+        );
+        let decision = body.decision;
+        // The holder may have changed their SNILS since; then there is nothing to remove.
+        if decision == SnilsDecision::Reassign
+            && store::profiles::snils_holder(&mut *tx, &digest).await? == Some(holder)
+        {
+            store::profiles::remove_snils(&mut tx, holder).await?;
+            store::outbox::append(
+                &mut *tx,
+                "snils_reentry_required",
+                json!({ "account_id": holder.0 }),
+            )
+            .await?;
+            audit::record(
+                &mut *tx,
+                caller.actor(),
+                holder,
+                AuditAction::SnilsRemoved,
+                request_id,
+            )
+            .await?;
+        }
+        let settled =
+            store::snils_conflicts::settle(&mut *tx, id, decision.as_str(), caller.account).await?;
+        for person in [claimant, holder] {
+            audit::record(
+                &mut *tx,
+                caller.actor(),
+                person,
+                AuditAction::SnilsConflictResolved,
+                request_id,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ResolveSnilsConflictResponse::Ok(Json(conflict_view(
+            settled,
+        ))))
     }
 }

@@ -742,7 +742,7 @@ async fn decide(
     ))))
 }
 
-fn link_request_view(
+pub(super) fn link_request_view(
     row: LinkRequestRow,
     awaiting_me: bool,
     now: chrono::DateTime<Utc>,

@@ -25,6 +25,7 @@ use crate::domain::region::Region;
 use crate::domain::snils::Snils;
 use crate::domain::student::{self, Grade};
 use crate::privacy::vault::{Health, OpenStudent, ParentProfile, StudentProfile};
+use crate::security::rate_limit;
 use crate::startup::AppState;
 use crate::store;
 use crate::store::audit::{self, AuditAction};
@@ -149,7 +150,9 @@ pub struct ParentProfileView {
     pub patronymic: Option<String>,
     pub birth_date: NaiveDate,
     pub phone: String,
-    pub snils: String,
+    /// `null` when an administrator gave this SNILS to the person it belongs to: enter
+    /// your own again.
+    pub snils: Option<String>,
 }
 
 /// The organization an organizer belongs to.
@@ -245,6 +248,7 @@ impl ProfilesApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        client: ClientInfo,
         body: JsonBody<StudentProfileInput>,
     ) -> Result<StudentProfileResponse, Problem> {
         let caller = auth.0;
@@ -260,7 +264,7 @@ impl ProfilesApi {
                 "a linked parent must first give health-data consent",
             )]));
         }
-        claim_snils(&state, &mut tx, caller.account, &profile.snils).await?;
+        let mut tx = claim_snils(&state, tx, &caller, &client, &profile.snils).await?;
         let row = state.vault.seal_student(caller.account, &profile);
         store::profiles::upsert_student(&mut *tx, &row).await?;
         tx.commit().await?;
@@ -284,13 +288,14 @@ impl ProfilesApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        client: ClientInfo,
         body: JsonBody<ParentProfileInput>,
     ) -> Result<ParentProfileResponse, Problem> {
         let caller = auth.0;
         caller.require(Role::Parent)?;
-        let profile = parse_parent(&body, Utc::now().date_naive())?;
-        let mut tx = state.db.begin().await?;
-        claim_snils(&state, &mut tx, caller.account, &profile.snils).await?;
+        let (profile, snils) = parse_parent(&body, Utc::now().date_naive())?;
+        let tx = state.db.begin().await?;
+        let mut tx = claim_snils(&state, tx, &caller, &client, &snils).await?;
         store::profiles::upsert_parent(
             &mut *tx,
             &state.vault.seal_parent(caller.account, &profile),
@@ -436,24 +441,94 @@ pub async fn load_parent(
         .transpose()
 }
 
-/// Registers the SNILS's blind index for this account; 409 `snils-taken` if another
-/// profile holds it.
+/// Registers the SNILS's blind index for the caller in `tx` and hands `tx` back.
+///
+/// A SNILS the caller does not already hold is a check against the registry, limited per
+/// account (`BILET_PRIVACY_SNILS_CHECKS`, 429) so the registry cannot be probed. When
+/// another profile holds it, `tx` is rolled back, the conflict is recorded for an
+/// administrator and in the holder's access audit, and the caller gets 409 `snils-taken`.
 async fn claim_snils(
     state: &AppState,
-    tx: &mut sqlx::PgConnection,
-    account: AccountId,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    caller: &Caller,
+    client: &ClientInfo,
     snils: &str,
-) -> Result<(), Problem> {
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, Problem> {
+    let account = caller.account;
     let digest = state.index.digest("snils", snils);
-    match store::profiles::claim_snils(&mut *tx, &digest, account).await {
-        Ok(()) => Ok(()),
-        Err(err) if err.is_conflict_on("snils_registry_pkey") => Err(Problem::conflict(
-            "snils-taken",
-            "SNILS already registered",
-            "this SNILS belongs to another profile; one person has one profile",
-        )),
-        Err(err) => Err(err.into()),
+    let held = store::profiles::registered_snils(&mut *tx, account).await?;
+    if held.as_deref() == Some(digest.as_slice()) {
+        return Ok(tx);
     }
+    rate_limit::hit(
+        &state.redis,
+        "snils-check",
+        &account.to_string(),
+        state.settings.privacy.snils_checks,
+    )
+    .await
+    .map_err(Problem::rate_limited)?;
+    let holder = match store::profiles::snils_holder(&mut *tx, &digest).await? {
+        Some(holder) if holder != account => holder,
+        _ => match store::profiles::claim_snils(&mut *tx, &digest, account).await {
+            Ok(()) => return Ok(tx),
+            // Claimed by someone else between the look-up and the insert.
+            Err(err) if err.is_conflict_on("snils_registry_pkey") => {
+                tx.rollback().await?;
+                let holder = store::profiles::snils_holder(&state.db, &digest).await?;
+                return match holder {
+                    Some(holder) => {
+                        Err(record_conflict(state, caller, client, holder, &digest).await)
+                    }
+                    None => Err(snils_taken()),
+                };
+            }
+            Err(err) => return Err(err.into()),
+        },
+    };
+    tx.rollback().await?;
+    Err(record_conflict(state, caller, client, holder, &digest).await)
+}
+
+/// Records a SNILS conflict (unless an administrator already refused this claimant for
+/// good) and its access-audit entry in one transaction; returns the 409 to answer with.
+async fn record_conflict(
+    state: &AppState,
+    caller: &Caller,
+    client: &ClientInfo,
+    holder: AccountId,
+    digest: &[u8],
+) -> Problem {
+    let recorded: Result<(), Problem> = async {
+        let mut tx = state.db.begin().await?;
+        if !store::snils_conflicts::refused_for_good(&mut *tx, caller.account, digest).await? {
+            store::snils_conflicts::open_or_count(&mut *tx, caller.account, holder, digest).await?;
+        }
+        audit::record(
+            &mut *tx,
+            caller.actor(),
+            holder,
+            AuditAction::SnilsConflict,
+            client.request_id.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+    .await;
+    match recorded {
+        Ok(()) => snils_taken(),
+        Err(problem) => problem,
+    }
+}
+
+fn snils_taken() -> Problem {
+    Problem::conflict(
+        "snils-taken",
+        "SNILS already registered",
+        "this SNILS belongs to another profile; one person has one profile. If it is yours, \
+         an administrator will look into it",
+    )
 }
 
 fn parse_date(fields: &mut Fields, field: &str, input: &str) -> Option<NaiveDate> {
@@ -586,7 +661,11 @@ fn parse_student(input: &StudentProfileInput, today: NaiveDate) -> Result<Studen
     }
 }
 
-fn parse_parent(input: &ParentProfileInput, today: NaiveDate) -> Result<ParentProfile, Problem> {
+/// The parent's profile and, apart, the SNILS it carries (checked against the registry).
+fn parse_parent(
+    input: &ParentProfileInput,
+    today: NaiveDate,
+) -> Result<(ParentProfile, String), Problem> {
     let mut fields = Fields::new();
     let surname = fields.check("surname", PersonName::parse(&input.surname));
     let given_name = fields.check("given_name", PersonName::parse(&input.given_name));
@@ -606,14 +685,17 @@ fn parse_parent(input: &ParentProfileInput, today: NaiveDate) -> Result<ParentPr
             Some(birth_date),
             Some(snils),
             Some(phone),
-        ) => Ok(ParentProfile {
-            surname: surname.as_str().to_owned(),
-            given_name: given_name.as_str().to_owned(),
-            patronymic,
-            birth_date,
-            snils: snils.digits().to_owned(),
-            phone: phone.as_str().to_owned(),
-        }),
+        ) => Ok((
+            ParentProfile {
+                surname: surname.as_str().to_owned(),
+                given_name: given_name.as_str().to_owned(),
+                patronymic,
+                birth_date,
+                snils: Some(snils.digits().to_owned()),
+                phone: phone.as_str().to_owned(),
+            },
+            snils.digits().to_owned(),
+        )),
         _ => Err(Problem::internal()),
     }
 }
@@ -669,6 +751,6 @@ pub fn parent_view(
         patronymic: profile.patronymic,
         birth_date: profile.birth_date,
         phone: profile.phone,
-        snils: mask_snils(&profile.snils, disclosure),
+        snils: profile.snils.map(|s| mask_snils(&s, disclosure)),
     }
 }

@@ -69,3 +69,7 @@ typed_id!(
     /// A student's sign-up for an event.
     SignupId
 );
+typed_id!(
+    /// A SNILS conflict: someone tried to save a SNILS another profile holds.
+    SnilsConflictId
+);

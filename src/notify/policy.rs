@@ -87,6 +87,15 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &[],
     },
     KindPolicy {
+        kind: "snils_reentry_required",
+        audience: Audience::Account,
+        subject: Some(Plan::EmailOnly),
+        parent: None,
+        inbox: false,
+        placeholders: &[],
+        data: &[],
+    },
+    KindPolicy {
         kind: "signup_requested",
         audience: Audience::StudentFamily,
         subject: None,

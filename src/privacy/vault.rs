@@ -44,7 +44,9 @@ pub struct ParentProfile {
     pub given_name: String,
     pub patronymic: Option<String>,
     pub birth_date: NaiveDate,
-    pub snils: String,
+    /// `None` once an administrator gave the SNILS to its rightful owner; the parent must
+    /// enter theirs again.
+    pub snils: Option<String>,
     pub phone: String,
 }
 
@@ -186,7 +188,10 @@ impl Vault {
                 id,
                 &profile.birth_date.to_string(),
             ),
-            snils_enc: self.seal(fields::PARENT_SNILS, id, &profile.snils),
+            snils_enc: profile
+                .snils
+                .as_ref()
+                .map(|snils| self.seal(fields::PARENT_SNILS, id, snils)),
             phone_enc: self.seal(fields::PARENT_PHONE, id, &profile.phone),
             updated_at: chrono::Utc::now(),
         }
@@ -202,7 +207,7 @@ impl Vault {
                 .open(fields::PARENT_BIRTH_DATE, id, &row.birth_date_enc)?
                 .parse()
                 .map_err(|_| CipherError::Corrupt)?,
-            snils: self.open(fields::PARENT_SNILS, id, &row.snils_enc)?,
+            snils: self.open_opt(fields::PARENT_SNILS, id, &row.snils_enc)?,
             phone: self.open(fields::PARENT_PHONE, id, &row.phone_enc)?,
         })
     }

@@ -278,3 +278,29 @@ pub async fn delete_password_reset(exec: impl PgExecutor<'_>, id: AccountId) -> 
         .await?;
     Ok(())
 }
+
+/// When the account's pending e-mail verification expires, if one is pending.
+pub async fn pending_verification(
+    exec: impl PgExecutor<'_>,
+    id: AccountId,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    Ok(
+        sqlx::query_scalar("SELECT expires_at FROM email_verifications WHERE account_id = $1")
+            .bind(id.0)
+            .fetch_optional(exec)
+            .await?,
+    )
+}
+
+/// When the account's pending password reset expires, if one is pending.
+pub async fn pending_password_reset(
+    exec: impl PgExecutor<'_>,
+    id: AccountId,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    Ok(
+        sqlx::query_scalar("SELECT expires_at FROM password_resets WHERE account_id = $1")
+            .bind(id.0)
+            .fetch_optional(exec)
+            .await?,
+    )
+}

@@ -56,3 +56,14 @@ pub async fn use_once(exec: impl PgExecutor<'_>, id: Uuid) -> StoreResult<Option
     .fetch_optional(exec)
     .await?)
 }
+
+/// Every approval link sent to a parent, newest first.
+pub async fn for_parent(exec: impl PgExecutor<'_>, parent: Uuid) -> StoreResult<Vec<LinkRow>> {
+    Ok(sqlx::query_as::<_, LinkRow>(
+        "SELECT id, signup_id, parent_id, expires_at, used_at FROM approval_links
+         WHERE parent_id = $1 ORDER BY created_at DESC, id DESC",
+    )
+    .bind(parent)
+    .fetch_all(exec)
+    .await?)
+}

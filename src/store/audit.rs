@@ -14,7 +14,12 @@ pub enum AuditAction {
     ReadConsents,
     ReadResults,
     EraseHealthData,
-    ErasePersonalData,
+    /// Someone tried to save a SNILS this person's profile holds.
+    SnilsConflict,
+    /// An administrator settled a SNILS conflict this person is part of.
+    SnilsConflictResolved,
+    /// An administrator removed this person's SNILS so its rightful owner may save it.
+    SnilsRemoved,
 }
 
 impl AuditAction {
@@ -26,7 +31,9 @@ impl AuditAction {
             AuditAction::ReadConsents => "read_consents",
             AuditAction::ReadResults => "read_results",
             AuditAction::EraseHealthData => "erase_health_data",
-            AuditAction::ErasePersonalData => "erase_personal_data",
+            AuditAction::SnilsConflict => "snils_conflict",
+            AuditAction::SnilsConflictResolved => "snils_conflict_resolved",
+            AuditAction::SnilsRemoved => "snils_removed",
         }
     }
 }
@@ -84,6 +91,17 @@ pub async fn for_subject(
          WHERE subject_id = $1 ORDER BY id",
     )
     .bind(subject.0)
+    .fetch_all(exec)
+    .await?)
+}
+
+/// What a person did to others' data, oldest first.
+pub async fn by_actor(exec: impl PgExecutor<'_>, actor: AccountId) -> StoreResult<Vec<AuditRow>> {
+    Ok(sqlx::query_as::<_, AuditRow>(
+        "SELECT actor_id, actor_role, subject_id, action, request_id, at FROM access_audit
+         WHERE actor_id = $1 ORDER BY id",
+    )
+    .bind(actor.0)
     .fetch_all(exec)
     .await?)
 }

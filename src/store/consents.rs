@@ -153,55 +153,21 @@ pub async fn cancel_erasure(exec: impl PgExecutor<'_>, student: AccountId) -> St
     Ok(())
 }
 
-/// Claims one due erasure, skipping those another worker holds.
-pub async fn claim_due_erasure(exec: impl PgExecutor<'_>) -> StoreResult<Option<AccountId>> {
-    let id: Option<Uuid> = sqlx::query_scalar(
-        "SELECT student_id FROM erasures WHERE done_at IS NULL AND due_at <= now()
-         ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-    )
-    .fetch_optional(exec)
-    .await?;
-    Ok(id.map(AccountId))
+/// A child's erasure, scheduled or pending.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ErasureRow {
+    pub requested_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
 }
 
-/// Erases a child's personal data (profile, documents, test answers and results, devices),
-/// keeping grade and region as anonymised statistics.
-pub async fn erase_student(conn: &mut sqlx::PgConnection, student: AccountId) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE student_profiles SET surname = NULL, given_name = NULL, patronymic = NULL,
-             birth_date_enc = NULL, school = NULL, city = NULL, phone_enc = NULL, snils_enc = NULL,
-             document_kind = NULL, document_enc = NULL, health_enc = NULL,
-             erased_at = now(), updated_at = now()
-         WHERE account_id = $1",
+pub async fn erasure_of(
+    exec: impl PgExecutor<'_>,
+    student: AccountId,
+) -> StoreResult<Option<ErasureRow>> {
+    Ok(sqlx::query_as::<_, ErasureRow>(
+        "SELECT requested_at, due_at FROM erasures WHERE student_id = $1",
     )
     .bind(student.0)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE accounts SET email = 'erased+' || id::text || '@erased.invalid',
-             password_hash = '!erased', erased_at = now()
-         WHERE id = $1",
-    )
-    .bind(student.0)
-    .execute(&mut *conn)
-    .await?;
-    for statement in [
-        "DELETE FROM snils_registry WHERE account_id = $1",
-        "DELETE FROM test_answers WHERE attempt_id IN (SELECT id FROM test_attempts WHERE student_id = $1)",
-        "DELETE FROM test_results WHERE attempt_id IN (SELECT id FROM test_attempts WHERE student_id = $1)",
-        "DELETE FROM test_attempts WHERE student_id = $1",
-        "DELETE FROM devices WHERE account_id = $1",
-        "DELETE FROM link_codes WHERE student_id = $1",
-        "DELETE FROM email_verifications WHERE account_id = $1",
-        "DELETE FROM family_links WHERE student_id = $1",
-        "UPDATE device_sessions SET revoked_at = now(), revoke_reason = 'erased'
-             WHERE account_id = $1 AND revoked_at IS NULL",
-        "UPDATE erasures SET done_at = now() WHERE student_id = $1",
-    ] {
-        sqlx::query(statement)
-            .bind(student.0)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
+    .fetch_optional(exec)
+    .await?)
 }

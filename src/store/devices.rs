@@ -90,3 +90,31 @@ pub async fn find(exec: impl PgExecutor<'_>, token: &str) -> StoreResult<Option<
     .fetch_optional(exec)
     .await?)
 }
+
+/// A device as held, for the export.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeviceRecord {
+    pub token: String,
+    pub platform: String,
+    pub app_version: String,
+    pub locale: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deactivated_at: Option<DateTime<Utc>>,
+    pub deactivation_reason: Option<String>,
+}
+
+/// Every device of an account, deactivated ones too.
+pub async fn of_account(
+    exec: impl PgExecutor<'_>,
+    account: AccountId,
+) -> StoreResult<Vec<DeviceRecord>> {
+    Ok(sqlx::query_as::<_, DeviceRecord>(
+        "SELECT token, platform, app_version, locale, created_at, updated_at, deactivated_at,
+                deactivation_reason
+         FROM devices WHERE account_id = $1 ORDER BY created_at DESC, token",
+    )
+    .bind(account.0)
+    .fetch_all(exec)
+    .await?)
+}

@@ -340,3 +340,16 @@ pub async fn abandon(exec: impl PgExecutor<'_>, attempt: Uuid) -> StoreResult<()
     .await?;
     Ok(())
 }
+
+/// Every attempt of a student, open or not, newest first.
+pub async fn attempts_of(
+    exec: impl PgExecutor<'_>,
+    student: AccountId,
+) -> StoreResult<Vec<AttemptRow>> {
+    Ok(sqlx::query_as::<_, AttemptRow>(&format!(
+        "SELECT {ATTEMPT} FROM test_attempts WHERE student_id = $1 ORDER BY started_at DESC, id DESC"
+    ))
+    .bind(student.0)
+    .fetch_all(exec)
+    .await?)
+}

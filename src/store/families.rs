@@ -389,3 +389,58 @@ pub async fn link_requests_for(
     .fetch_all(exec)
     .await?)
 }
+
+/// A link code as held (the code itself is only a digest).
+#[derive(Debug, sqlx::FromRow)]
+pub struct LinkCodeRow {
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// Every link code a student's app showed, or a parent made for another adult, newest
+/// first.
+pub async fn link_codes_of(
+    exec: impl PgExecutor<'_>,
+    student: AccountId,
+) -> StoreResult<Vec<LinkCodeRow>> {
+    Ok(sqlx::query_as::<_, LinkCodeRow>(
+        "SELECT created_at, expires_at, used_at FROM link_codes
+         WHERE (student_id = $1 AND created_by IS NULL) OR created_by = $1
+         ORDER BY created_at DESC",
+    )
+    .bind(student.0)
+    .fetch_all(exec)
+    .await?)
+}
+
+/// An invitation as held.
+#[derive(Debug, sqlx::FromRow)]
+pub struct InvitationRecord {
+    pub id: Uuid,
+    pub parent_id: Uuid,
+    pub student_email: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub declined_at: Option<DateTime<Utc>>,
+}
+
+/// Every invitation a parent sent, or that was addressed to a student's e-mail, newest
+/// first.
+pub async fn invitations_involving(
+    exec: impl PgExecutor<'_>,
+    account: AccountId,
+) -> StoreResult<Vec<InvitationRecord>> {
+    Ok(sqlx::query_as::<_, InvitationRecord>(
+        "SELECT i.id, i.parent_id, i.student_email::text AS student_email, i.created_at,
+                i.expires_at, i.accepted_at, i.declined_at
+         FROM invitations i
+         WHERE i.parent_id = $1
+            OR i.student_email = (SELECT email FROM accounts WHERE id = $1 AND role = 'student')
+         ORDER BY i.created_at DESC, i.id DESC",
+    )
+    .bind(account.0)
+    .fetch_all(exec)
+    .await?)
+}

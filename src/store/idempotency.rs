@@ -120,3 +120,27 @@ pub async fn purge(exec: impl PgExecutor<'_>, before: DateTime<Utc>) -> StoreRes
         .await?;
     Ok(done.rows_affected())
 }
+
+/// A key as held about its account, for the export.
+#[derive(Debug, sqlx::FromRow)]
+pub struct KeyRecord {
+    pub key: String,
+    pub operation: String,
+    pub created_at: DateTime<Utc>,
+    pub response_status: Option<i16>,
+    pub response_body: Option<Vec<u8>>,
+}
+
+/// Every key an account used that is still kept.
+pub async fn of_account(
+    exec: impl PgExecutor<'_>,
+    account: AccountId,
+) -> StoreResult<Vec<KeyRecord>> {
+    Ok(sqlx::query_as::<_, KeyRecord>(
+        "SELECT key, operation, created_at, response_status, response_body FROM idempotency_keys
+         WHERE account_id = $1 ORDER BY created_at DESC, key",
+    )
+    .bind(account.0)
+    .fetch_all(exec)
+    .await?)
+}

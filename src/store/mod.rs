@@ -10,6 +10,7 @@ pub mod database;
 pub mod deliveries;
 pub mod devices;
 pub mod diagnostics;
+pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod families;
@@ -21,6 +22,7 @@ pub mod profiles;
 pub mod recommendations;
 pub mod sessions;
 pub mod signups;
+pub mod snils_conflicts;
 
 pub use database::{Db, connect, migrate};
 pub use error::StoreError;

@@ -131,3 +131,43 @@ pub async fn set_preferences(
     .await?;
     Ok(())
 }
+
+/// Every notification of an account, in the inbox or not, newest first.
+pub async fn all_of(
+    exec: impl PgExecutor<'_>,
+    account: AccountId,
+) -> StoreResult<Vec<NotificationRow>> {
+    Ok(sqlx::query_as::<_, NotificationRow>(
+        "SELECT id, kind, urgent, title, body, data, created_at, read_at, acked_at FROM notifications
+         WHERE account_id = $1 ORDER BY created_at DESC, id DESC",
+    )
+    .bind(account.0)
+    .fetch_all(exec)
+    .await?)
+}
+
+/// One delivery of a notification to a person, as the ledger holds it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryRecord {
+    pub notification_id: Uuid,
+    pub channel: String,
+    pub device_token: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// Every delivery to an account, newest first.
+pub async fn deliveries_of(
+    exec: impl PgExecutor<'_>,
+    account: AccountId,
+) -> StoreResult<Vec<DeliveryRecord>> {
+    Ok(sqlx::query_as::<_, DeliveryRecord>(
+        "SELECT notification_id, channel, device_token, status, attempts, created_at, delivered_at
+         FROM deliveries WHERE account_id = $1 ORDER BY created_at DESC, id DESC",
+    )
+    .bind(account.0)
+    .fetch_all(exec)
+    .await?)
+}

@@ -37,7 +37,8 @@ pub struct ParentRow {
     pub given_name: String,
     pub patronymic: Option<String>,
     pub birth_date_enc: String,
-    pub snils_enc: String,
+    /// `None` after an administrator gave the SNILS to its rightful owner.
+    pub snils_enc: Option<String>,
     pub phone_enc: String,
     pub updated_at: DateTime<Utc>,
 }
@@ -154,6 +155,48 @@ pub async fn claim_snils(
     .bind(account.0)
     .execute(exec)
     .await?;
+    Ok(())
+}
+
+/// The account holding a SNILS (by its digest), if any.
+pub async fn snils_holder(
+    exec: impl PgExecutor<'_>,
+    digest: &[u8],
+) -> StoreResult<Option<AccountId>> {
+    let holder: Option<Uuid> =
+        sqlx::query_scalar("SELECT account_id FROM snils_registry WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(exec)
+            .await?;
+    Ok(holder.map(AccountId))
+}
+
+/// The digest of the SNILS an account holds, if any.
+pub async fn registered_snils(
+    exec: impl PgExecutor<'_>,
+    account: AccountId,
+) -> StoreResult<Option<Vec<u8>>> {
+    Ok(
+        sqlx::query_scalar("SELECT digest FROM snils_registry WHERE account_id = $1")
+            .bind(account.0)
+            .fetch_optional(exec)
+            .await?,
+    )
+}
+
+/// Removes an account's SNILS from its profile (student or parent) and from the registry,
+/// so that the person must enter it again.
+pub async fn remove_snils(conn: &mut sqlx::PgConnection, account: AccountId) -> StoreResult<()> {
+    for statement in [
+        "UPDATE student_profiles SET snils_enc = NULL, updated_at = now() WHERE account_id = $1",
+        "UPDATE parent_profiles SET snils_enc = NULL, updated_at = now() WHERE account_id = $1",
+        "DELETE FROM snils_registry WHERE account_id = $1",
+    ] {
+        sqlx::query(statement)
+            .bind(account.0)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 

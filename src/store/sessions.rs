@@ -191,3 +191,29 @@ pub async fn list_live(
     .fetch_all(exec)
     .await?)
 }
+
+/// A device session as held, ended ones too, for the export.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionHistoryRow {
+    pub id: Uuid,
+    pub device_name: String,
+    pub platform: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoke_reason: Option<String>,
+}
+
+/// Every session of an account, live or ended, newest first.
+pub async fn history(
+    exec: impl PgExecutor<'_>,
+    account: AccountId,
+) -> StoreResult<Vec<SessionHistoryRow>> {
+    Ok(sqlx::query_as::<_, SessionHistoryRow>(
+        "SELECT id, device_name, platform, created_at, last_seen_at, revoked_at, revoke_reason
+         FROM device_sessions WHERE account_id = $1 ORDER BY created_at DESC, id DESC",
+    )
+    .bind(account.0)
+    .fetch_all(exec)
+    .await?)
+}

@@ -15,9 +15,9 @@ pub fn register_all(supervisor: &Supervisor, state: &AppState) {
         let presence = presence.clone();
         async move { presence.run(shutdown).await }
     });
-    let db = state.db.clone();
+    let (db, index) = (state.db.clone(), state.index.clone());
     supervisor.register("erasure", move |shutdown| {
-        crate::privacy::erasure::run(db.clone(), shutdown)
+        crate::privacy::erasure::run(db.clone(), index.clone(), shutdown)
     });
     let db = state.db.clone();
     supervisor.register("signup-deadlines", move |shutdown| {

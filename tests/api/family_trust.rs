@@ -409,7 +409,9 @@ async fn consent_withdrawn_by_the_other_parent_reaches_the_first_who_can_object_
         .await
         .unwrap();
     assert_eq!(
-        bilet::privacy::erasure::erase_due(&app.db).await.unwrap(),
+        bilet::privacy::erasure::erase_due(&app.db, &app.state.index)
+            .await
+            .unwrap(),
         0
     );
     let kept: bool = sqlx::query_scalar(

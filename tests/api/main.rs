@@ -7,8 +7,11 @@ mod channels;
 mod consents;
 mod diagnostics;
 mod edge;
+
+mod erasure;
 mod errors;
 mod events;
+mod export;
 mod families;
 mod family_trust;
 mod health;
@@ -21,3 +24,4 @@ mod privacy;
 mod profiles;
 mod settled;
 mod signups;
+mod snils;

@@ -276,7 +276,7 @@ async fn test_results_are_exported_audited_when_a_parent_reads_them_and_erased_w
         &family.parent.access,
     )
     .await;
-    bilet::privacy::erasure::erase_due(&app.db).await.unwrap();
+    app.erase(family.child.account_id).await;
     let left: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM test_attempts WHERE student_id = $1)
               + (SELECT count(*) FROM test_results r JOIN test_attempts a ON a.id = r.attempt_id WHERE a.student_id = $1)",

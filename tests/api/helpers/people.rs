@@ -392,3 +392,289 @@ impl TestApp {
         id
     }
 }
+
+impl TestApp {
+    /// Runs the erasure job until the child's account is gone (the job waits for the
+    /// domain events about the child to be fanned out first).
+    pub async fn erase(&self, child: Uuid) {
+        super::eventually(
+            std::time::Duration::from_secs(30),
+            "the child's erasure",
+            || async {
+                bilet::privacy::erasure::erase_due(&self.db, &self.state.index)
+                    .await
+                    .expect("erasure runs");
+                let left: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts WHERE id = $1")
+                    .bind(child)
+                    .fetch_one(&self.db)
+                    .await
+                    .ok()?;
+                (left == 0).then_some(())
+            },
+        )
+        .await;
+    }
+}
+
+/// A name of Cyrillic letters no other test uses, for searching the database for it.
+pub fn canary_name(prefix: &str) -> String {
+    const LETTERS: [char; 16] = [
+        'а', 'б', 'в', 'г', 'д', 'ж', 'з', 'к', 'л', 'м', 'н', 'п', 'р', 'с', 'т', 'ф',
+    ];
+    let tail: String = Uuid::new_v4().as_bytes()[..8]
+        .iter()
+        .map(|b| LETTERS[usize::from(b % 16)])
+        .collect();
+    format!("{prefix}{tail}")
+}
+
+/// A birth certificate number no other test uses.
+pub fn unique_birth_certificate() -> String {
+    format!(
+        "XV-ДЯ {:06}",
+        rand::thread_rng().gen_range(100_000..1_000_000)
+    )
+}
+
+/// A family that has used every part of the service, with the values that identify the
+/// child, to look for after erasure and in the export.
+#[derive(Debug, Clone)]
+pub struct RichFamily {
+    pub parent: Person,
+    pub child: Person,
+    pub child_snils: String,
+    pub child_phone: String,
+    pub child_document: String,
+    /// Surname, given name and patronymic.
+    pub child_names: [String; 3],
+    pub child_device_name: String,
+    pub child_token: String,
+    pub parent_token: String,
+    /// The `Idempotency-Key`s the child used.
+    pub child_keys: Vec<String>,
+    pub event_id: Uuid,
+    pub signup_id: String,
+    /// The child's open attempt, with an answer to question `1`.
+    pub attempt_id: String,
+    /// The user agent the parent gave the photo-and-video consent from.
+    pub consent_user_agent: String,
+    /// A student who tried to save the child's SNILS.
+    pub claimant: Person,
+}
+
+impl TestApp {
+    /// A child and a parent who used everything: profiles, a link code and an invitation,
+    /// consents, push devices and preferences, a sign-up approved with idempotency keys
+    /// (and the notices it sent), an open test attempt with an answer, a parent's read of
+    /// the child's profile, and someone else's try at the child's SNILS.
+    pub async fn rich_family(&self) -> RichFamily {
+        let organizer = self.organizer().await;
+        let event_id = self
+            .publish_event(
+                &organizer,
+                &super::event_input(chrono::Duration::days(5), 5),
+            )
+            .await;
+
+        let child_email = email("rich-child");
+        let child_device_name = format!("Телефон {}", canary_name("Дим"));
+        assert_eq!(
+            self.register(&child_email, PASSWORD, "student")
+                .await
+                .status(),
+            202
+        );
+        let code = self.verification_code(&child_email).await;
+        let verified = self.verify(&child_email, &code, &child_device_name).await;
+        assert_eq!(verified.status(), 200, "verify");
+        let child = person(verified.json().await.expect("tokens"), child_email);
+
+        let child_snils = valid_snils();
+        let child_phone = unique_phone();
+        let child_document = unique_birth_certificate();
+        let child_names = [canary_name("Стёр"), canary_name("Дар"), canary_name("Тест")];
+        let mut profile = student_profile(&child_snils);
+        profile["surname"] = json!(child_names[0]);
+        profile["given_name"] = json!(child_names[1]);
+        profile["patronymic"] = json!(child_names[2]);
+        profile["phone"] = json!(child_phone);
+        profile["document"] = json!(child_document);
+        let saved = self
+            .put_as("/v1/me/student-profile", &child.access, &profile)
+            .await;
+        assert_eq!(
+            saved.status(),
+            200,
+            "student profile: {}",
+            saved.text().await.unwrap_or_default()
+        );
+
+        let parent = self.signup("parent").await;
+        let mut profile = parent_profile(&valid_snils());
+        profile["phone"] = json!(unique_phone());
+        let saved = self
+            .put_as("/v1/me/parent-profile", &parent.access, &profile)
+            .await;
+        assert_eq!(saved.status(), 200, "parent profile");
+        let invited = self
+            .post_as(
+                "/v1/me/invitations",
+                &parent.access,
+                &json!({ "child_email": child.email }),
+            )
+            .await;
+        assert_eq!(invited.status(), 202, "invitation");
+        self.link(&parent, &child).await;
+        self.give_consent(&parent, &child, "personal_data").await;
+        // Another adult asks to join with the child's code (a request the parent has not
+        // decided), and the parent makes a code for a second parent.
+        let other = self.signup("parent").await;
+        let code: Value = self
+            .post_as("/v1/me/link-codes", &child.access, &json!({}))
+            .await
+            .json()
+            .await
+            .expect("code");
+        let asked = self
+            .post_as(
+                "/v1/me/children",
+                &other.access,
+                &json!({ "code": code["code"] }),
+            )
+            .await;
+        assert_eq!(asked.status(), 202, "link request");
+        let made = self
+            .post_as(
+                &format!("/v1/children/{}/link-codes", child.account_id),
+                &parent.access,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(made.status(), 201, "a parent's link code");
+        let consent_user_agent = format!("BiletTest/{} (rich family)", Uuid::new_v4().simple());
+        let consent = self
+            .authed(
+                Method::POST,
+                &format!("/v1/children/{}/consents", child.account_id),
+                &parent.access,
+            )
+            .header("user-agent", &consent_user_agent)
+            .json(&json!({
+                "kind": "photo_video", "text_version": "photo_video/v1",
+                "passport_series": "4510", "passport_number": "123456",
+            }))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(consent.status(), 201, "photo-video consent");
+
+        let child_token = format!("rich-child-{}", Uuid::new_v4().simple());
+        let parent_token = format!("rich-parent-{}", Uuid::new_v4().simple());
+        self.register_device(&child, &child_token, "ios").await;
+        self.register_device(&parent, &parent_token, "ios").await;
+        let prefs = self
+            .put_as(
+                "/v1/me/notification-preferences",
+                &child.access,
+                &json!({ "language": "ru", "time_zone": "Asia/Yekaterinburg" }),
+            )
+            .await;
+        assert_eq!(prefs.status(), 200, "preferences");
+
+        let child_keys = vec![
+            format!("child-signup-{}", Uuid::new_v4().simple()),
+            format!("child-link-{}", Uuid::new_v4().simple()),
+        ];
+        let signed_up = self
+            .authed(
+                Method::POST,
+                &format!("/v1/events/{event_id}/signups"),
+                &child.access,
+            )
+            .header("idempotency-key", &child_keys[0])
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(signed_up.status(), 201, "sign-up");
+        let signup: Value = signed_up.json().await.expect("sign-up");
+        let signup_id = signup["id"].as_str().expect("sign-up id").to_owned();
+        let decided = self
+            .authed(
+                Method::POST,
+                &format!("/v1/signups/{signup_id}/decision"),
+                &parent.access,
+            )
+            .header(
+                "idempotency-key",
+                format!("parent-{}", Uuid::new_v4().simple()),
+            )
+            .json(&json!({ "decision": "approve" }))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(decided.status(), 200, "decision");
+        let shown = self
+            .authed(Method::POST, "/v1/me/link-codes", &child.access)
+            .header("idempotency-key", &child_keys[1])
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(shown.status(), 201, "link code");
+
+        let attempt: Value = self
+            .post_as("/v1/tests/klimov-ddo/attempts", &child.access, &json!({}))
+            .await
+            .json()
+            .await
+            .expect("attempt");
+        let attempt_id = attempt["id"].as_str().expect("attempt id").to_owned();
+        let answered = self
+            .put_as(
+                &format!("/v1/attempts/{attempt_id}/answers/1"),
+                &child.access,
+                &json!({ "value": { "option": "a" }, "seq": 1, "client_time": chrono::Utc::now() }),
+            )
+            .await;
+        assert_eq!(answered.status(), 200, "answer");
+
+        let read = self
+            .get_as(
+                &format!("/v1/children/{}/profile", child.account_id),
+                &parent.access,
+            )
+            .await;
+        assert_eq!(read.status(), 200, "parent reads the profile");
+
+        let claimant = self.signup("student").await;
+        let taken = self
+            .put_as(
+                "/v1/me/student-profile",
+                &claimant.access,
+                &student_profile(&child_snils),
+            )
+            .await;
+        assert_eq!(taken.status(), 409, "SNILS conflict");
+
+        // The notices of the sign-up reached the ledger (with the child's device).
+        self.settled("signup_approved").await;
+        RichFamily {
+            parent,
+            child,
+            child_snils,
+            child_phone,
+            child_document,
+            child_names,
+            child_device_name,
+            child_token,
+            parent_token,
+            child_keys,
+            event_id,
+            signup_id,
+            attempt_id,
+            consent_user_agent,
+            claimant,
+        }
+    }
+}
