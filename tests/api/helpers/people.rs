@@ -274,19 +274,7 @@ impl TestApp {
             .json()
             .await
             .expect("code");
-        let response = self
-            .post_as(
-                "/v1/me/children",
-                &parent.access,
-                &json!({ "code": code["code"] }),
-            )
-            .await;
-        assert_eq!(
-            response.status(),
-            201,
-            "link: {}",
-            response.text().await.unwrap_or_default()
-        );
+        self.redeem_link_code(parent, &code).await;
     }
 
     /// Links another adult to a child who already has a parent, with a code that parent
@@ -302,10 +290,15 @@ impl TestApp {
             .json()
             .await
             .expect("code");
+        self.redeem_link_code(second, &code).await;
+    }
+
+    /// An adult types a link code into their app, and is linked at once.
+    async fn redeem_link_code(&self, adult: &Person, code: &Value) {
         let response = self
             .post_as(
                 "/v1/me/children",
-                &second.access,
+                &adult.access,
                 &json!({ "code": code["code"] }),
             )
             .await;
