@@ -72,6 +72,8 @@ impl Hub {
     }
 
     /// Creates every stream and group the hub reads (again, after Redis lost them).
+    /// Creates the streams and groups that are missing (at the first start, or after Redis
+    /// lost its data).
     pub async fn ensure_groups(&self) -> redis::RedisResult<()> {
         self.streams
             .ensure_group(&self.streams.events(), FANOUT_GROUP)

@@ -21,18 +21,31 @@ const PASS: Duration = Duration::from_millis(500);
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Reconciled {
+    /// Redis was found without the hub's data (its first start, or the data was lost).
+    pub redis_reset: bool,
     pub leases_released: u64,
+    /// Deliveries falling due (retries, escalations, the end of quiet hours).
     pub deliveries_queued: usize,
+    /// Deliveries whose job Redis lost, queued again.
+    pub deliveries_requeued: usize,
     pub events_requeued: usize,
 }
 
 pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
+    let redis_reset = hub.streams.mark_present().await?;
     hub.ensure_groups().await?;
     let mut report = Reconciled {
+        redis_reset,
         leases_released: deliveries::release_expired_leases(&hub.db).await?,
         ..Reconciled::default()
     };
-    let stale = hub.settings.requeue_after.as_secs() as i64;
+    // A Redis that lost its data holds no job: every one queued before is lost, so it is
+    // queued again now rather than after `requeue_after`.
+    let stale = if redis_reset {
+        0
+    } else {
+        hub.settings.requeue_after.as_secs() as i64
+    };
     // How long the oldest job in each channel's stream has waited: deliveries queued just
     // before it may be waiting behind it, not lost.
     let mut waiting = Vec::new();
@@ -45,8 +58,11 @@ pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
     loop {
         let due = deliveries::take_unqueued_due(&hub.db, stale, &waiting, BATCH).await?;
         let count = due.len();
-        report.deliveries_queued += count;
-        hub.enqueue(due).await;
+        let lost = due.iter().filter(|d| d.lost).count();
+        report.deliveries_requeued += lost;
+        report.deliveries_queued += count - lost;
+        hub.enqueue(due.into_iter().map(|d| (d.id, d.channel)).collect())
+            .await;
         if count < BATCH as usize {
             break;
         }
@@ -62,12 +78,21 @@ pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
         crate::store::outbox::mark_relayed(&hub.db, &ids).await?;
         report.events_requeued = events.len();
     }
-    if report.leases_released > 0 || report.events_requeued > 0 {
+    let recovered =
+        report.leases_released + (report.deliveries_requeued + report.events_requeued) as u64;
+    if report.redis_reset && recovered > 0 {
+        tracing::warn!(
+            leases_released = report.leases_released,
+            deliveries_requeued = report.deliveries_requeued,
+            events_requeued = report.events_requeued,
+            "Redis had lost the hub's streams; recreated them and queued the lost work again from the ledger"
+        );
+    } else if recovered > 0 {
         tracing::info!(
             leases_released = report.leases_released,
-            deliveries_queued = report.deliveries_queued,
+            deliveries_requeued = report.deliveries_requeued,
             events_requeued = report.events_requeued,
-            "reconciled the streams with the ledger"
+            "recovered work the streams had lost or dead senders held"
         );
     }
     Ok(report)

@@ -457,19 +457,20 @@ pub async fn take_unqueued_due(
     stale_secs: i64,
     waiting: &[(String, f64)],
     limit: i64,
-) -> StoreResult<Vec<(Uuid, String)>> {
+) -> StoreResult<Vec<UnqueuedDue>> {
     let channels: Vec<&str> = waiting.iter().map(|(c, _)| c.as_str()).collect();
     let ages: Vec<f64> = waiting.iter().map(|(_, age)| *age).collect();
     Ok(sqlx::query_as(
-        "UPDATE deliveries SET queued_at = now()
-         WHERE id IN (
-             SELECT d.id FROM deliveries d
+        "WITH due AS (
+             SELECT d.id, (d.queued_at IS NOT NULL AND d.queued_at >= d.next_attempt_at) AS lost
+             FROM deliveries d
              WHERE d.status = 'pending' AND d.next_attempt_at <= now()
                AND (d.queued_at IS NULL OR d.queued_at < d.next_attempt_at
                     OR d.queued_at < now() - ($1 + coalesce(
                            ($3::float8[])[array_position($2::text[], d.channel)], 0)) * interval '1 second')
-             ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-         RETURNING id, channel",
+             ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED)
+         UPDATE deliveries SET queued_at = now() FROM due WHERE deliveries.id = due.id
+         RETURNING deliveries.id, deliveries.channel, due.lost",
     )
     .bind(stale_secs as f64)
     .bind(&channels)
@@ -477,6 +478,15 @@ pub async fn take_unqueued_due(
     .bind(limit)
     .fetch_all(exec)
     .await?)
+}
+
+/// A delivery the reconciler queues: one falling due (a retry, an escalation, the end of
+/// quiet hours), or one whose job Redis lost (`lost`: it had been queued for this attempt).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UnqueuedDue {
+    pub id: Uuid,
+    pub channel: String,
+    pub lost: bool,
 }
 
 /// Outbox events relayed long enough ago that their fan-out job must have been lost.

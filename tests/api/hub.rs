@@ -577,7 +577,7 @@ async fn flushing_redis_mid_delivery_still_ends_with_exactly_one_delivery_each()
 }
 
 /// Deletes every Redis key of this test's app, as if Redis had restarted empty.
-async fn flush_prefix(app: &TestApp) {
+pub(crate) async fn flush_prefix(app: &TestApp) {
     let mut conn = app.state.redis.conn.clone();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{}:*", app.settings.redis.prefix))

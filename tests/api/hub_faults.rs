@@ -105,3 +105,73 @@ async fn each_outcome_is_recorded_when_its_provider_answers_not_when_the_round_e
             .unwrap();
     assert_eq!(slow_status, "sending", "the slow push was still in flight");
 }
+
+#[tokio::test]
+async fn after_redis_loses_everything_the_lost_jobs_are_queued_again_at_once_and_logged() {
+    // No workers: this test plays the fan-out and the reconciler itself.
+    let app = spawn_api_only(|_| {}).await;
+    let hub = bilet::notify::hub::Hub::new(&app.state);
+    let first = bilet::notify::reconciler::reconcile_once(&hub)
+        .await
+        .unwrap();
+    assert!(first.redis_reset, "a fresh Redis holds no hub data");
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    for _ in 0..3 {
+        let family = app.family().await;
+        let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        app.register_device(&family.parent, &token, "ios").await;
+        app.sign_up(&family.child.access, event, 201).await;
+    }
+    let ids: Vec<Uuid> =
+        sqlx::query_scalar("SELECT event_id FROM outbox WHERE kind = 'signup_requested'")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    for id in &ids {
+        bilet::notify::fanout::fan_out(&hub, *id).await.unwrap();
+    }
+    let queued: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM deliveries WHERE status = 'pending' AND queued_at IS NOT NULL
+           AND next_attempt_at <= now()",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(queued, 3, "one push per parent, queued");
+
+    // Redis loses everything a moment after the jobs were queued: the next pass queues
+    // them again at once (not after BILET_HUB_REQUEUE_AFTER) and says so, with counts.
+    crate::hub::flush_prefix(&app).await;
+    let report = bilet::notify::reconciler::reconcile_once(&hub)
+        .await
+        .unwrap();
+    assert!(report.redis_reset);
+    assert_eq!(report.deliveries_requeued, 3);
+    let mut conn = app.state.redis.conn.clone();
+    let in_stream: i64 = redis::cmd("XLEN")
+        .arg(hub.streams.deliveries("apns"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(in_stream, 3);
+    let logs = crate::helpers::captured_logs();
+    let recovered = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .any(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Redis had lost the hub's streams"))
+                && l["deliveries_requeued"] == 3
+                && l["level"] == "WARN"
+        });
+    assert!(recovered, "the recovery is logged with its counts");
+    // The next pass has nothing to recover, and says nothing.
+    let quiet = bilet::notify::reconciler::reconcile_once(&hub)
+        .await
+        .unwrap();
+    assert_eq!(quiet, Default::default());
+}
