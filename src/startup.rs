@@ -46,6 +46,8 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     /// The test definitions, validated at startup.
     pub catalog: Arc<Catalog>,
+    /// Which dependencies the readiness probe last found down.
+    pub dependencies: Arc<crate::telemetry::DependencyWatch>,
 }
 
 /// Who this process is, among all the service's processes.
@@ -162,6 +164,7 @@ pub async fn connect(settings: Settings, role: Role) -> Result<AppState, Startup
         channels,
         templates,
         catalog,
+        dependencies: Arc::default(),
     })
 }
 

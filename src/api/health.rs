@@ -67,9 +67,12 @@ impl HealthApi {
         );
         let mut down = Vec::new();
         for (name, result) in [("postgres", &postgres), ("redis", &redis)] {
-            if let Err(reason) = result {
-                tracing::warn!(dependency = name, reason = %reason, "readiness check failed");
-                down.push(name);
+            match result {
+                Ok(()) => state.dependencies.observe(name, Ok(())),
+                Err(reason) => {
+                    state.dependencies.observe(name, Err(reason));
+                    down.push(name);
+                }
             }
         }
         if down.is_empty() {

@@ -260,7 +260,10 @@ impl From<crate::store::StoreError> for Problem {
                 )
             }
             crate::store::StoreError::Database(cause) => {
-                tracing::error!(error = %cause, "database failure");
+                tracing::error!(
+                    error = crate::telemetry::error_chain(&cause),
+                    "database failure"
+                );
                 Problem::internal()
             }
         }

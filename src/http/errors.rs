@@ -30,7 +30,10 @@ pub async fn into_problem_response(err: Error) -> Response {
 
 fn problem_for(err: &Error) -> Problem {
     if let Some(problem) = err.downcast_ref::<Problem>() {
-        if problem.status().is_server_error() {
+        // A dependency being down is logged when its state changes (see `/ready`), not
+        // at every request it fails while down.
+        if problem.status().is_server_error() && problem.status() != StatusCode::SERVICE_UNAVAILABLE
+        {
             tracing::error!(error = %problem, "request failed");
         }
         return problem.clone();

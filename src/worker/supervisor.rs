@@ -60,7 +60,7 @@ impl Supervisor {
                     if let Ok(Err(err)) = &outcome {
                         tracing::warn!(
                             task = name,
-                            error = format!("{err:#}"),
+                            error = crate::telemetry::error_chain(err.as_ref()),
                             "task failed while stopping"
                         );
                     }
@@ -69,7 +69,11 @@ impl Supervisor {
                 match outcome {
                     Ok(Ok(())) => tracing::warn!(task = name, "task returned before shutdown"),
                     Ok(Err(err)) => {
-                        tracing::error!(task = name, error = format!("{err:#}"), "task failed")
+                        tracing::error!(
+                            task = name,
+                            error = crate::telemetry::error_chain(err.as_ref()),
+                            "task failed"
+                        )
                     }
                     Err(join) if join.is_panic() => tracing::error!(task = name, "task panicked"),
                     Err(_) => tracing::error!(task = name, "task was cancelled"),

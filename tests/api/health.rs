@@ -76,3 +76,47 @@ async fn the_openapi_document_and_docs_are_served() {
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));
 }
+
+#[tokio::test]
+async fn a_dependency_going_down_is_logged_once_not_at_every_probe() {
+    let redis = bilet::settings::Settings::load(None)
+        .unwrap()
+        .redis
+        .address();
+    let proxy = TcpProxy::start(redis).await;
+    let proxy_url = format!("redis://{}", proxy.addr());
+    let app = spawn_app_with(|settings| {
+        settings.redis.url = bilet::settings::Secret::new(proxy_url);
+        settings.redis.connect_timeout = Duration::from_secs(1);
+    })
+    .await;
+    assert_eq!(app.get("/ready").await.status(), 200);
+    proxy.close();
+
+    let probe = format!("probe-{}", uuid::Uuid::new_v4().simple());
+    for i in 0..5 {
+        let answer = app
+            .client
+            .get(app.url("/ready"))
+            .header("x-request-id", format!("{probe}-{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 503);
+    }
+    let lines: Vec<serde_json::Value> = crate::helpers::captured_logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| {
+            l["span"]["request_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with(&probe))
+        })
+        .collect();
+    let said = |message: &str| lines.iter().filter(|l| l["message"] == message).count();
+    assert_eq!(said("dependency down"), 1, "{lines:#?}");
+    assert!(
+        lines.iter().all(|l| l["level"] != "ERROR"),
+        "a probe of a known-down dependency is no error: {lines:#?}"
+    );
+}
