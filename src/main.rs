@@ -216,6 +216,9 @@ async fn run_demo(settings: Settings) -> anyhow::Result<()> {
         .shutdown(state.settings.http.shutdown_grace)
         .await;
     state.db.close().await;
+    if !done {
+        anyhow::bail!("not every notice went out within a minute");
+    }
     Ok(())
 }
 

@@ -48,6 +48,11 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// Which dependencies the readiness probe last found down.
     pub dependencies: Arc<crate::telemetry::DependencyWatch>,
+    /// This database's installation id, which owns the Redis key prefix.
+    pub installation: uuid::Uuid,
+    /// Set while another installation holds the prefix: the workers stop consuming and
+    /// `/ready` answers 503.
+    pub prefix_lost: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Who this process is, among all the service's processes.
@@ -141,6 +146,17 @@ pub enum StartupError {
     Bind { addr: SocketAddr, reason: String },
     #[error("cannot listen on {addr} (BILET_HTTP_METRICS_ADDR): {reason}")]
     BindMetrics { addr: SocketAddr, reason: String },
+    #[error(
+        "the Redis prefix `{prefix}` (BILET_REDIS_PREFIX) belongs to installation {holder}, \
+         but this database is installation {ours}: give each deployment its own prefix"
+    )]
+    PrefixTaken {
+        prefix: String,
+        holder: String,
+        ours: uuid::Uuid,
+    },
+    #[error("cannot read this database's installation id: {0}")]
+    Installation(#[from] crate::store::StoreError),
 }
 
 /// Connects to PostgreSQL (creating and migrating the database) and Redis.
@@ -149,6 +165,18 @@ pub async fn connect(settings: Settings, role: Role) -> Result<AppState, Startup
     let db = store::connect(&settings.database).await?;
     store::migrate(&db).await?;
     let redis = queue::connect(&settings.redis).await?;
+    let installation = store::installation::id(&db).await?;
+    let claim = redis
+        .claim_prefix(installation)
+        .await
+        .map_err(|err| DependencyError::redis(settings.redis.address(), err.to_string()))?;
+    if let queue::PrefixClaim::Theirs(holder) = claim {
+        return Err(StartupError::PrefixTaken {
+            prefix: redis.keys.prefix().to_owned(),
+            holder,
+            ours: installation,
+        });
+    }
     let keys = Keys::load(&settings.keys, settings.env)?;
     let templates = Arc::new(Templates::load(&settings.hub.templates_dir)?);
     let channels = Arc::new(Channels::start(&settings).await?);
@@ -165,6 +193,8 @@ pub async fn connect(settings: Settings, role: Role) -> Result<AppState, Startup
         templates,
         catalog,
         dependencies: Arc::default(),
+        installation,
+        prefix_lost: Arc::default(),
     })
 }
 

@@ -75,6 +75,11 @@ impl HealthApi {
                 }
             }
         }
+        if state.prefix_lost.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Problem::dependency_unavailable(
+                "not ready: another installation holds this Redis prefix (BILET_REDIS_PREFIX)",
+            ));
+        }
         if down.is_empty() {
             Ok(GetReadyResponse::Ready(Json(Readiness {
                 status: "ready".to_owned(),

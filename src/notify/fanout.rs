@@ -57,6 +57,14 @@ pub async fn run(hub: Hub, shutdown: tokio_util::sync::CancellationToken) -> any
         if shutdown.is_cancelled() {
             return Ok(());
         }
+        if !hub.owns_prefix() {
+            // Another installation holds the prefix: its jobs are not ours to take.
+            tokio::select! {
+                () = tokio::time::sleep(super::hub::IDLE) => {}
+                () = shutdown.cancelled() => return Ok(()),
+            }
+            continue;
+        }
         let entries = consumer.next(&hub.streams, BATCH).await?;
         if entries.is_empty() {
             tokio::select! {

@@ -35,6 +35,10 @@ pub struct Hub {
     pub metrics: Metrics,
     /// This process's consumer name in every group.
     pub consumer: String,
+    /// The installation that owns the Redis prefix.
+    pub installation: Uuid,
+    /// Set while another installation holds the prefix: nothing is consumed or queued.
+    pub prefix_lost: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Hub {
@@ -50,7 +54,14 @@ impl Hub {
             settings: state.settings.hub.clone(),
             metrics: state.metrics.clone(),
             consumer: state.process.name.clone(),
+            installation: state.installation,
+            prefix_lost: state.prefix_lost.clone(),
         }
+    }
+
+    /// Whether the Redis prefix is this installation's (the reconciler checks each pass).
+    pub fn owns_prefix(&self) -> bool {
+        !self.prefix_lost.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Queues delivery jobs, one per channel stream. A failure here loses nothing: the

@@ -5,12 +5,14 @@
 //! jobs still waiting behind a backlog), and re-queues domain events whose fan-out job was
 //! lost.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::hub::Hub;
 use super::providers::ChannelKind;
+use crate::queue::PrefixClaim;
 use crate::store::deliveries;
 
 /// Deliveries queued per pass.
@@ -32,7 +34,23 @@ pub struct Reconciled {
 }
 
 pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
-    let redis_reset = hub.streams.mark_present().await?;
+    let redis_reset = match hub.streams.redis().claim_prefix(hub.installation).await? {
+        PrefixClaim::Theirs(holder) => {
+            if !hub.prefix_lost.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    holder = %holder,
+                    ours = %hub.installation,
+                    "another installation took this Redis prefix (BILET_REDIS_PREFIX): stopped consuming until it is ours again"
+                );
+            }
+            return Ok(Reconciled::default());
+        }
+        PrefixClaim::Claimed => true,
+        PrefixClaim::Ours => false,
+    };
+    if hub.prefix_lost.swap(false, Ordering::Relaxed) {
+        tracing::warn!("the Redis prefix is this installation's again: consuming");
+    }
     hub.ensure_groups().await?;
     let mut report = Reconciled {
         redis_reset,

@@ -33,6 +33,14 @@ pub async fn run(hub: Hub, shutdown: CancellationToken) -> anyhow::Result<()> {
         if shutdown.is_cancelled() {
             return Ok(());
         }
+        if !hub.owns_prefix() {
+            // Another installation holds the prefix: its jobs are not ours to take.
+            tokio::select! {
+                () = tokio::time::sleep(super::hub::IDLE) => {}
+                () = shutdown.cancelled() => return Ok(()),
+            }
+            continue;
+        }
         if relay_once(&hub).await? == 0 {
             tokio::select! {
                 () = tokio::time::sleep(IDLE) => {}

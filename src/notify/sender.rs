@@ -74,6 +74,14 @@ pub async fn run(
         if shutdown.is_cancelled() {
             return Ok(());
         }
+        if !hub.owns_prefix() {
+            // Another installation holds the prefix: its jobs are not ours to take.
+            tokio::select! {
+                () = tokio::time::sleep(super::hub::IDLE) => {}
+                () = shutdown.cancelled() => return Ok(()),
+            }
+            continue;
+        }
         let entries = consumer.next(&hub.streams, hub.settings.batch).await?;
         if entries.is_empty() {
             tokio::select! {

@@ -50,21 +50,6 @@ impl Streams {
         self.redis.keys.key("hub:dead-letters")
     }
 
-    /// Sets the key that marks this Redis as holding the hub's streams; true when it was
-    /// missing: the first start, or Redis lost its data (a restart without persistence, a
-    /// flush), so every job queued before is gone. Consumers recreate a missing group on
-    /// their own, so only this key tells the reconciler that the data was lost.
-    pub async fn mark_present(&self) -> RedisResult<bool> {
-        let mut conn = self.redis.conn.clone();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.redis.keys.key("hub:present"))
-            .arg("1")
-            .arg("NX")
-            .query_async(&mut conn)
-            .await?;
-        Ok(set.is_some())
-    }
-
     /// Creates a stream and its group if either is missing (after a Redis restart, say).
     /// Creates the stream and its group when missing; true when it had to.
     pub async fn ensure_group(&self, stream: &str, group: &str) -> RedisResult<bool> {

@@ -37,6 +37,40 @@ impl Keys {
     }
 }
 
+/// Who holds this prefix, as a process claiming it finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrefixClaim {
+    /// Nobody did: the prefix is new, or Redis lost its data (restarted empty, flushed).
+    Claimed,
+    /// This installation already did.
+    Ours,
+    /// Another installation (another database) holds it.
+    Theirs(String),
+}
+
+impl Redis {
+    /// Claims the key prefix for an installation (`{prefix}:installation`, set if absent).
+    pub async fn claim_prefix(&self, installation: uuid::Uuid) -> redis::RedisResult<PrefixClaim> {
+        let key = self.keys.key("installation");
+        let ours = installation.to_string();
+        let mut conn = self.conn.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(&ours)
+            .arg("NX")
+            .query_async(&mut conn)
+            .await?;
+        if set.is_some() {
+            return Ok(PrefixClaim::Claimed);
+        }
+        let holder: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+        Ok(match holder {
+            Some(holder) if holder != ours => PrefixClaim::Theirs(holder),
+            _ => PrefixClaim::Ours,
+        })
+    }
+}
+
 /// Connects and checks the server answers; fails fast with the address and the reason.
 pub async fn connect(settings: &RedisSettings) -> Result<Redis, DependencyError> {
     let failed = |reason: String| DependencyError::redis(settings.address(), reason);

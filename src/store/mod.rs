@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod families;
 pub mod idempotency;
+pub mod installation;
 pub mod notices;
 pub mod notifications;
 pub mod outbox;

@@ -111,10 +111,11 @@ async fn after_redis_loses_everything_the_lost_jobs_are_queued_again_at_once_and
     // No workers: this test plays the fan-out and the reconciler itself.
     let app = spawn_api_only(|_| {}).await;
     let hub = bilet::notify::hub::Hub::new(&app.state);
+    // Startup claimed the prefix for this installation: nothing was lost.
     let first = bilet::notify::reconciler::reconcile_once(&hub)
         .await
         .unwrap();
-    assert!(first.redis_reset, "a fresh Redis holds no hub data");
+    assert!(!first.redis_reset);
     let organizer = app.organizer().await;
     let event = app
         .publish_event(&organizer, &event_input(Span::days(5), 5))
@@ -174,4 +175,81 @@ async fn after_redis_loses_everything_the_lost_jobs_are_queued_again_at_once_and
         .await
         .unwrap();
     assert_eq!(quiet, Default::default());
+}
+
+#[tokio::test]
+async fn a_second_database_cannot_start_on_a_redis_prefix_another_installation_holds() {
+    let app = crate::helpers::spawn_app().await;
+    let (mut settings, _cleanup) = crate::helpers::test_settings();
+    settings.redis.prefix = app.settings.redis.prefix.clone();
+    let refused = bilet::startup::Application::build(settings, true).await;
+    let message = refused.err().expect("the start is refused").to_string();
+    assert!(
+        message.contains(&app.settings.redis.prefix)
+            && message.contains(&app.state.installation.to_string())
+            && message.contains("BILET_REDIS_PREFIX"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn while_another_installation_holds_the_prefix_nothing_is_consumed_and_ready_says_so() {
+    let app = crate::helpers::spawn_app().await;
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    let family = app.family().await;
+    let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+    app.register_device(&family.parent, &token, "ios").await;
+
+    // Redis was emptied and another deployment on the same prefix claimed it first.
+    let key = format!("{}:installation", app.settings.redis.prefix);
+    let mut conn = app.state.redis.conn.clone();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(Uuid::new_v4().to_string())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    crate::helpers::eventually(Duration::from_secs(5), "/ready to answer 503", || async {
+        let ready = app.get("/ready").await;
+        (ready.status() == 503).then_some(())
+    })
+    .await;
+    let ready: serde_json::Value = app.get("/ready").await.json().await.unwrap();
+    assert!(
+        ready["detail"]
+            .as_str()
+            .unwrap()
+            .contains("another installation"),
+        "{ready}"
+    );
+    app.sign_up(&family.child.access, event, 201).await;
+    let relayed = || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT relayed_at IS NOT NULL FROM outbox WHERE kind = 'signup_requested'",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        assert!(!relayed().await, "the relay wrote into another's prefix");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The prefix is this installation's again: work resumes.
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(app.state.installation.to_string())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let pushes = app
+        .received(bilet::notify::providers::ChannelKind::Apns, &token, 1)
+        .await;
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(app.get("/ready").await.status(), 200);
 }
