@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::hub::Hub;
 use super::providers::ChannelKind;
+use super::streams::{FANOUT_GROUP, SENDERS_GROUP};
 use crate::queue::PrefixClaim;
 use crate::store::deliveries;
 
@@ -31,6 +32,38 @@ pub struct Reconciled {
     /// Deliveries whose job Redis lost, queued again.
     pub deliveries_requeued: usize,
     pub events_requeued: usize,
+    /// Stream entries that gone workers had read and not acknowledged, queued again.
+    pub entries_taken_back: usize,
+}
+
+/// A lease taken this recently is left alone even if its process has not announced
+/// itself yet (it may have just started).
+const LEASE_GRACE_SECS: i64 = 5;
+
+/// Workers whose presence lapsed (killed, or cut off): their leases and the stream entries
+/// they held are given back at once, not after the lease and the claim-idle time.
+async fn take_back_from_gone_workers(hub: &Hub, report: &mut Reconciled) -> anyhow::Result<()> {
+    let mut live = hub.streams.redis().live_processes().await?;
+    if live.is_empty() {
+        // Presence is not running here (an API-only process): nobody can be judged gone.
+        return Ok(());
+    }
+    if !live.contains(&hub.consumer) {
+        live.push(hub.consumer.clone());
+    }
+    report.leases_released +=
+        deliveries::release_leases_of_gone(&hub.db, &live, LEASE_GRACE_SECS).await?;
+    let mut streams = vec![(hub.streams.events(), FANOUT_GROUP)];
+    for channel in ChannelKind::ALL {
+        streams.push((hub.streams.deliveries(channel.as_str()), SENDERS_GROUP));
+    }
+    for (stream, group) in streams {
+        report.entries_taken_back += hub
+            .streams
+            .take_back_from_gone(&stream, group, &live, &hub.consumer)
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
@@ -57,6 +90,7 @@ pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
         leases_released: deliveries::release_expired_leases(&hub.db).await?,
         ..Reconciled::default()
     };
+    take_back_from_gone_workers(hub, &mut report).await?;
     // A Redis that lost its data holds no job: every one queued before is lost, so it is
     // queued again now rather than after `requeue_after`.
     let stale = if redis_reset {
@@ -96,8 +130,8 @@ pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
         crate::store::outbox::mark_relayed(&hub.db, &ids).await?;
         report.events_requeued = events.len();
     }
-    let recovered =
-        report.leases_released + (report.deliveries_requeued + report.events_requeued) as u64;
+    let recovered = report.leases_released
+        + (report.deliveries_requeued + report.events_requeued + report.entries_taken_back) as u64;
     if report.redis_reset && recovered > 0 {
         tracing::warn!(
             leases_released = report.leases_released,
@@ -108,6 +142,7 @@ pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
     } else if recovered > 0 {
         tracing::info!(
             leases_released = report.leases_released,
+            entries_taken_back = report.entries_taken_back,
             deliveries_requeued = report.deliveries_requeued,
             events_requeued = report.events_requeued,
             "recovered work the streams had lost or dead senders held"

@@ -122,6 +122,7 @@ async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usi
             &mut conn,
             ids,
             lease,
+            &hub.consumer,
             deliveries::Settled {
                 by_signup: DECISION_KINDS,
                 by_event: EVENT_NOTICE_KINDS,

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadReply};
+use redis::streams::{
+    StreamAutoClaimReply, StreamClaimReply, StreamId, StreamRangeReply, StreamReadReply,
+};
 use redis::{RedisResult, Value};
 
 use crate::queue::Redis;
@@ -174,6 +176,68 @@ impl Streams {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// Takes back the entries that consumers of processes no longer `live` read and never
+    /// acknowledged: each is queued again as a new entry and the old one removed, at once
+    /// rather than after the claim-idle time. Consumer names are `{process}:{role}`.
+    /// Returns how many were taken back.
+    pub async fn take_back_from_gone(
+        &self,
+        stream: &str,
+        group: &str,
+        live: &[String],
+        claimer: &str,
+    ) -> RedisResult<usize> {
+        let mut conn = self.redis.conn.clone();
+        let pending: RedisResult<Vec<(String, String, u64, u64)>> = redis::cmd("XPENDING")
+            .arg(stream)
+            .arg(group)
+            .arg("-")
+            .arg("+")
+            .arg(PIPELINE)
+            .query_async(&mut conn)
+            .await;
+        let pending = match pending {
+            Ok(pending) => pending,
+            Err(err) if err.code() == Some("NOGROUP") => return Ok(0),
+            Err(err) => return Err(err),
+        };
+        let gone: Vec<String> = pending
+            .into_iter()
+            .filter(|(_, consumer, _, _)| {
+                let process = consumer
+                    .rsplit_once(':')
+                    .map_or(consumer.as_str(), |(p, _)| p);
+                !live.iter().any(|l| l == process)
+            })
+            .map(|(id, ..)| id)
+            .collect();
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let claimed: StreamClaimReply = redis::cmd("XCLAIM")
+            .arg(stream)
+            .arg(group)
+            .arg(claimer)
+            .arg(0)
+            .arg(&gone)
+            .query_async(&mut conn)
+            .await?;
+        let entries: Vec<Entry> = claimed.ids.into_iter().map(entry).collect();
+        let mut pipe = redis::pipe();
+        for entry in &entries {
+            pipe.cmd("XADD")
+                .arg(stream)
+                .arg("*")
+                .arg("id")
+                .arg(&entry.value)
+                .ignore();
+        }
+        pipe.cmd("XACK").arg(stream).arg(group).arg(&gone).ignore();
+        pipe.cmd("XDEL").arg(stream).arg(&gone).ignore();
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(entries.len())
     }
 
     /// Acknowledges and deletes handled entries.

@@ -37,6 +37,10 @@ impl Keys {
     }
 }
 
+/// Where each process announces itself: `{prefix}:processes:{name}`, expiring when the
+/// process stops refreshing it.
+pub const PROCESSES: &str = "processes:";
+
 /// Who holds this prefix, as a process claiming it finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrefixClaim {
@@ -49,6 +53,32 @@ pub enum PrefixClaim {
 }
 
 impl Redis {
+    /// The names of the processes whose presence has not lapsed.
+    pub async fn live_processes(&self) -> redis::RedisResult<Vec<String>> {
+        let prefix = self.keys.key(PROCESSES);
+        let mut conn = self.conn.clone();
+        let mut cursor: u64 = 0;
+        let mut names = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{prefix}*"))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            names.extend(
+                keys.into_iter()
+                    .filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned)),
+            );
+            if next == 0 {
+                return Ok(names);
+            }
+            cursor = next;
+        }
+    }
+
     /// Claims the key prefix for an installation (`{prefix}:installation`, set if absent).
     pub async fn claim_prefix(&self, installation: uuid::Uuid) -> redis::RedisResult<PrefixClaim> {
         let key = self.keys.key("installation");

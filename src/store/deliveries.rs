@@ -284,6 +284,7 @@ pub async fn claim(
     conn: &mut PgConnection,
     ids: &[Uuid],
     lease_secs: i64,
+    leased_by: &str,
     settled: Settled<'_>,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     sqlx::query(
@@ -310,7 +311,7 @@ pub async fn claim(
     Ok(sqlx::query_as::<_, ClaimedDelivery>(
         "WITH claimed AS (
              UPDATE deliveries SET status = 'sending', attempts = attempts + 1,
-                 lease_until = now() + $2 * interval '1 second', updated_at = now()
+                 lease_until = now() + $2 * interval '1 second', leased_by = $3, updated_at = now()
              WHERE id = ANY($1)
                AND CASE WHEN status = 'pending' THEN next_attempt_at <= now() ELSE false END
              RETURNING id, channel, device_token, attempts, account_id, notification_id)
@@ -325,6 +326,7 @@ pub async fn claim(
     )
     .bind(ids)
     .bind(lease_secs as f64)
+    .bind(leased_by)
     .fetch_all(&mut *conn)
     .await?)
 }
@@ -429,6 +431,27 @@ pub async fn record(
         .rows_affected();
     }
     Ok(recorded)
+}
+
+/// Gives back at once the leases held by processes that are gone (not in `live`), so their
+/// deliveries are sent again without waiting for the lease to run out. A lease taken in
+/// the last `grace_secs` is left alone: its process may not have announced itself yet.
+pub async fn release_leases_of_gone(
+    exec: impl PgExecutor<'_>,
+    live: &[String],
+    grace_secs: i64,
+) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET status = 'pending', lease_until = NULL, queued_at = NULL,
+             last_error = 'the sending worker is gone', updated_at = now()
+         WHERE status = 'sending' AND leased_by IS NOT NULL AND NOT (leased_by = ANY($1))
+           AND updated_at < now() - $2 * interval '1 second'",
+    )
+    .bind(live)
+    .bind(grace_secs as f64)
+    .execute(exec)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Gives back the leases of deliveries whose worker died mid-send, so they are sent again.

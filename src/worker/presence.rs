@@ -10,8 +10,10 @@ use tokio_util::sync::CancellationToken;
 use crate::queue::Redis;
 use crate::startup::ProcessInfo;
 
-const REFRESH: Duration = Duration::from_secs(5);
-const EXPIRE_SECS: u64 = 20;
+/// A process refreshes its presence this often; it lapses after `EXPIRE_SECS` without
+/// one, and the reconciler then gives its leased deliveries and stream entries back.
+const REFRESH: Duration = Duration::from_secs(1);
+const EXPIRE_SECS: u64 = 4;
 
 #[derive(Clone)]
 pub struct Presence {
@@ -27,7 +29,7 @@ impl Presence {
     fn key(&self) -> String {
         self.redis
             .keys
-            .key(&format!("processes:{}", self.process.name))
+            .key(&format!("{}{}", crate::queue::PROCESSES, self.process.name))
     }
 
     pub async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {

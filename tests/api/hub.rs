@@ -929,23 +929,10 @@ async fn metrics_show_streams_and_deliveries_by_channel_and_outcome() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bilet_work_process_killed_mid_batch_loses_nothing_and_sends_nothing_twice() {
-    use bilet::simulators::{Binds, CredentialSource, Simulators, faults::Faults};
     // The API alone; the deliveries are made by `bilet work` child processes, to
     // simulators run here, outside them.
     let app = crate::helpers::spawn_api_only(|_| {}).await;
-    let dir = std::env::temp_dir().join(format!("bilet-work-kill-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let faults = Faults::from_file(std::path::Path::new("tests/fixtures/faults.toml")).unwrap();
-    let simulators = Simulators::start(
-        &ChannelKind::ALL,
-        &Binds::ephemeral(),
-        CredentialSource::Directory(dir.clone()),
-        std::sync::Arc::new(faults),
-    )
-    .await
-    .unwrap();
-    let config = dir.join("channels.toml");
-    std::fs::write(&config, simulators.client_settings(&dir)).unwrap();
+    let (simulators, dir, config) = crate::helpers::outside_simulators().await;
 
     let organizer = app.organizer().await;
     let event = app
@@ -970,33 +957,16 @@ async fn a_bilet_work_process_killed_mid_batch_loses_nothing_and_sends_nothing_t
     .await;
 
     let work = || {
-        let keys = &app.settings.keys;
-        std::process::Command::new(crate::helpers::bilet_binary())
-            .arg("work")
-            .env("BILET_DATABASE_URL", app.settings.database.url.expose())
-            .env("BILET_REDIS_PREFIX", &app.settings.redis.prefix)
-            .env(
-                "BILET_KEYS_DATA",
-                keys.data_keys.as_ref().unwrap().to_setting(),
-            )
-            .env(
-                "BILET_KEYS_INDEX",
-                keys.index_key.as_ref().unwrap().to_setting(),
-            )
-            .env(
-                "BILET_KEYS_TOKEN",
-                keys.token_keys.as_ref().unwrap().to_setting(),
-            )
-            .env("BILET_PUSH_CONFIG", &config)
-            .env("BILET_HUB_CONCURRENCY", "4")
-            .env("BILET_HUB_CLAIM_IDLE", "1s")
-            .env("BILET_HUB_LEASE", "5s")
-            .env("BILET_HUB_REQUEUE_AFTER", "2s")
-            .env("BILET_LOG_FILTER", "error")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
+        crate::helpers::bilet_work(
+            &app,
+            &config,
+            &[
+                ("BILET_HUB_CONCURRENCY", "4"),
+                ("BILET_HUB_CLAIM_IDLE", "1s"),
+                ("BILET_HUB_LEASE", "5s"),
+                ("BILET_HUB_REQUEUE_AFTER", "2s"),
+            ],
+        )
     };
     let mut first = work();
     eventually(

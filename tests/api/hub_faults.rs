@@ -253,3 +253,83 @@ async fn while_another_installation_holds_the_prefix_nothing_is_consumed_and_rea
     assert_eq!(pushes.len(), 1);
     assert_eq!(app.get("/ready").await.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_s_sends_resume_within_seconds_not_after_its_lease() {
+    // Default lease (60 s) and claim-idle (30 s): only the worker's lapsed presence can
+    // bring its deliveries back quickly.
+    let app = spawn_api_only(|_| {}).await;
+    let (simulators, dir, config) = crate::helpers::outside_simulators().await;
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::hours(20), 40))
+        .await;
+    let mut tokens = Vec::new();
+    for i in 0..8 {
+        let family = app.family().await;
+        let token = format!(
+            "slow-gone-{i}-{}",
+            &Uuid::new_v4().simple().to_string()[..6]
+        );
+        app.register_device(&family.child, &token, "ios").await;
+        app.sign_up(&family.child.access, event, 201).await;
+        tokens.push(token);
+    }
+    app.post_as(
+        &format!("/v1/events/{event}/cancel"),
+        &organizer.access,
+        &serde_json::json!({ "reason": "Отмена" }),
+    )
+    .await;
+    let mut first = crate::helpers::bilet_work(&app, &config, &[]);
+    crate::helpers::eventually(
+        Duration::from_secs(20),
+        "the first worker to be mid-send",
+        || async {
+            let sending: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+                 WHERE n.kind = 'event_cancelled' AND d.status = 'sending'",
+            )
+            .fetch_one(&app.db)
+            .await
+            .ok()?;
+            (sending > 0).then_some(())
+        },
+    )
+    .await;
+    std::process::Command::new("kill")
+        .args(["-KILL", &first.id().to_string()])
+        .status()
+        .unwrap();
+    first.wait().unwrap();
+    let killed = std::time::Instant::now();
+
+    let mut second = crate::helpers::bilet_work(&app, &config, &[]);
+    app.settled("event_cancelled").await;
+    let whole_again = killed.elapsed();
+    eprintln!("from the kill to the last message: {whole_again:?}");
+    std::process::Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    second.wait().unwrap();
+    assert!(
+        whole_again < Duration::from_secs(20),
+        "the last message went out {whole_again:?} after the kill"
+    );
+    let inbox = simulators
+        .get(bilet::notify::providers::ChannelKind::Apns)
+        .unwrap()
+        .inbox
+        .clone();
+    for token in &tokens {
+        let got = inbox
+            .messages(Some(token))
+            .into_iter()
+            .filter(|m| m.body["kind"] == "event_cancelled")
+            .count();
+        assert_eq!(got, 1, "exactly one cancellation for {token}");
+    }
+    simulators.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

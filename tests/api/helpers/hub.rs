@@ -134,3 +134,60 @@ pub fn assert_matches_contract(accepted: &Accepted, platform: &str) {
         "{kind} push does not match {file}: {errors:?}\n{instance}"
     );
 }
+
+/// The five simulators run in this test process, for `bilet work` child processes to send
+/// to: the simulators, their folder (remove it at the end) and the channel settings file.
+pub async fn outside_simulators() -> (
+    bilet::simulators::Simulators,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    use bilet::simulators::{Binds, CredentialSource, Simulators, faults::Faults};
+    let dir = std::env::temp_dir().join(format!("bilet-work-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let faults = Faults::from_file(std::path::Path::new("tests/fixtures/faults.toml")).unwrap();
+    let simulators = Simulators::start(
+        &ChannelKind::ALL,
+        &Binds::ephemeral(),
+        CredentialSource::Directory(dir.clone()),
+        Arc::new(faults),
+    )
+    .await
+    .unwrap();
+    let config = dir.join("channels.toml");
+    std::fs::write(&config, simulators.client_settings(&dir)).unwrap();
+    (simulators, dir, config)
+}
+
+/// A `bilet work` process on the app's database, Redis prefix and keys, sending through
+/// the channels of `config`, with extra settings.
+pub fn bilet_work(
+    app: &TestApp,
+    config: &std::path::Path,
+    settings: &[(&str, &str)],
+) -> std::process::Child {
+    let keys = &app.settings.keys;
+    std::process::Command::new(super::bilet_binary())
+        .arg("work")
+        .env("BILET_DATABASE_URL", app.settings.database.url.expose())
+        .env("BILET_REDIS_PREFIX", &app.settings.redis.prefix)
+        .env(
+            "BILET_KEYS_DATA",
+            keys.data_keys.as_ref().unwrap().to_setting(),
+        )
+        .env(
+            "BILET_KEYS_INDEX",
+            keys.index_key.as_ref().unwrap().to_setting(),
+        )
+        .env(
+            "BILET_KEYS_TOKEN",
+            keys.token_keys.as_ref().unwrap().to_setting(),
+        )
+        .env("BILET_PUSH_CONFIG", config)
+        .env("BILET_LOG_FILTER", "error")
+        .envs(settings.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
