@@ -53,8 +53,7 @@ impl Streams {
     }
 
     /// Creates a stream and its group if either is missing (after a Redis restart, say).
-    /// Creates the stream and its group when missing; true when it had to.
-    pub async fn ensure_group(&self, stream: &str, group: &str) -> RedisResult<bool> {
+    pub async fn ensure_group(&self, stream: &str, group: &str) -> RedisResult<()> {
         let mut conn = self.redis.conn.clone();
         let created: RedisResult<()> = redis::cmd("XGROUP")
             .arg("CREATE")
@@ -65,9 +64,8 @@ impl Streams {
             .query_async(&mut conn)
             .await;
         match created {
-            Ok(()) => Ok(true),
-            Err(err) if err.code() == Some("BUSYGROUP") => Ok(false),
-            Err(err) => Err(err),
+            Err(err) if err.code() == Some("BUSYGROUP") => Ok(()),
+            other => other,
         }
     }
 
