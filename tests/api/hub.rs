@@ -68,23 +68,17 @@ async fn a_sign_up_asks_the_parent_by_push_with_actions_and_the_decision_reaches
     for personal in personal_data(&family) {
         assert!(!text.contains(&personal), "{personal} in a push payload");
     }
-    // The SMS waits as an escalation; the student hears nothing yet. (The simulator has
-    // the push a moment before the sender records it delivered.)
-    let expected: Vec<(String, String, bool)> = vec![
-        ("apns".into(), "delivered".into(), false),
-        ("sms".into(), "pending".into(), true),
-    ];
-    eventually(
-        Duration::from_secs(10),
-        "the push recorded delivered",
-        || async {
-            let ledger = app
-                .ledger_of(family.parent.account_id, "signup_requested")
-                .await;
-            (ledger == expected).then_some(())
-        },
-    )
-    .await;
+    // The SMS waits as an escalation; the student hears nothing yet.
+    let ledger = app
+        .ledger_of(family.parent.account_id, "signup_requested")
+        .await;
+    assert_eq!(
+        ledger,
+        [
+            ("apns".into(), "delivered".into(), false),
+            ("sms".into(), "pending".into(), true)
+        ]
+    );
     assert!(
         app.simulator(ChannelKind::Fcm)
             .messages(Some(&child_token))
@@ -969,34 +963,11 @@ async fn a_bilet_work_process_killed_mid_batch_loses_nothing_and_sends_nothing_t
         )
     };
     let mut first = work();
-    eventually(
-        Duration::from_secs(20),
-        "the first worker to be mid-batch",
-        || async {
-            let sending: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id
-             WHERE n.kind = 'event_cancelled' AND d.status = 'sending'",
-            )
-            .fetch_one(&app.db)
-            .await
-            .ok()?;
-            (sending > 0).then_some(())
-        },
-    )
-    .await;
-    std::process::Command::new("kill")
-        .args(["-KILL", &first.id().to_string()])
-        .status()
-        .unwrap();
-    first.wait().unwrap();
+    app.kill_mid_send(&mut first, "event_cancelled").await;
 
     let mut second = work();
     app.settled("event_cancelled").await;
-    std::process::Command::new("kill")
-        .args(["-TERM", &second.id().to_string()])
-        .status()
-        .unwrap();
-    second.wait().unwrap();
+    crate::helpers::stop_worker(&mut second);
 
     let inbox = simulators.get(ChannelKind::Apns).unwrap().inbox.clone();
     for token in &tokens {

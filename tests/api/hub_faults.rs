@@ -282,37 +282,14 @@ async fn a_killed_worker_s_sends_resume_within_seconds_not_after_its_lease() {
     )
     .await;
     let mut first = crate::helpers::bilet_work(&app, &config, &[]);
-    crate::helpers::eventually(
-        Duration::from_secs(20),
-        "the first worker to be mid-send",
-        || async {
-            let sending: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id
-                 WHERE n.kind = 'event_cancelled' AND d.status = 'sending'",
-            )
-            .fetch_one(&app.db)
-            .await
-            .ok()?;
-            (sending > 0).then_some(())
-        },
-    )
-    .await;
-    std::process::Command::new("kill")
-        .args(["-KILL", &first.id().to_string()])
-        .status()
-        .unwrap();
-    first.wait().unwrap();
+    app.kill_mid_send(&mut first, "event_cancelled").await;
     let killed = std::time::Instant::now();
 
     let mut second = crate::helpers::bilet_work(&app, &config, &[]);
     app.settled("event_cancelled").await;
     let whole_again = killed.elapsed();
     eprintln!("from the kill to the last message: {whole_again:?}");
-    std::process::Command::new("kill")
-        .args(["-TERM", &second.id().to_string()])
-        .status()
-        .unwrap();
-    second.wait().unwrap();
+    crate::helpers::stop_worker(&mut second);
     assert!(
         whole_again < Duration::from_secs(20),
         "the last message went out {whole_again:?} after the kill"

@@ -159,6 +159,42 @@ pub async fn outside_simulators() -> (
     (simulators, dir, config)
 }
 
+impl TestApp {
+    /// Waits until a delivery of `kind` is mid-send, then kills `worker` with SIGKILL.
+    pub async fn kill_mid_send(&self, worker: &mut std::process::Child, kind: &str) {
+        eventually(
+            Duration::from_secs(20),
+            "the worker to be mid-send",
+            || async {
+                let sending: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+                 WHERE n.kind = $1 AND d.status = 'sending'",
+            )
+            .bind(kind)
+            .fetch_one(&self.db)
+            .await
+            .ok()?;
+                (sending > 0).then_some(())
+            },
+        )
+        .await;
+        signal(worker, "-KILL");
+    }
+}
+
+/// Stops a `bilet work` process as an operator would (SIGTERM) and waits for it.
+pub fn stop_worker(worker: &mut std::process::Child) {
+    signal(worker, "-TERM");
+}
+
+fn signal(worker: &mut std::process::Child, signal: &str) {
+    std::process::Command::new("kill")
+        .args([signal, &worker.id().to_string()])
+        .status()
+        .unwrap();
+    worker.wait().unwrap();
+}
+
 /// A `bilet work` process on the app's database, Redis prefix and keys, sending through
 /// the channels of `config`, with extra settings.
 pub fn bilet_work(
