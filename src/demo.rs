@@ -1,11 +1,12 @@
 //! `bilet demo`: seeds an organization, an event with 50 students and their parents (with
 //! a mix of iPhones, Android phones with and without Google services, and parents without
 //! the app), cancels the event a day before it starts, and prints, live, how the
-//! deliveries go out per channel as the local simulators receive them.
+//! deliveries go out per channel as the local simulators receive them. It works in a
+//! database and a Redis key prefix of its own, so it can run beside a service.
 
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rand::Rng as _;
 use serde_json::json;
 use uuid::Uuid;
@@ -16,6 +17,7 @@ use crate::domain::snils::Snils;
 use crate::notify::providers::ChannelKind;
 use crate::participation::{self, Decision, organizer};
 use crate::privacy::vault::{ParentProfile, StudentProfile, fields};
+use crate::settings::{DatabaseSettings, Secret};
 use crate::startup::AppState;
 use crate::store::accounts::NewAccount;
 use crate::store::events::EventFields;
@@ -25,15 +27,21 @@ use crate::store::{self, StoreError};
 pub const FAMILIES: usize = 50;
 
 /// What the demonstration seeded.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Seeded {
     pub event: EventId,
     pub students: usize,
+    /// Every account it created, whose notices it counts.
+    pub accounts: Vec<Uuid>,
+    /// When seeding began; the domain events it caused were written after.
+    pub started: DateTime<Utc>,
 }
 
 /// Seeds the demonstration's organization, event and families, each signed up and
 /// approved; returns the event.
 pub async fn seed(state: &AppState) -> Result<Seeded, anyhow::Error> {
+    let started = store::outbox::now(&state.db).await?;
+    let mut accounts = Vec::with_capacity(2 * FAMILIES + 1);
     let stamp = Utc::now().format("%H%M%S").to_string();
     let mut tx = state.db.begin().await?;
     let organization = store::accounts::upsert_organization(
@@ -50,6 +58,7 @@ pub async fn seed(state: &AppState) -> Result<Seeded, anyhow::Error> {
         Some(organization),
     )
     .await?;
+    accounts.push(organizer.0);
     let event = EventId::new();
     let starts_at = Utc::now() + chrono::Duration::hours(20);
     store::events::insert(
@@ -83,6 +92,7 @@ pub async fn seed(state: &AppState) -> Result<Seeded, anyhow::Error> {
     let mut rng = rand::thread_rng();
     for i in 0..FAMILIES {
         let (student, parent) = (AccountId::new(), AccountId::new());
+        accounts.extend([student.0, parent.0]);
         let mut tx = state.db.begin().await?;
         insert_account(
             &mut tx,
@@ -198,6 +208,8 @@ pub async fn seed(state: &AppState) -> Result<Seeded, anyhow::Error> {
     Ok(Seeded {
         event,
         students: FAMILIES,
+        accounts,
+        started,
     })
 }
 
@@ -250,40 +262,168 @@ pub async fn cancel(state: &AppState, event: EventId) -> Result<Uuid, anyhow::Er
         .ok_or_else(|| anyhow::anyhow!("the cancellation was not announced"))
 }
 
-/// Prints the deliveries of the cancellation per channel until all are final (or a
-/// minute has passed); returns whether they all were.
-pub async fn watch(
-    state: &AppState,
-    cancellation: Uuid,
-    mut out: impl FnMut(String),
-) -> Result<bool, anyhow::Error> {
-    let started = Instant::now();
-    let mut last = String::new();
-    loop {
-        let counts = store::deliveries::counts_for_event(&state.db, cancellation).await?;
-        let table = crate::api::notices::channel_counts(counts);
-        let open: i64 = table.iter().map(|c| c.queued + c.sent).sum();
-        let mut text = format!(
-            "{:>6.1}s  channel   queued  sending  delivered  failed  dead\n",
-            started.elapsed().as_secs_f64()
-        );
-        for line in &table {
+/// Where the deliveries the demonstration caused stand, per channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelLine {
+    pub channel: String,
+    pub queued: i64,
+    pub sending: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub dead: i64,
+    /// Not sent because their subject was settled first.
+    pub skipped: i64,
+}
+
+/// Every notice the demonstration caused: the seeding's (approval requests, approvals) and
+/// the cancellation's.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub channels: Vec<ChannelLine>,
+    /// Deliveries per notification kind.
+    pub kinds: Vec<(String, i64)>,
+    /// Deliveries that fall due later (escalations, reminders): sent then, or skipped if
+    /// their subject is settled by then.
+    pub later: i64,
+    /// Every domain event was fanned out and nothing due is still queued or sending.
+    pub settled: bool,
+}
+
+impl Report {
+    fn of(rows: Vec<store::deliveries::Tally>) -> Self {
+        let mut report = Report::default();
+        for row in rows {
+            if row.later {
+                report.later += row.count;
+                continue;
+            }
+            match report.kinds.iter_mut().find(|(kind, _)| *kind == row.kind) {
+                Some((_, n)) => *n += row.count,
+                None => report.kinds.push((row.kind.clone(), row.count)),
+            }
+            let line = match report
+                .channels
+                .iter()
+                .position(|c| c.channel == row.channel)
+            {
+                Some(i) => &mut report.channels[i],
+                None => {
+                    report.channels.push(ChannelLine {
+                        channel: row.channel.clone(),
+                        ..ChannelLine::default()
+                    });
+                    report.channels.last_mut().expect("just pushed")
+                }
+            };
+            let cell = match row.status.as_str() {
+                "pending" => &mut line.queued,
+                "sending" => &mut line.sending,
+                "delivered" => &mut line.delivered,
+                "dead" => &mut line.dead,
+                "skipped" => &mut line.skipped,
+                _ => &mut line.failed,
+            };
+            *cell += row.count;
+        }
+        report
+    }
+
+    fn open(&self) -> i64 {
+        self.channels.iter().map(|c| c.queued + c.sending).sum()
+    }
+
+    /// Whether every notice due went out: nothing open, failed or dead.
+    pub fn all_out(&self) -> bool {
+        self.settled && self.channels.iter().all(|c| c.failed == 0 && c.dead == 0)
+    }
+
+    /// The live table: one line per channel.
+    pub fn table(&self) -> String {
+        let mut text =
+            String::from("channel   queued  sending  delivered  failed  dead  skipped\n");
+        for line in &self.channels {
             text.push_str(&format!(
-                "         {:<8} {:>7} {:>8} {:>10} {:>7} {:>5}\n",
-                line.channel, line.queued, line.sent, line.delivered, line.failed, line.dead
+                "{:<8} {:>7} {:>8} {:>10} {:>7} {:>5} {:>8}\n",
+                line.channel,
+                line.queued,
+                line.sending,
+                line.delivered,
+                line.failed,
+                line.dead,
+                line.skipped
             ));
         }
-        if text.split_once('\n').map(|(_, rest)| rest)
-            != last.split_once('\n').map(|(_, rest)| rest)
-        {
-            out(text.clone());
-            last = text;
+        text
+    }
+
+    /// The closing summary: one line per channel, then the notices by kind.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .channels
+            .iter()
+            .map(|c| {
+                let mut parts = vec![format!("{} delivered", c.delivered)];
+                for (n, what) in [
+                    (c.queued + c.sending, "not yet out"),
+                    (c.failed, "failed"),
+                    (c.dead, "dead"),
+                    (c.skipped, "skipped as settled"),
+                ] {
+                    if n > 0 {
+                        parts.push(format!("{n} {what}"));
+                    }
+                }
+                format!("{:<8} {}", c.channel, parts.join(", "))
+            })
+            .collect();
+        let kinds: Vec<String> = self
+            .kinds
+            .iter()
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect();
+        lines.push(format!("by kind: {}", kinds.join(", ")));
+        if self.later > 0 {
+            lines.push(format!(
+                "{} more fall due later (escalations, reminders) and are skipped if settled by then",
+                self.later
+            ));
         }
-        if !table.is_empty() && open == 0 {
-            return Ok(true);
+        lines
+    }
+}
+
+/// Prints where every notice the demonstration caused stands, per channel, until all are
+/// out (or `limit` has passed); returns the last count.
+pub async fn watch(
+    state: &AppState,
+    seeded: &Seeded,
+    limit: Duration,
+    mut out: impl FnMut(String),
+) -> Result<Report, anyhow::Error> {
+    let started = Instant::now();
+    let events = crate::notify::streams::Streams::new(state.redis.clone());
+    let mut last = String::new();
+    loop {
+        let rows = store::deliveries::tally_for_accounts(&state.db, &seeded.accounts).await?;
+        let cancelled = rows.iter().any(|r| r.kind == "event_cancelled");
+        let mut report = Report::of(rows);
+        let unrelayed = store::outbox::unrelayed_since(&state.db, seeded.started).await?;
+        let stream = events.stats(&events.events()).await?;
+        report.settled = cancelled
+            && unrelayed == 0
+            && stream.pending == 0
+            && stream.lag == 0
+            && report.open() == 0;
+        let table = report.table();
+        if table != last {
+            out(format!(
+                "{:>6.1}s\n{table}",
+                started.elapsed().as_secs_f64()
+            ));
+            last = table;
         }
-        if started.elapsed() > Duration::from_secs(60) {
-            return Ok(false);
+        if report.settled || started.elapsed() > limit {
+            return Ok(report);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -305,4 +445,28 @@ pub fn inspection(state: &AppState) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The demonstration's own database, `<configured>_demo` on the same server, so that its
+/// families and notices never mix with those of a service running on the configured one.
+pub fn database(settings: &DatabaseSettings) -> Result<DatabaseSettings, anyhow::Error> {
+    let mut url = url::Url::parse(settings.url.expose())?;
+    let name = url.path().trim_start_matches('/');
+    let name = if name.is_empty() { "postgres" } else { name };
+    if !name.ends_with("_demo") {
+        let demo = format!("/{name}_demo");
+        url.set_path(&demo);
+    }
+    Ok(DatabaseSettings {
+        url: Secret::new(url.as_str()),
+        ..settings.clone()
+    })
+}
+
+/// The demonstration's own Redis key prefix, bound to its database's installation.
+pub fn prefix(configured: &str, installation: Uuid) -> String {
+    format!(
+        "{configured}-demo-{}",
+        &installation.simple().to_string()[..8]
+    )
 }

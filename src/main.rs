@@ -35,8 +35,13 @@ enum Command {
     Work,
     /// Apply the database migrations (creating the database if needed) and exit.
     Migrate,
-    /// Seed an event with 50 families, cancel it, and watch the notices go out live.
-    Demo,
+    /// Seed an event with 50 families, cancel it, and watch the notices go out live, in a
+    /// database and a Redis prefix of its own; then keep the simulators up until Ctrl-C.
+    Demo {
+        /// Exit when every notice is out instead of waiting for Ctrl-C.
+        #[arg(long)]
+        exit: bool,
+    },
     /// Operator commands.
     Admin {
         #[command(subcommand)]
@@ -139,7 +144,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => run_admin(command, settings).await,
-        Command::Demo => run_demo(settings).await,
+        Command::Demo { exit } => run_demo(settings, exit).await,
         Command::Simulate => {
             let config = bilet::notify::providers::PushConfig::load(&settings.push_config)?;
             bilet::simulators::run_all(&config, shutdown_on_signal(), |line| println!("{line}"))
@@ -188,9 +193,32 @@ async fn run_admin(command: AdminCommand, settings: Settings) -> anyhow::Result<
     Ok(())
 }
 
-async fn run_demo(settings: Settings) -> anyhow::Result<()> {
+async fn run_demo(mut settings: Settings, exit: bool) -> anyhow::Result<()> {
+    // A database and a Redis prefix of its own: the demo never shares its notices with a
+    // service running on the configured ones.
+    settings.database = bilet::demo::database(&settings.database)?;
+    let db = bilet::store::connect(&settings.database).await?;
+    bilet::store::migrate(&db).await?;
+    let installation = bilet::store::installation::id(&db).await?;
+    db.close().await;
+    settings.redis.prefix = bilet::demo::prefix(&settings.redis.prefix, installation);
+    let redis = bilet::queue::connect(&settings.redis).await?;
+    let attached = redis.live_processes().await?;
+    if !attached.is_empty() {
+        anyhow::bail!(
+            "another `bilet demo` is running on the database {} (Redis prefix `{}`); \
+             stop it first, or give this one another database with BILET_DATABASE_URL",
+            settings.database.address(),
+            settings.redis.prefix
+        );
+    }
+    println!(
+        "demo database {}, Redis prefix `{}`",
+        settings.database.address(),
+        settings.redis.prefix
+    );
     let state = startup::connect(settings, Role::Worker).await?;
-    let shutdown = tokio_util::sync::CancellationToken::new();
+    let shutdown = shutdown_on_signal();
     let supervisor = bilet::worker::Supervisor::new(shutdown.clone(), state.metrics.clone());
     bilet::worker::register_all(&supervisor, &state);
     println!("seeding an event with {} families…", bilet::demo::FAMILIES);
@@ -199,25 +227,45 @@ async fn run_demo(settings: Settings) -> anyhow::Result<()> {
         "cancelling event {} (it starts in 20 hours: urgent)…",
         seeded.event
     );
-    let cancellation = bilet::demo::cancel(&state, seeded.event).await?;
-    let done = bilet::demo::watch(&state, cancellation, |table| println!("{table}")).await?;
+    bilet::demo::cancel(&state, seeded.event).await?;
+    let report = bilet::demo::watch(
+        &state,
+        &seeded,
+        std::time::Duration::from_secs(60),
+        |table| println!("{table}"),
+    )
+    .await?;
     println!(
         "{}",
-        if done {
-            "every notice is out."
+        if report.all_out() {
+            "every notice is out:"
+        } else if report.settled {
+            "not every notice went out:"
         } else {
-            "still delivering after a minute; see the ledger."
+            "still delivering after a minute:"
         }
     );
-    for line in bilet::demo::inspection(&state) {
+    for line in report.summary() {
         println!("  {line}");
+    }
+    let pages = bilet::demo::inspection(&state);
+    if !pages.is_empty() {
+        println!("what the simulators received:");
+        for line in pages {
+            println!("  {line}");
+        }
+    }
+    if !exit && !shutdown.is_cancelled() {
+        println!("the simulators stay up so these pages work; Ctrl-C to stop");
+        shutdown.cancelled().await;
     }
     supervisor
         .shutdown(state.settings.http.shutdown_grace)
         .await;
+    state.channels.shutdown().await;
     state.db.close().await;
-    if !done {
-        anyhow::bail!("not every notice went out within a minute");
+    if !report.all_out() {
+        anyhow::bail!("not every notice went out; see the table above");
     }
     Ok(())
 }

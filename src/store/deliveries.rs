@@ -620,3 +620,31 @@ mod tests {
         assert_eq!(copy_escape("a\tb\nc\\d\re"), "a\\tb\\nc\\\\d\\re");
     }
 }
+
+/// Deliveries to some accounts, counted by notification kind, channel and status; a
+/// pending delivery not tried yet that falls due later (an escalation, a reminder) counts
+/// as `later`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Tally {
+    pub kind: String,
+    pub channel: String,
+    pub status: String,
+    pub later: bool,
+    pub count: i64,
+}
+
+pub async fn tally_for_accounts(
+    exec: impl PgExecutor<'_>,
+    accounts: &[Uuid],
+) -> StoreResult<Vec<Tally>> {
+    Ok(sqlx::query_as(
+        "SELECT n.kind, d.channel, d.status,
+                (d.status = 'pending' AND d.attempts = 0 AND d.next_attempt_at > now()) AS later, count(*) AS count
+         FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+         WHERE d.account_id = ANY($1)
+         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+    )
+    .bind(accounts)
+    .fetch_all(exec)
+    .await?)
+}

@@ -1,5 +1,6 @@
 //! The outbox: domain events written in the same transaction as the change they announce.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgExecutor;
 use uuid::Uuid;
@@ -107,4 +108,19 @@ pub async fn sealed_code_of_notification(
     .fetch_optional(exec)
     .await?
     .flatten())
+}
+
+/// Domain events written since `since` that the relay has not moved to Redis yet.
+pub async fn unrelayed_since(exec: impl PgExecutor<'_>, since: DateTime<Utc>) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE relayed_at IS NULL AND created_at >= $1",
+    )
+    .bind(since)
+    .fetch_one(exec)
+    .await?)
+}
+
+/// The database's clock, against which the outbox's `created_at` is written.
+pub async fn now(exec: impl PgExecutor<'_>) -> StoreResult<DateTime<Utc>> {
+    Ok(sqlx::query_scalar("SELECT now()").fetch_one(exec).await?)
 }

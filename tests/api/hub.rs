@@ -1033,31 +1033,162 @@ async fn the_verification_code_arrives_by_e_mail_before_the_address_is_verified(
 }
 
 #[tokio::test]
-async fn the_demo_cancels_an_event_for_fifty_families_and_every_notice_goes_out() {
+async fn the_demo_counts_every_notice_it_caused_not_only_the_cancellation() {
     let app = spawn_app().await;
     let seeded = bilet::demo::seed(&app.state).await.unwrap();
     assert_eq!(seeded.students, 50);
-    let cancellation = bilet::demo::cancel(&app.state, seeded.event).await.unwrap();
+    assert_eq!(seeded.accounts.len(), 101, "an organizer and 50 families");
+    bilet::demo::cancel(&app.state, seeded.event).await.unwrap();
     let mut tables = Vec::new();
-    assert!(
-        bilet::demo::watch(&app.state, cancellation, |t| tables.push(t))
-            .await
-            .unwrap()
-    );
+    let report = bilet::demo::watch(&app.state, &seeded, Duration::from_secs(60), |t| {
+        tables.push(t)
+    })
+    .await
+    .unwrap();
+    assert!(report.all_out(), "{report:?}");
     let last = tables.last().unwrap();
     for channel in ["apns", "fcm", "rustore", "sms", "email"] {
         assert!(last.contains(channel), "{last}");
     }
-    let counts = app.settled("event_cancelled").await;
-    let total: i64 = counts
-        .iter()
-        .filter(|(_, s, _)| s == "delivered")
-        .map(|(_, _, n)| n)
-        .sum();
-    // 50 students and 50 parents by e-mail and SMS, plus every registered device.
-    assert!(total >= 200 + 50, "{counts:?}");
+    // What the ledger holds for the demo's people, counted here independently.
+    let ledger: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT n.kind, count(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+         WHERE d.account_id = ANY($1) AND NOT (d.status = 'pending' AND d.next_attempt_at > now())
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind(&seeded.accounts)
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    let mut kinds = report.kinds.clone();
+    kinds.sort();
+    assert_eq!(kinds, ledger);
     assert!(
-        counts.iter().all(|(_, s, _)| s == "delivered"),
-        "{counts:?}"
+        ledger.len() > 1,
+        "the seeding's notices count too: {ledger:?}"
     );
+    let cancelled = ledger
+        .iter()
+        .find(|(kind, _)| kind == "event_cancelled")
+        .map(|(_, n)| *n)
+        .unwrap();
+    // 50 students and 50 parents by e-mail and SMS, plus every registered device.
+    assert!(cancelled >= 200 + 50, "{ledger:?}");
+    let summary = report.summary();
+    for channel in ["apns", "fcm", "rustore", "sms", "email"] {
+        assert_eq!(
+            summary
+                .iter()
+                .filter(|line| line.starts_with(channel) && line.contains("delivered"))
+                .count(),
+            1,
+            "one summary line for {channel}: {summary:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_binary_works_apart_from_a_service_and_refuses_a_second_demo() {
+    let app = crate::helpers::spawn_api_only(|_| {}).await;
+    let (simulators, dir, config) = crate::helpers::outside_simulators().await;
+    let keys = &app.settings.keys;
+    let demo = || {
+        std::process::Command::new(crate::helpers::bilet_binary())
+            .args(["demo", "--exit"])
+            .env("BILET_DATABASE_URL", app.settings.database.url.expose())
+            .env("BILET_REDIS_PREFIX", &app.settings.redis.prefix)
+            .env(
+                "BILET_KEYS_DATA",
+                keys.data_keys.as_ref().unwrap().to_setting(),
+            )
+            .env(
+                "BILET_KEYS_INDEX",
+                keys.index_key.as_ref().unwrap().to_setting(),
+            )
+            .env(
+                "BILET_KEYS_TOKEN",
+                keys.token_keys.as_ref().unwrap().to_setting(),
+            )
+            .env("BILET_PUSH_CONFIG", &config)
+            .env("BILET_LOG_FILTER", "error")
+            .output()
+            .unwrap()
+    };
+    let demo_db = format!(
+        "{}_demo",
+        app.settings
+            .database
+            .connect_options()
+            .get_database()
+            .unwrap()
+    );
+    let mut demo_settings = app.settings.clone();
+    demo_settings.database = bilet::demo::database(&app.settings.database).unwrap();
+    let cleanup = |prefix: Option<String>| crate::helpers::Cleanup {
+        database: Some(demo_db.clone()),
+        redis_prefix: prefix,
+    };
+
+    let first = demo();
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("every notice is out"), "{stdout}");
+    assert!(stdout.contains("by kind: "), "{stdout}");
+    // Nothing went to the service's own database or prefix.
+    let in_service: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(in_service, 0);
+
+    // The demo's prefix belongs to its own database.
+    let demo_pool = bilet::store::connect(&demo_settings.database)
+        .await
+        .unwrap();
+    let installation = bilet::store::installation::id(&demo_pool).await.unwrap();
+    demo_pool.close().await;
+    assert_ne!(installation, app.state.installation);
+    let prefix = bilet::demo::prefix(&app.settings.redis.prefix, installation);
+    assert!(stdout.contains(&prefix), "{stdout}");
+
+    // While a process works on the demo's database and prefix, another demo refuses.
+    let mut worker = std::process::Command::new(crate::helpers::bilet_binary())
+        .arg("work")
+        .env("BILET_DATABASE_URL", demo_settings.database.url.expose())
+        .env("BILET_REDIS_PREFIX", &prefix)
+        .env(
+            "BILET_KEYS_DATA",
+            keys.data_keys.as_ref().unwrap().to_setting(),
+        )
+        .env(
+            "BILET_KEYS_INDEX",
+            keys.index_key.as_ref().unwrap().to_setting(),
+        )
+        .env(
+            "BILET_KEYS_TOKEN",
+            keys.token_keys.as_ref().unwrap().to_setting(),
+        )
+        .env("BILET_PUSH_CONFIG", &config)
+        .env("BILET_LOG_FILTER", "error")
+        .spawn()
+        .unwrap();
+    let mut demo_redis = app.settings.redis.clone();
+    demo_redis.prefix = prefix.clone();
+    let redis = bilet::queue::connect(&demo_redis).await.unwrap();
+    crate::helpers::eventually(Duration::from_secs(30), "the worker's presence", || async {
+        (!redis.live_processes().await.unwrap().is_empty()).then_some(())
+    })
+    .await;
+    let second = demo();
+    crate::helpers::stop_worker(&mut worker);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success());
+    assert!(
+        stderr.contains("another `bilet demo` is running"),
+        "{stderr}"
+    );
+    cleanup(Some(prefix)).run();
+    simulators.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
 }
