@@ -7,7 +7,6 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::ApiTag;
@@ -15,6 +14,7 @@ use super::body::JsonBody;
 use super::notices::{FailedDeliveryView, failed_view};
 use super::problem::Problem;
 use super::security::{BearerAuth, ClientInfo, Role};
+use crate::domain::domain_events::{AccountNotice, DomainEvent};
 use crate::domain::ids::{AccountId, SnilsConflictId};
 use crate::notify::hub::Hub;
 use crate::startup::AppState;
@@ -218,8 +218,7 @@ impl AdminApi {
             store::profiles::remove_snils(&mut tx, holder).await?;
             store::outbox::append(
                 &mut *tx,
-                "snils_reentry_required",
-                json!({ "account_id": holder.0 }),
+                &DomainEvent::SnilsReentryRequired(AccountNotice { account_id: holder }),
             )
             .await?;
             audit::record(

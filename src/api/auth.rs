@@ -18,7 +18,6 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use rand::Rng as _;
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::ApiTag;
@@ -26,6 +25,9 @@ use super::body::JsonBody;
 use super::fields::Fields;
 use super::problem::Problem;
 use super::security::{BearerAuth, ClientInfo, Role};
+use crate::domain::domain_events::{
+    AccountNotice, DomainEvent, Kind, PendingRegistration, SealedCode,
+};
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::names::ShortText;
@@ -288,8 +290,10 @@ impl AuthApi {
                     Some(pending) => {
                         store::outbox::append(
                             &mut *tx,
-                            "registration_pending",
-                            json!({ "account_id": row.id, "expires_at": pending.expires_at }),
+                            &DomainEvent::RegistrationPending(PendingRegistration {
+                                account_id: AccountId(row.id),
+                                expires_at: pending.expires_at,
+                            }),
                         )
                         .await?;
                         None
@@ -299,8 +303,9 @@ impl AuthApi {
             Some(row) => {
                 store::outbox::append(
                     &mut *tx,
-                    "registration_attempted",
-                    json!({ "account_id": row.id }),
+                    &DomainEvent::RegistrationAttempted(AccountNotice {
+                        account_id: AccountId(row.id),
+                    }),
                 )
                 .await?;
                 None
@@ -310,15 +315,17 @@ impl AuthApi {
             let code = new_code();
             let digest = state.index.digest("email-code", &format!("{id}:{code}"));
             store::accounts::set_verification(&mut *tx, id, &digest, expires_at).await?;
-            let kind = "email_verification_requested";
             store::outbox::append(
                 &mut *tx,
-                kind,
-                json!({
-                    "account_id": id.0,
-                    "code_enc": codes::seal(&state.vault, kind, id.0, &code),
-                    "expires_at": expires_at,
-                    "locale": match body.locale.unwrap_or_default() { Locale::Ru => "ru", Locale::En => "en" },
+                &DomainEvent::EmailVerificationRequested(SealedCode {
+                    account_id: id,
+                    code_enc: codes::seal(
+                        &state.vault,
+                        Kind::EmailVerificationRequested,
+                        id.0,
+                        &code,
+                    ),
+                    expires_at,
                 }),
             )
             .await?;

@@ -10,7 +10,6 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::ApiTag;
@@ -20,6 +19,7 @@ use super::problem::Problem;
 use super::profiles::linked_child;
 use super::security::{BearerAuth, Caller, ClientInfo, Role};
 use crate::domain::documents::Passport;
+use crate::domain::domain_events::{ConsentChange, DomainEvent};
 use crate::domain::ids::{AccountId, ConsentId};
 use crate::privacy::consent_texts::{self, ConsentKind};
 use crate::privacy::vault::fields;
@@ -212,8 +212,12 @@ impl ConsentsApi {
         }
         store::outbox::append(
             &mut *tx,
-            "consent_given",
-            json!({ "student_id": child.0, "kind": kind.as_str(), "actor_id": caller.account.0 }),
+            &DomainEvent::ConsentGiven(ConsentChange {
+                student_id: child,
+                kind,
+                actor_id: caller.account,
+                erasure_due_at: None,
+            }),
         )
         .await?;
         tx.commit().await?;
@@ -339,12 +343,11 @@ async fn on_withdrawn(
             // giving consent again, which cancels the erasure.
             store::outbox::append(
                 &mut *tx,
-                "personal_data_consent_withdrawn",
-                json!({
-                    "student_id": child.0,
-                    "kind": kind.as_str(),
-                    "actor_id": caller.account.0,
-                    "erasure_due_at": due_at,
+                &DomainEvent::PersonalDataConsentWithdrawn(ConsentChange {
+                    student_id: child,
+                    kind,
+                    actor_id: caller.account,
+                    erasure_due_at: Some(due_at),
                 }),
             )
             .await?;
@@ -365,8 +368,12 @@ async fn on_withdrawn(
     }
     store::outbox::append(
         &mut *tx,
-        "consent_withdrawn",
-        json!({ "student_id": child.0, "kind": kind.as_str(), "actor_id": caller.account.0 }),
+        &DomainEvent::ConsentWithdrawn(ConsentChange {
+            student_id: child,
+            kind,
+            actor_id: caller.account,
+            erasure_due_at: None,
+        }),
     )
     .await?;
     Ok(())

@@ -11,7 +11,6 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use rand::Rng as _;
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::ApiTag;
@@ -21,6 +20,9 @@ use super::fields::Fields;
 use super::problem::Problem;
 use super::profiles::linked_child;
 use super::security::{BearerAuth, Role};
+use crate::domain::domain_events::{
+    DomainEvent, FamilyLinkAdded, FamilyLinkDeclined, FamilyLinkRemoved, FamilyLinkRequested,
+};
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, InvitationId, LinkRequestId};
 use crate::security::rate_limit;
@@ -325,8 +327,10 @@ impl FamiliesApi {
         }
         store::outbox::append(
             &mut *tx,
-            "family_link_removed",
-            json!({ "student_id": child.0, "actor_id": caller.account.0 }),
+            &DomainEvent::FamilyLinkRemoved(FamilyLinkRemoved {
+                student_id: child,
+                actor_id: caller.account,
+            }),
         )
         .await?;
         tx.commit().await?;
@@ -593,8 +597,11 @@ async fn link(tx: &mut sqlx::PgConnection, joining: Joining) -> Result<LinkOutco
         if opened {
             store::outbox::append(
                 &mut *tx,
-                "family_link_requested",
-                json!({ "student_id": child.0, "request_id": id.0, "actor_id": parent.0 }),
+                &DomainEvent::FamilyLinkRequested(FamilyLinkRequested {
+                    student_id: child,
+                    request_id: id,
+                    actor_id: parent,
+                }),
             )
             .await?;
         }
@@ -609,8 +616,12 @@ async fn link(tx: &mut sqlx::PgConnection, joining: Joining) -> Result<LinkOutco
     store::families::link(&mut *tx, parent, child, via, vouched).await?;
     store::outbox::append(
         &mut *tx,
-        "family_link_added",
-        json!({ "student_id": child.0, "subject_id": parent.0, "actor_id": actor.0 }),
+        &DomainEvent::FamilyLinkAdded(FamilyLinkAdded {
+            student_id: child,
+            subject_id: parent,
+            actor_id: actor,
+            request_id: None,
+        }),
     )
     .await?;
     Ok(LinkOutcome::Linked)
@@ -721,16 +732,22 @@ async fn decide(
         store::families::link(&mut *tx, requester, child, via, Some(caller.account)).await?;
     }
     store::families::decide_link_request(&mut *tx, id, caller.account, confirm).await?;
-    store::outbox::append(
-        &mut *tx,
-        if confirm {
-            "family_link_added"
-        } else {
-            "family_link_declined"
-        },
-        json!({ "student_id": child.0, "subject_id": requester.0, "actor_id": caller.account.0, "request_id": id.0 }),
-    )
-    .await?;
+    let event = if confirm {
+        DomainEvent::FamilyLinkAdded(FamilyLinkAdded {
+            student_id: child,
+            subject_id: requester,
+            actor_id: caller.account,
+            request_id: Some(id),
+        })
+    } else {
+        DomainEvent::FamilyLinkDeclined(FamilyLinkDeclined {
+            student_id: child,
+            subject_id: requester,
+            actor_id: caller.account,
+            request_id: id,
+        })
+    };
+    store::outbox::append(&mut *tx, &event).await?;
     tx.commit().await?;
     let row = store::families::link_request(&state.db, id)
         .await?

@@ -6,7 +6,6 @@ use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::ApiTag;
@@ -14,7 +13,9 @@ use super::body::JsonBody;
 use super::fields::Fields;
 use super::problem::Problem;
 use super::security::{BearerAuth, Role};
+use crate::domain::domain_events::{self, DomainEvent};
 use crate::domain::ids::EventId;
+use crate::domain::ids::NoticeId;
 use crate::domain::names::ShortText;
 use crate::startup::AppState;
 use crate::store::{self, deliveries::FailedDelivery};
@@ -130,8 +131,10 @@ impl NoticesApi {
         store::outbox::append_with_id(
             &mut *tx,
             outbox_event,
-            "organizer_notice",
-            json!({ "notice_id": notice_id, "event_id": event.id }),
+            &DomainEvent::OrganizerNotice(domain_events::OrganizerNotice {
+                notice_id: NoticeId(notice_id),
+                event_id: EventId(event.id),
+            }),
         )
         .await?;
         tx.commit().await?;

@@ -19,6 +19,7 @@ use super::body::JsonBody;
 use super::fields::Fields;
 use super::problem::Problem;
 use super::security::BearerAuth;
+use crate::domain::domain_events::Kind;
 use crate::domain::events::parse_time_zone;
 use crate::notify::policy;
 use crate::startup::AppState;
@@ -244,7 +245,10 @@ impl NotificationsApi {
             fields.reject("quiet_to", "quiet hours need both quiet_from and quiet_to");
         }
         for kind in body.disabled.keys() {
-            if policy::policy(kind).is_none_or(|p| !p.inbox) {
+            if kind
+                .parse::<Kind>()
+                .map_or(true, |kind| !policy::policy(kind).inbox)
+            {
                 fields.reject(
                     &format!("disabled.{kind}"),
                     "is not a kind of notice that can be configured",

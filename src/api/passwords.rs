@@ -11,7 +11,6 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::ApiTag;
 use super::auth::{NoContentResponse, limit_attempts, new_code};
@@ -19,6 +18,7 @@ use super::body::JsonBody;
 use super::fields::Fields;
 use super::problem::{FieldError, Problem};
 use super::security::{BearerAuth, ClientInfo};
+use crate::domain::domain_events::{self, DomainEvent, Kind, SealedCode};
 use crate::domain::email::Email;
 use crate::domain::ids::AccountId;
 use crate::domain::password::NewPassword;
@@ -176,14 +176,12 @@ impl PasswordsApi {
             let expires_at = Utc::now() + ChronoDuration::minutes(RESET_TTL_MINUTES);
             let digest = reset_digest(&state, id, &code);
             store::accounts::set_password_reset(&mut *tx, id, &digest, expires_at).await?;
-            let kind = "password_reset_requested";
             store::outbox::append(
                 &mut *tx,
-                kind,
-                json!({
-                    "account_id": id.0,
-                    "code_enc": codes::seal(&state.vault, kind, id.0, &code),
-                    "expires_at": expires_at,
+                &DomainEvent::PasswordResetRequested(SealedCode {
+                    account_id: id,
+                    code_enc: codes::seal(&state.vault, Kind::PasswordResetRequested, id.0, &code),
+                    expires_at,
                 }),
             )
             .await?;
@@ -287,8 +285,10 @@ fn reset_digest(state: &AppState, account: AccountId, code: &str) -> Vec<u8> {
 async fn announce_change(tx: &mut sqlx::PgConnection, account: AccountId) -> Result<(), Problem> {
     store::outbox::append(
         &mut *tx,
-        "password_changed",
-        json!({ "account_id": account.0, "changed_at": Utc::now() }),
+        &DomainEvent::PasswordChanged(domain_events::PasswordChanged {
+            account_id: account,
+            changed_at: Utc::now(),
+        }),
     )
     .await?;
     Ok(())

@@ -17,12 +17,12 @@ use super::answers::{self, AnswerValue, Late, RawValue, Sequence};
 use super::catalog::{Catalog, TestDefinition};
 use super::scoring;
 use crate::domain::Reason;
+use crate::domain::domain_events::{DomainEvent, ResultsReady};
 use crate::domain::ids::AccountId;
+use crate::domain::ids::AttemptId;
 use crate::store::diagnostics::{self as store, AnswerRow, AttemptRow, ResultRow};
 use crate::store::{Db, StoreError, outbox};
 
-/// The outbox kind announcing a scored result to the student and their parents.
-pub const RESULTS_READY: &str = "results_ready";
 
 /// Why a step was refused.
 #[derive(Debug, thiserror::Error)]
@@ -359,11 +359,10 @@ pub async fn finalize(
     store::finish(&mut *tx, attempt.id, &json!(scored), &scored.summary).await?;
     outbox::append(
         &mut *tx,
-        RESULTS_READY,
-        json!({
-            "attempt_id": attempt.id,
-            "student_id": attempt.student_id,
-            "test_id": attempt.test_id,
+        &DomainEvent::ResultsReady(ResultsReady {
+            attempt_id: AttemptId(attempt.id),
+            student_id: AccountId(attempt.student_id),
+            test_id: attempt.test_id.clone(),
         }),
     )
     .await?;

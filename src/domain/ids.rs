@@ -7,7 +7,11 @@ use uuid::Uuid;
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(transparent)]
         pub struct $name(pub Uuid);
 
         impl $name {
@@ -72,4 +76,12 @@ typed_id!(
 typed_id!(
     /// A SNILS conflict: someone tried to save a SNILS another profile holds.
     SnilsConflictId
+);
+typed_id!(
+    /// An organizer's free-text notice to everyone signed up for an event.
+    NoticeId
+);
+typed_id!(
+    /// One attempt at a diagnostic test.
+    AttemptId
 );

@@ -8,29 +8,28 @@ use uuid::Uuid;
 
 use super::hub::Hub;
 use super::providers::SendError;
+use crate::domain::domain_events::Kind;
 use crate::privacy::vault::Vault;
 use crate::store;
-
-/// The kinds whose messages carry a code, with the vault field their code is sealed under.
-const SEALED: &[(&str, &str)] = &[
-    ("email_verification_requested", "outbox.verification_code"),
-    ("password_reset_requested", "outbox.password_reset_code"),
-];
 
 /// The placeholder the code replaces when the message is sent.
 const PLACEHOLDER: &str = "{code}";
 
-/// The vault field of a kind whose messages carry a code.
-pub fn sealed_field(kind: &str) -> Option<&'static str> {
-    SEALED.iter().find(|(k, _)| *k == kind).map(|(_, f)| *f)
+/// The vault field a kind's code is sealed under, for the kinds whose messages carry one.
+pub fn sealed_field(kind: Kind) -> Option<&'static str> {
+    match kind {
+        Kind::EmailVerificationRequested => Some("outbox.verification_code"),
+        Kind::PasswordResetRequested => Some("outbox.password_reset_code"),
+        _ => None,
+    }
 }
 
 /// Seals `code` for the outbox payload of `kind` (its `code_enc`), bound to `account`.
 ///
 /// # Panics
 /// When `kind` carries no code: a programming error, caught by the tests.
-pub fn seal(vault: &Vault, kind: &str, account: Uuid, code: &str) -> String {
-    let field = sealed_field(kind).expect("only kinds listed in SEALED carry a code");
+pub fn seal(vault: &Vault, kind: Kind, account: Uuid, code: &str) -> String {
+    let field = sealed_field(kind).expect("only kinds with a sealed field carry a code");
     vault.seal(field, account, code)
 }
 
@@ -39,7 +38,7 @@ pub fn seal(vault: &Vault, kind: &str, account: Uuid, code: &str) -> String {
 /// go by e-mail only; any other channel is refused.
 pub async fn fill(
     hub: &Hub,
-    kind: &str,
+    kind: Kind,
     notification: Uuid,
     account: Uuid,
     is_email: bool,
@@ -77,8 +76,14 @@ mod tests {
 
     #[test]
     fn every_kind_with_a_code_is_mailed_only_and_kept_out_of_the_inbox() {
-        for (kind, _) in SEALED {
-            let policy = policy(kind).expect("a policy");
+        let sealed: Vec<Kind> = Kind::ALL
+            .iter()
+            .copied()
+            .filter(|k| sealed_field(*k).is_some())
+            .collect();
+        assert_eq!(sealed.len(), 2);
+        for kind in sealed {
+            let policy = policy(kind);
             assert_eq!(policy.subject, Some(crate::notify::policy::Plan::EmailOnly));
             assert_eq!(policy.parent, None);
             assert!(!policy.inbox, "{kind}");

@@ -12,22 +12,32 @@ use uuid::Uuid;
 
 use super::hub::Hub;
 use super::links;
-use super::policy::{self, Audience, Plan};
+use super::policy::{self, Plan};
+use crate::domain::consents::ConsentKind;
+use crate::domain::domain_events::{Concerned, DomainEvent, Facts, UnreadableEvent};
 use crate::domain::events::utc_offset;
-use crate::domain::ids::EventId;
 use crate::store::deliveries::{self, NewDelivery, NewNotification, Relation};
 use crate::store::{self, StoreError};
 
-/// Payload fields copied into a notification's `data` (ids and kinds only).
-const ID_FIELDS: &[&str] = &[
-    "event_id",
-    "signup_id",
-    "student_id",
-    "notice_id",
-    "attempt_id",
-    "test_id",
-    "request_id",
-];
+/// Why a fan-out did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum FanOutError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The outbox holds an event this build cannot read. It stays there, not fanned out:
+    /// the reconciler offers it again, and a build that knows it fans it out.
+    #[error("domain event {event_id} cannot be read: {reason}")]
+    Unreadable {
+        event_id: Uuid,
+        reason: UnreadableEvent,
+    },
+}
+
+impl From<sqlx::Error> for FanOutError {
+    fn from(err: sqlx::Error) -> Self {
+        FanOutError::Store(err.into())
+    }
+}
 
 /// What one fan-out did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +85,17 @@ pub async fn run(hub: Hub, shutdown: tokio_util::sync::CancellationToken) -> any
         }
         for entry in entries {
             if let Ok(event_id) = entry.value.parse::<Uuid>() {
-                let report = fan_out(&hub, event_id).await?;
-                tracing::debug!(event = %event_id, notifications = report.notifications, deliveries = report.deliveries, "fanned out");
+                match fan_out(&hub, event_id).await {
+                    Ok(report) => {
+                        tracing::debug!(event = %event_id, notifications = report.notifications, deliveries = report.deliveries, "fanned out");
+                    }
+                    Err(err @ FanOutError::Unreadable { .. }) => {
+                        // Not skipped in silence: it is left in the outbox and said each
+                        // time it comes round again, until a build that knows it runs.
+                        tracing::error!(error = %err, "a domain event was left in the outbox unannounced");
+                    }
+                    Err(FanOutError::Store(err)) => return Err(err.into()),
+                }
             }
             consumer.ack(&hub.streams, &[entry.stream_id]).await?;
         }
@@ -84,31 +103,28 @@ pub async fn run(hub: Hub, shutdown: tokio_util::sync::CancellationToken) -> any
 }
 
 /// Fans out one domain event (by its outbox `event_id`) and queues what is due now.
-pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, StoreError> {
+pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, FanOutError> {
     let mut tx = hub.db.begin().await?;
-    let Some(event) = store::outbox::lock_for_fanout(&mut *tx, event_id).await? else {
+    let Some(row) = store::outbox::lock_for_fanout(&mut *tx, event_id).await? else {
         return Ok(FanOutReport::default());
     };
-    if event.fanned_out_at.is_some() {
+    if row.fanned_out_at.is_some() {
         // Seen before (a job redelivered after a crash): nothing to do. Its deliveries
         // are in the ledger, and any whose job was lost is queued again by the reconciler.
         // Touching them here would lock rows the senders are working on.
         return Ok(FanOutReport::default());
     }
-    let Some(policy) = policy::policy(&event.kind) else {
-        deliveries::mark_fanned_out(&mut *tx, event_id).await?;
-        tx.commit().await?;
-        return Ok(FanOutReport::default());
-    };
-    let payload = &event.payload;
-    let audience = audience(&mut tx, policy.audience, payload).await?;
+    let event = DomainEvent::from_stored(&row.kind, row.payload)
+        .map_err(|reason| FanOutError::Unreadable { event_id, reason })?;
+    let kind = event.kind();
+    let policy = policy::policy(kind);
+    let facts = event.facts();
+    let audience = audience(&mut tx, event.concerned()).await?;
     let accounts: Vec<Uuid> = audience.keys().copied().collect();
     let recipients = deliveries::recipients(&mut *tx, &accounts).await?;
-    let context = Context::load(hub, &mut tx, payload).await?;
-    let urgent = payload
-        .get("urgent")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let context = Context::load(hub, &mut tx, &facts).await?;
+    let urgent = event.urgent();
+    let ids = push_ids(&facts, policy.data);
     let now = Utc::now();
     let escalation = chrono::Duration::from_std(hub.settings.escalation_delay)
         .unwrap_or(chrono::Duration::minutes(15));
@@ -132,41 +148,28 @@ pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, StoreErr
             .entry((relation, language.clone()))
             .or_insert_with(|| {
                 hub.templates
-                    .render(&event.kind, relation, &language, &context.values(&language))
+                    .render(kind, relation, &language, &context.values(&language))
             })
             .clone();
         let Some(text) = text else { continue };
-        let planned =
-            policy::plan_deliveries(&event.kind, plan, urgent, recipient, now, escalation);
+        let planned = policy::plan_deliveries(kind, plan, urgent, recipient, now, escalation);
         if planned.is_empty() && !policy.inbox {
             continue;
         }
         let notification_id = Uuid::now_v7();
         let mut data = serde_json::Map::new();
-        data.insert("kind".into(), json!(event.kind));
+        data.insert("kind".into(), json!(kind));
         data.insert("notification_id".into(), json!(notification_id));
-        for field in ID_FIELDS {
-            if let Some(value) = payload.get(*field).filter(|v| !v.is_null()) {
-                data.insert((*field).into(), value.clone());
-            }
+        for (field, value) in &ids {
+            data.insert((*field).into(), json!(value));
         }
         let needs_link = plan == Plan::ApprovalRequest
             && planned.iter().any(|d| matches!(d.channel, "sms" | "email"));
-        let link = match (needs_link, payload.get("signup_id").and_then(Value::as_str)) {
+        let link = match (needs_link, facts.signup_id) {
             (true, Some(signup)) => {
                 let link_id = Uuid::now_v7();
-                let expires_at = payload
-                    .get("expires_at")
-                    .and_then(Value::as_str)
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .map(|t| t.with_timezone(&Utc))
-                    .unwrap_or(now + chrono::Duration::days(2));
-                links_to_insert.push((
-                    link_id,
-                    signup.parse::<Uuid>().ok(),
-                    recipient.account_id,
-                    expires_at,
-                ));
+                let expires_at = facts.expires_at.unwrap_or(now + chrono::Duration::days(2));
+                links_to_insert.push((link_id, signup.0, recipient.account_id, expires_at));
                 Some(format!(
                     "{}/a/{}",
                     hub.settings.public_url,
@@ -179,14 +182,14 @@ pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, StoreErr
             id: notification_id,
             event_id,
             account_id: recipient.account_id,
-            kind: event.kind.clone(),
+            kind: kind.as_str().to_owned(),
             urgent,
             title: text.title,
             body: text.body,
             data: Value::Object(data),
             link,
             inbox: policy.inbox,
-            event_created_at: event.created_at,
+            event_created_at: row.created_at,
         });
         for delivery in planned {
             let due = delivery.at <= now;
@@ -224,12 +227,8 @@ pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, StoreErr
 
 async fn insert_links(
     tx: &mut sqlx::PgConnection,
-    links: &[(Uuid, Option<Uuid>, Uuid, DateTime<Utc>)],
+    rows: &[(Uuid, Uuid, Uuid, DateTime<Utc>)],
 ) -> Result<(), StoreError> {
-    let rows: Vec<_> = links
-        .iter()
-        .filter_map(|(id, signup, parent, at)| signup.map(|s| (*id, s, *parent, *at)))
-        .collect();
     if rows.is_empty() {
         return Ok(());
     }
@@ -240,65 +239,73 @@ async fn insert_links(
     store::approval_links::insert(&mut *tx, &ids, &signups, &parents, &expiries).await
 }
 
+/// The ids a push of the kind carries (its policy's `data`), from the event's facts.
+fn push_ids(facts: &Facts, wanted: &[&'static str]) -> Vec<(&'static str, String)> {
+    wanted
+        .iter()
+        .filter_map(|field| {
+            let value = match *field {
+                "event_id" => facts.event_id.map(|id| id.to_string()),
+                "signup_id" => facts.signup_id.map(|id| id.to_string()),
+                "student_id" => facts.student_id.map(|id| id.to_string()),
+                "notice_id" => facts.notice_id.map(|id| id.to_string()),
+                "attempt_id" => facts.attempt_id.map(|id| id.to_string()),
+                "request_id" => facts.request_id.map(|id| id.to_string()),
+                "test_id" => facts.test_id.clone(),
+                _ => None,
+            };
+            value.map(|v| (*field, v))
+        })
+        .collect()
+}
+
 /// Who hears of the event, and as what; a parent who is also the subject hears as subject.
 async fn audience(
     tx: &mut sqlx::PgConnection,
-    audience: Audience,
-    payload: &Value,
+    concerned: Concerned,
 ) -> Result<HashMap<Uuid, Relation>, StoreError> {
-    let id = |field: &str| {
-        payload
-            .get(field)
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<Uuid>().ok())
-    };
     let mut who = HashMap::new();
-    match audience {
-        Audience::Account => {
-            if let Some(account) = id("account_id") {
-                who.insert(account, Relation::Subject);
-            }
+    match concerned {
+        Concerned::Account(account) => {
+            who.insert(account.0, Relation::Subject);
         }
-        Audience::StudentFamily => {
-            if let Some(student) = id("student_id") {
-                for parent in deliveries::parents_of(&mut *tx, student).await? {
+        Concerned::StudentFamily(student) => {
+            for parent in deliveries::parents_of(&mut *tx, student.0).await? {
+                who.insert(parent, Relation::Parent);
+            }
+            who.insert(student.0, Relation::Subject);
+        }
+        Concerned::FamilyChange {
+            student,
+            actor,
+            subject,
+        } => {
+            for parent in deliveries::parents_of(&mut *tx, student.0).await? {
+                if parent != actor.0 && Some(parent) != subject.map(|s| s.0) {
                     who.insert(parent, Relation::Parent);
                 }
-                who.insert(student, Relation::Subject);
+            }
+            if let Some(subject) = subject.filter(|s| *s != actor) {
+                who.insert(subject.0, Relation::Subject);
             }
         }
-        Audience::FamilyChange => {
-            if let Some(student) = id("student_id") {
-                let (actor, subject) = (id("actor_id"), id("subject_id"));
-                for parent in deliveries::parents_of(&mut *tx, student).await? {
-                    if Some(parent) != actor && Some(parent) != subject {
-                        who.insert(parent, Relation::Parent);
-                    }
-                }
-                if let Some(subject) = subject.filter(|s| Some(*s) != actor) {
-                    who.insert(subject, Relation::Subject);
-                }
-            }
-        }
-        Audience::EventParticipants | Audience::CancelledParticipants => {
-            if let Some(event) = id("event_id") {
-                let cancelled = audience == Audience::CancelledParticipants;
-                for (account, is_parent) in
-                    deliveries::event_audience(&mut *tx, event, cancelled).await?
-                {
-                    let relation = if is_parent {
-                        Relation::Parent
-                    } else {
-                        Relation::Subject
-                    };
-                    who.entry(account)
-                        .and_modify(|r| {
-                            if relation == Relation::Subject {
-                                *r = relation
-                            }
-                        })
-                        .or_insert(relation);
-                }
+        Concerned::EventParticipants(event) | Concerned::CancelledParticipants(event) => {
+            let cancelled = matches!(concerned, Concerned::CancelledParticipants(_));
+            for (account, is_parent) in
+                deliveries::event_audience(&mut *tx, event.0, cancelled).await?
+            {
+                let relation = if is_parent {
+                    Relation::Parent
+                } else {
+                    Relation::Subject
+                };
+                who.entry(account)
+                    .and_modify(|r| {
+                        if relation == Relation::Subject {
+                            *r = relation
+                        }
+                    })
+                    .or_insert(relation);
             }
         }
     }
@@ -316,36 +323,22 @@ struct Context {
     reason: String,
     notice: String,
     test_title: String,
-    consent_kind: String,
+    consent: Option<ConsentKind>,
     erasure_due_at: Option<DateTime<Utc>>,
-}
-
-fn time_field(payload: &Value, field: &str) -> Option<DateTime<Utc>> {
-    payload
-        .get(field)
-        .and_then(Value::as_str)
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
 }
 
 impl Context {
     async fn load(
         hub: &Hub,
         tx: &mut sqlx::PgConnection,
-        payload: &Value,
+        facts: &Facts,
     ) -> Result<Self, StoreError> {
-        let id = |field: &str| {
-            payload
-                .get(field)
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse::<Uuid>().ok())
-        };
-        let event = match id("event_id") {
-            Some(event) => store::events::find(&mut *tx, EventId(event)).await?,
+        let event = match facts.event_id {
+            Some(event) => store::events::find(&mut *tx, event).await?,
             None => None,
         };
-        let notice = match id("notice_id") {
-            Some(notice) => store::notices::text(&mut *tx, notice)
+        let notice = match facts.notice_id {
+            Some(notice) => store::notices::text(&mut *tx, notice.0)
                 .await?
                 .unwrap_or_default(),
             None => String::new(),
@@ -356,29 +349,23 @@ impl Context {
                 .as_ref()
                 .map(|e| e.time_zone.clone())
                 .unwrap_or_else(|| "Europe/Moscow".to_owned()),
-            starts_at: time_field(payload, "event_starts_at")
-                .or_else(|| time_field(payload, "starts_at"))
-                .or(event.as_ref().map(|e| e.starts_at)),
-            old_starts_at: time_field(payload, "old_starts_at"),
-            new_starts_at: time_field(payload, "new_starts_at"),
-            expires_at: time_field(payload, "expires_at"),
+            starts_at: facts.starts_at.or(event.as_ref().map(|e| e.starts_at)),
+            old_starts_at: facts.old_starts_at,
+            new_starts_at: facts.new_starts_at,
+            expires_at: facts.expires_at,
             reason: event
                 .as_ref()
                 .and_then(|e| e.cancel_reason.clone())
                 .unwrap_or_default(),
             notice,
-            test_title: payload
-                .get("test_id")
-                .and_then(Value::as_str)
+            test_title: facts
+                .test_id
+                .as_deref()
                 .and_then(|id| hub.catalog.latest(id))
                 .map(|test| test.title.clone())
                 .unwrap_or_default(),
-            consent_kind: payload
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            erasure_due_at: time_field(payload, "erasure_due_at"),
+            consent: facts.consent,
+            erasure_due_at: facts.erasure_due_at,
         })
     }
 
@@ -396,7 +383,13 @@ impl Context {
             ("reason", self.reason.clone()),
             ("notice", self.notice.clone()),
             ("test_title", self.test_title.clone()),
-            ("consent_kind", consent_words(&self.consent_kind, language)),
+            (
+                "consent_kind",
+                self.consent
+                    .map(|kind| consent_words(kind, language))
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
             ("erasure_due_at", when(self.erasure_due_at)),
             // `{code}` stays in the text: the e-mail sender fills it in (see `codes`).
         ])
@@ -404,17 +397,15 @@ impl Context {
 }
 
 /// What a consent covers, as the sentence "… withdrew the consent {consent_kind}" needs it.
-fn consent_words(kind: &str, language: &str) -> String {
-    let words = match (kind, language) {
-        ("personal_data", "en") => "to the processing of the child's personal data",
-        ("health_data", "en") => "to the processing of the child's health data",
-        ("photo_video", "en") => "to photos and videos of the child",
-        ("personal_data", _) => "на обработку персональных данных ребёнка",
-        ("health_data", _) => "на обработку сведений о здоровье ребёнка",
-        ("photo_video", _) => "на фото- и видеосъёмку ребёнка",
-        _ => "",
-    };
-    words.to_owned()
+fn consent_words(kind: ConsentKind, language: &str) -> &'static str {
+    match (kind, language) {
+        (ConsentKind::PersonalData, "en") => "to the processing of the child's personal data",
+        (ConsentKind::HealthData, "en") => "to the processing of the child's health data",
+        (ConsentKind::PhotoVideo, "en") => "to photos and videos of the child",
+        (ConsentKind::PersonalData, _) => "на обработку персональных данных ребёнка",
+        (ConsentKind::HealthData, _) => "на обработку сведений о здоровье ребёнка",
+        (ConsentKind::PhotoVideo, _) => "на фото- и видеосъёмку ребёнка",
+    }
 }
 
 /// "5 декабря, 14:00" or "5 December, 14:00", in the event's local time.

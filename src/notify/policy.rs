@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
 
+use crate::domain::domain_events::Kind;
 use crate::domain::events::utc_offset;
 use crate::store::deliveries::{RecipientRow, Relation};
 
@@ -28,28 +29,10 @@ pub enum Plan {
     FamilySecurity,
 }
 
-/// Who a kind of notice is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    /// `payload.account_id`.
-    Account,
-    /// `payload.student_id` and their parents.
-    StudentFamily,
-    /// Everyone signed up for `payload.event_id`, and their parents.
-    EventParticipants,
-    /// Everyone whose sign-up for `payload.event_id` the cancellation ended, and their parents.
-    CancelledParticipants,
-    /// A change in `payload.student_id`'s family: the parents linked to the child except
-    /// the one who acted (`payload.actor_id`), as parents; and `payload.subject_id` (an
-    /// adult joining or refused), when given, as subject.
-    FamilyChange,
-}
-
 /// The policy of one kind.
 #[derive(Debug, Clone, Copy)]
 pub struct KindPolicy {
-    pub kind: &'static str,
-    pub audience: Audience,
+    pub kind: Kind,
     /// The plan for the person the notice is about (`None`: they get nothing).
     pub subject: Option<Plan>,
     /// The plan for their parents.
@@ -66,11 +49,11 @@ pub struct KindPolicy {
 const EVENT: &[&str] = &["event_title", "starts_at", "expires_at"];
 const CONSENT: &[&str] = &["consent_kind", "erasure_due_at"];
 
-/// Every kind that produces notices; other domain events are not announced.
+/// The policy of every kind, in the order of `Kind::ALL`: a kind without a policy, or
+/// listed out of order, does not compile (see the check below the table).
 pub const POLICIES: &[KindPolicy] = &[
     KindPolicy {
-        kind: "email_verification_requested",
-        audience: Audience::Account,
+        kind: Kind::EmailVerificationRequested,
         subject: Some(Plan::EmailOnly),
         parent: None,
         inbox: false,
@@ -78,8 +61,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &[],
     },
     KindPolicy {
-        kind: "registration_attempted",
-        audience: Audience::Account,
+        kind: Kind::RegistrationAttempted,
         subject: Some(Plan::EmailOnly),
         parent: None,
         inbox: false,
@@ -87,8 +69,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &[],
     },
     KindPolicy {
-        kind: "snils_reentry_required",
-        audience: Audience::Account,
+        kind: Kind::SnilsReentryRequired,
         subject: Some(Plan::EmailOnly),
         parent: None,
         inbox: false,
@@ -96,8 +77,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &[],
     },
     KindPolicy {
-        kind: "signup_requested",
-        audience: Audience::StudentFamily,
+        kind: Kind::SignupRequested,
         subject: None,
         parent: Some(Plan::ApprovalRequest),
         inbox: true,
@@ -105,8 +85,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
-        kind: "waitlist_promoted",
-        audience: Audience::StudentFamily,
+        kind: Kind::WaitlistPromoted,
         subject: Some(Plan::Informational),
         parent: Some(Plan::ApprovalRequest),
         inbox: true,
@@ -114,8 +93,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
-        kind: "signup_expiring_soon",
-        audience: Audience::StudentFamily,
+        kind: Kind::SignupExpiringSoon,
         subject: None,
         parent: Some(Plan::ApprovalRequest),
         inbox: true,
@@ -123,8 +101,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
-        kind: "signup_approved",
-        audience: Audience::StudentFamily,
+        kind: Kind::SignupApproved,
         subject: Some(Plan::Informational),
         parent: None,
         inbox: true,
@@ -132,8 +109,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
-        kind: "signup_declined",
-        audience: Audience::StudentFamily,
+        kind: Kind::SignupDeclined,
         subject: Some(Plan::Informational),
         parent: None,
         inbox: true,
@@ -141,8 +117,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
-        kind: "signup_expired",
-        audience: Audience::StudentFamily,
+        kind: Kind::SignupExpired,
         subject: Some(Plan::Informational),
         parent: Some(Plan::Informational),
         inbox: true,
@@ -150,8 +125,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
-        kind: "signup_withdrawn",
-        audience: Audience::StudentFamily,
+        kind: Kind::SignupWithdrawn,
         subject: Some(Plan::Informational),
         parent: Some(Plan::Informational),
         inbox: true,
@@ -159,8 +133,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["event_id", "signup_id", "student_id"],
     },
     KindPolicy {
-        kind: "event_cancelled",
-        audience: Audience::CancelledParticipants,
+        kind: Kind::EventCancelled,
         subject: Some(Plan::EventChange),
         parent: Some(Plan::EventChange),
         inbox: true,
@@ -168,8 +141,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["event_id"],
     },
     KindPolicy {
-        kind: "event_rescheduled",
-        audience: Audience::EventParticipants,
+        kind: Kind::EventRescheduled,
         subject: Some(Plan::EventChange),
         parent: Some(Plan::EventChange),
         inbox: true,
@@ -177,8 +149,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["event_id"],
     },
     KindPolicy {
-        kind: "organizer_notice",
-        audience: Audience::EventParticipants,
+        kind: Kind::OrganizerNotice,
         subject: Some(Plan::Informational),
         parent: Some(Plan::Informational),
         inbox: true,
@@ -186,8 +157,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["event_id", "notice_id"],
     },
     KindPolicy {
-        kind: "family_link_requested",
-        audience: Audience::FamilyChange,
+        kind: Kind::FamilyLinkRequested,
         subject: None,
         parent: Some(Plan::FamilySecurity),
         inbox: true,
@@ -195,8 +165,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["student_id", "request_id"],
     },
     KindPolicy {
-        kind: "family_link_added",
-        audience: Audience::FamilyChange,
+        kind: Kind::FamilyLinkAdded,
         subject: Some(Plan::Informational),
         parent: Some(Plan::FamilySecurity),
         inbox: true,
@@ -204,8 +173,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["student_id"],
     },
     KindPolicy {
-        kind: "family_link_declined",
-        audience: Audience::FamilyChange,
+        kind: Kind::FamilyLinkDeclined,
         subject: Some(Plan::Informational),
         parent: None,
         inbox: true,
@@ -213,8 +181,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["student_id", "request_id"],
     },
     KindPolicy {
-        kind: "family_link_removed",
-        audience: Audience::FamilyChange,
+        kind: Kind::FamilyLinkRemoved,
         subject: None,
         parent: Some(Plan::FamilySecurity),
         inbox: true,
@@ -222,8 +189,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["student_id"],
     },
     KindPolicy {
-        kind: "consent_given",
-        audience: Audience::FamilyChange,
+        kind: Kind::ConsentGiven,
         subject: None,
         parent: Some(Plan::FamilySecurity),
         inbox: true,
@@ -231,8 +197,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["student_id"],
     },
     KindPolicy {
-        kind: "consent_withdrawn",
-        audience: Audience::FamilyChange,
+        kind: Kind::ConsentWithdrawn,
         subject: None,
         parent: Some(Plan::FamilySecurity),
         inbox: true,
@@ -240,8 +205,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["student_id"],
     },
     KindPolicy {
-        kind: "personal_data_consent_withdrawn",
-        audience: Audience::FamilyChange,
+        kind: Kind::PersonalDataConsentWithdrawn,
         subject: None,
         parent: Some(Plan::FamilySecurity),
         inbox: true,
@@ -249,8 +213,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &["student_id"],
     },
     KindPolicy {
-        kind: "results_ready",
-        audience: Audience::StudentFamily,
+        kind: Kind::ResultsReady,
         subject: Some(Plan::Informational),
         parent: Some(Plan::Informational),
         inbox: true,
@@ -259,8 +222,7 @@ pub const POLICIES: &[KindPolicy] = &[
     },
     // Accounts and sign-in: mailed to the address, never in the inbox.
     KindPolicy {
-        kind: "registration_pending",
-        audience: Audience::Account,
+        kind: Kind::RegistrationPending,
         subject: Some(Plan::EmailOnly),
         parent: None,
         inbox: false,
@@ -268,8 +230,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &[],
     },
     KindPolicy {
-        kind: "password_reset_requested",
-        audience: Audience::Account,
+        kind: Kind::PasswordResetRequested,
         subject: Some(Plan::EmailOnly),
         parent: None,
         inbox: false,
@@ -277,8 +238,7 @@ pub const POLICIES: &[KindPolicy] = &[
         data: &[],
     },
     KindPolicy {
-        kind: "password_changed",
-        audience: Audience::Account,
+        kind: Kind::PasswordChanged,
         subject: Some(Plan::EmailOnly),
         parent: None,
         inbox: false,
@@ -348,8 +308,19 @@ pub fn push_schemas(policy: &KindPolicy) -> (serde_json::Value, serde_json::Valu
     (apns, data)
 }
 
-pub fn policy(kind: &str) -> Option<&'static KindPolicy> {
-    POLICIES.iter().find(|p| p.kind == kind)
+// Every kind has its policy, at its own index.
+const _: () = {
+    assert!(POLICIES.len() == Kind::ALL.len());
+    let mut i = 0;
+    while i < POLICIES.len() {
+        assert!(POLICIES[i].kind as usize == i);
+        assert!(Kind::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
+pub fn policy(kind: Kind) -> &'static KindPolicy {
+    &POLICIES[kind as usize]
 }
 
 impl KindPolicy {
@@ -382,7 +353,7 @@ pub fn push_channel(platform: &str) -> Option<&'static str> {
 
 /// Decides the deliveries of one notice to one person.
 pub fn plan_deliveries(
-    kind: &str,
+    kind: Kind,
     plan: Plan,
     urgent: bool,
     recipient: &RecipientRow,
@@ -393,7 +364,7 @@ pub fn plan_deliveries(
         recipient
             .disabled
             .as_ref()
-            .and_then(|d| d.get(kind))
+            .and_then(|d| d.get(kind.as_str()))
             .and_then(|v| v.as_array())
             .is_some_and(|list| list.iter().any(|c| c.as_str() == Some(group)))
     };
@@ -585,7 +556,7 @@ mod tests {
         let now = Utc::now();
         let who = person(&[("t1", "ios"), ("t2", "android-rustore")], true, true);
         let planned = plan_deliveries(
-            "signup_requested",
+            Kind::SignupRequested,
             Plan::ApprovalRequest,
             false,
             &who,
@@ -603,7 +574,7 @@ mod tests {
     fn a_parent_without_the_app_gets_sms_and_email_at_once() {
         let who = person(&[], true, true);
         let planned = plan_deliveries(
-            "signup_requested",
+            Kind::SignupRequested,
             Plan::ApprovalRequest,
             false,
             &who,
@@ -618,7 +589,7 @@ mod tests {
         let now = Utc::now();
         let mut who = person(&[("t1", "android-fcm")], true, true);
         let planned = plan_deliveries(
-            "event_cancelled",
+            Kind::EventCancelled,
             Plan::EventChange,
             true,
             &who,
@@ -631,7 +602,7 @@ mod tests {
         );
         who.disabled = Some(json!({ "event_cancelled": ["push", "sms", "email"] }));
         let planned = plan_deliveries(
-            "event_cancelled",
+            Kind::EventCancelled,
             Plan::EventChange,
             true,
             &who,
@@ -648,7 +619,7 @@ mod tests {
     fn a_non_urgent_change_skips_sms() {
         let who = person(&[("t1", "ios")], true, true);
         let planned = plan_deliveries(
-            "event_rescheduled",
+            Kind::EventRescheduled,
             Plan::EventChange,
             false,
             &who,
@@ -690,7 +661,7 @@ mod tests {
         who.quiet_from = Some(0);
         who.quiet_to = Some(23 * 60 + 59);
         let planned = plan_deliveries(
-            "consent_withdrawn",
+            Kind::ConsentWithdrawn,
             Plan::FamilySecurity,
             false,
             &who,
@@ -707,7 +678,7 @@ mod tests {
         );
         let without_app_or_mail = person(&[], true, false);
         let planned = plan_deliveries(
-            "consent_withdrawn",
+            Kind::ConsentWithdrawn,
             Plan::FamilySecurity,
             false,
             &without_app_or_mail,
@@ -715,13 +686,5 @@ mod tests {
             Duration::minutes(15),
         );
         assert_eq!(channels(&planned), [("sms", false)]);
-    }
-
-    #[test]
-    fn every_policy_kind_is_unique() {
-        let mut kinds: Vec<&str> = POLICIES.iter().map(|p| p.kind).collect();
-        kinds.sort();
-        kinds.dedup();
-        assert_eq!(kinds.len(), POLICIES.len());
     }
 }

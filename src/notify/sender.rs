@@ -18,6 +18,7 @@ use super::hub::{Hub, IDLE};
 use super::links;
 use super::providers::{ChannelKind, OutboundMessage, Recipient, SendError};
 use super::streams::{Consumer, SENDERS_GROUP};
+use crate::domain::domain_events::{Kind, UnreadableEvent};
 use crate::privacy::vault::fields;
 use crate::store::deliveries::{self, ClaimedDelivery, Outcome};
 use crate::store::{self, StoreError};
@@ -25,22 +26,22 @@ use crate::store::{self, StoreError};
 /// Kinds whose push offers approve / decline buttons: requests for a parent's decision,
 /// which stop standing once the sign-up is decided, withdrawn or expired, or the event is
 /// cancelled or has begun.
-const DECISION_KINDS: &[&str] = &[
-    "signup_requested",
-    "waitlist_promoted",
-    "signup_expiring_soon",
+const DECISION_KINDS: [Kind; 3] = [
+    Kind::SignupRequested,
+    Kind::WaitlistPromoted,
+    Kind::SignupExpiringSoon,
 ];
 /// Kinds about an event that stop standing once it is cancelled or over (the cancellation
 /// notice itself supersedes them).
-const EVENT_NOTICE_KINDS: &[&str] = &["event_rescheduled", "organizer_notice"];
+const EVENT_NOTICE_KINDS: [Kind; 2] = [Kind::EventRescheduled, Kind::OrganizerNotice];
 /// Kinds that are not essential: their e-mail carries a one-click unsubscribe.
-const OPTIONAL_KINDS: &[&str] = &[
-    "signup_approved",
-    "signup_declined",
-    "signup_expired",
-    "signup_withdrawn",
-    "organizer_notice",
-    "results_ready",
+const OPTIONAL_KINDS: [Kind; 6] = [
+    Kind::SignupApproved,
+    Kind::SignupDeclined,
+    Kind::SignupExpired,
+    Kind::SignupWithdrawn,
+    Kind::OrganizerNotice,
+    Kind::ResultsReady,
 ];
 /// The app's notification category for approve / decline actions.
 pub const DECISION_CATEGORY: &str = "SIGNUP_DECISION";
@@ -124,8 +125,8 @@ async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usi
             lease,
             &hub.consumer,
             deliveries::Settled {
-                by_signup: DECISION_KINDS,
-                by_event: EVENT_NOTICE_KINDS,
+                by_signup: &DECISION_KINDS.map(Kind::as_str),
+                by_event: &EVENT_NOTICE_KINDS.map(Kind::as_str),
             },
         )
         .await?
@@ -293,10 +294,16 @@ async fn send_one(
         }
         ChannelKind::Email => Recipient::Email(delivery.email.clone()),
     };
+    // A kind this build does not know cannot be sent as the policy meant it: it fails,
+    // visibly in the ledger, rather than going out half-dressed.
+    let kind: Kind = delivery
+        .kind
+        .parse()
+        .map_err(|err: UnreadableEvent| SendError::permanent(err.to_string()))?;
     let (mut title, mut body) = (delivery.title.clone(), delivery.body.clone());
     super::codes::fill(
         hub,
-        &delivery.kind,
+        kind,
         delivery.notification_id,
         delivery.account_id,
         channel == ChannelKind::Email,
@@ -304,7 +311,7 @@ async fn send_one(
         &mut body,
     )
     .await?;
-    let mut message = OutboundMessage::new(channel, to, delivery.kind.clone(), title, body);
+    let mut message = OutboundMessage::new(channel, to, kind.as_str(), title, body);
     message.delivery_id = delivery.id;
     message.urgent = delivery.urgent;
     message.data = data_of(&delivery.data);
@@ -315,15 +322,15 @@ async fn send_one(
     if matches!(channel, ChannelKind::Sms | ChannelKind::Email) {
         message.link = delivery.link.clone();
     }
-    if DECISION_KINDS.contains(&delivery.kind.as_str()) {
+    if DECISION_KINDS.contains(&kind) {
         message.category = Some(DECISION_CATEGORY.to_owned());
     }
-    if OPTIONAL_KINDS.contains(&delivery.kind.as_str()) {
+    if OPTIONAL_KINDS.contains(&kind) {
         message.essential = false;
         message.unsubscribe_url = Some(format!(
             "{}/u/{}",
             hub.settings.public_url,
-            links::unsubscribe_token(&hub.index, delivery.account_id, &delivery.kind)
+            links::unsubscribe_token(&hub.index, delivery.account_id, kind.as_str())
         ));
     }
     if delivery.urgent {

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::policy::{POLICIES, Plan};
+use crate::domain::domain_events::Kind;
 use crate::store::deliveries::Relation;
 
 /// Languages every text exists in.
@@ -34,7 +35,7 @@ struct File {
 /// All templates, by (kind, audience, language).
 #[derive(Debug, Clone, Default)]
 pub struct Templates {
-    texts: HashMap<(String, &'static str, String), Text>,
+    texts: HashMap<(Kind, &'static str, String), Text>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,11 +95,7 @@ impl Templates {
                         }
                     }
                     texts.insert(
-                        (
-                            policy.kind.to_owned(),
-                            audience(relation),
-                            language.to_owned(),
-                        ),
+                        (policy.kind, audience(relation), language.to_owned()),
                         text.clone(),
                     );
                 }
@@ -117,7 +114,7 @@ impl Templates {
     /// The rendered text, or `None` when the kind has none for this audience.
     pub fn render(
         &self,
-        kind: &str,
+        kind: Kind,
         relation: Relation,
         language: &str,
         values: &HashMap<&str, String>,
@@ -129,7 +126,7 @@ impl Templates {
         };
         let text = self
             .texts
-            .get(&(kind.to_owned(), audience(relation), language.to_owned()))?;
+            .get(&(kind, audience(relation), language.to_owned()))?;
         Some(Text {
             title: fill(&text.title, values),
             body: fill(&text.body, values),
@@ -164,13 +161,13 @@ mod tests {
             ("reason", "ремонт".to_owned()),
         ]);
         let text = templates
-            .render("event_cancelled", Relation::Parent, "ru", &values)
+            .render(Kind::EventCancelled, Relation::Parent, "ru", &values)
             .unwrap();
         assert_eq!(text.title, "Проба ребёнка отменена");
         assert!(text.body.contains("«Робототехника» 5 декабря, 14:00"));
         assert!(
             templates
-                .render("signup_requested", Relation::Subject, "ru", &values)
+                .render(Kind::SignupRequested, Relation::Subject, "ru", &values)
                 .is_none()
         );
     }

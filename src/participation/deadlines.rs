@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{Result, end_live};
+use crate::domain::domain_events::DomainEvent;
 use crate::domain::ids::{EventId, SignupId};
 use crate::store::{self, Db};
 
@@ -23,7 +24,11 @@ pub async fn remind_due(db: &Db) -> Result<usize> {
         for signup in &due {
             let event = store::events::find(&mut *tx, EventId(signup.event_id)).await?;
             if let Some(event) = event {
-                super::announce(&mut tx, "signup_expiring_soon", signup, &event).await?;
+                super::announce(
+                    &mut tx,
+                    DomainEvent::SignupExpiringSoon(super::change(signup, &event)),
+                )
+                .await?;
             }
         }
         tx.commit().await?;

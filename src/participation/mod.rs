@@ -10,9 +10,9 @@ pub mod deadlines;
 pub mod organizer;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::PgConnection;
 
+use crate::domain::domain_events::{DomainEvent, SignupChange};
 use crate::domain::ids::{AccountId, EventId, SignupId};
 use crate::store::events::EventRow;
 use crate::store::signups::{SignupRow, Wait};
@@ -146,7 +146,11 @@ pub async fn sign_up(
             Err(err) => return Err(err.into()),
         };
     if signup.status == "pending_parent" {
-        announce(&mut *tx, "signup_requested", &signup, &event).await?;
+        announce(
+            &mut *tx,
+            DomainEvent::SignupRequested(change(&signup, &event)),
+        )
+        .await?;
     }
     Ok(signup)
 }
@@ -176,9 +180,19 @@ pub async fn decide(
     let decided =
         store::signups::decide(&mut *tx, signup_id, decision.status(), parent, comment).await?;
     match decision {
-        Decision::Approve => announce(&mut *tx, "signup_approved", &decided, &event).await?,
+        Decision::Approve => {
+            announce(
+                &mut *tx,
+                DomainEvent::SignupApproved(change(&decided, &event)),
+            )
+            .await?;
+        }
         Decision::Decline => {
-            announce(&mut *tx, "signup_declined", &decided, &event).await?;
+            announce(
+                &mut *tx,
+                DomainEvent::SignupDeclined(change(&decided, &event)),
+            )
+            .await?;
             release_and_promote(&mut *tx, &event).await?;
         }
     }
@@ -241,19 +255,17 @@ async fn end_live(
     }
     let held = signup.holds_seat();
     let ended = store::signups::end(&mut *tx, signup_id, status, by, reason).await?;
-    let kind = if status == "expired" {
-        "signup_expired"
-    } else {
-        "signup_withdrawn"
+    let facts = SignupChange {
+        reason: Some(reason.to_owned()),
+        by,
+        ..change(&ended, &event)
     };
-    announce_with(
-        &mut *tx,
-        kind,
-        &ended,
-        &event,
-        json!({ "reason": reason, "by": by.map(|b| b.0) }),
-    )
-    .await?;
+    let announced = if status == "expired" {
+        DomainEvent::SignupExpired(facts)
+    } else {
+        DomainEvent::SignupWithdrawn(facts)
+    };
+    announce(&mut *tx, announced).await?;
     if held {
         release_and_promote(&mut *tx, &event).await?;
     }
@@ -310,38 +322,30 @@ pub async fn promote_waitlist(tx: &mut PgConnection, event_id: EventId) -> Resul
         }
         let promoted =
             store::signups::promote(&mut *tx, SignupId(next.id), wait_from(now, &event)).await?;
-        announce(&mut *tx, "waitlist_promoted", &promoted, &event).await?;
+        announce(
+            &mut *tx,
+            DomainEvent::WaitlistPromoted(change(&promoted, &event)),
+        )
+        .await?;
     }
 }
 
-/// Writes a sign-up's domain event: ids and times only, never personal data.
-async fn announce(
-    tx: &mut PgConnection,
-    kind: &str,
-    signup: &SignupRow,
-    event: &EventRow,
-) -> Result<()> {
-    announce_with(tx, kind, signup, event, json!({})).await
+/// What a sign-up's domain event says of it: ids and times only, never personal data.
+fn change(signup: &SignupRow, event: &EventRow) -> SignupChange {
+    SignupChange {
+        signup_id: SignupId(signup.id),
+        event_id: EventId(event.id),
+        student_id: AccountId(signup.student_id),
+        status: signup.status.clone(),
+        expires_at: signup.expires_at,
+        event_starts_at: event.starts_at,
+        reason: None,
+        by: None,
+    }
 }
 
-async fn announce_with(
-    tx: &mut PgConnection,
-    kind: &str,
-    signup: &SignupRow,
-    event: &EventRow,
-    extra: serde_json::Value,
-) -> Result<()> {
-    let mut payload = json!({
-        "signup_id": signup.id,
-        "event_id": event.id,
-        "student_id": signup.student_id,
-        "status": signup.status,
-        "expires_at": signup.expires_at,
-        "event_starts_at": event.starts_at,
-    });
-    if let (Some(target), serde_json::Value::Object(more)) = (payload.as_object_mut(), extra) {
-        target.extend(more);
-    }
-    store::outbox::append(&mut *tx, kind, payload).await?;
+/// Writes a sign-up's domain event, in the transaction of the change.
+async fn announce(tx: &mut PgConnection, event: DomainEvent) -> Result<()> {
+    store::outbox::append(&mut *tx, &event).await?;
     Ok(())
 }

@@ -3,10 +3,10 @@
 //! urgent) in the same transaction.
 
 use chrono::Utc;
-use serde_json::json;
 use sqlx::PgConnection;
 
 use super::{ParticipationError, Result};
+use crate::domain::domain_events::{DomainEvent, EventCancelled, EventRescheduled};
 use crate::domain::events::is_urgent;
 use crate::domain::ids::{EventId, OrganizationId};
 use crate::store::events::{EventRow, NewSchedule};
@@ -41,13 +41,12 @@ pub async fn cancel_event(
     if was_published {
         store::outbox::append(
             &mut *tx,
-            "event_cancelled",
-            json!({
-                "event_id": event.id,
-                "starts_at": event.starts_at,
-                "ends_at": event.ends_at,
-                "urgent": is_urgent(event.starts_at, Utc::now()),
-                "signups_cancelled": affected,
+            &DomainEvent::EventCancelled(EventCancelled {
+                event_id,
+                starts_at: event.starts_at,
+                ends_at: event.ends_at,
+                urgent: is_urgent(event.starts_at, Utc::now()),
+                signups_cancelled: affected,
             }),
         )
         .await?;
@@ -77,15 +76,14 @@ pub async fn reschedule_event(
     let now = Utc::now();
     store::outbox::append(
         &mut *tx,
-        "event_rescheduled",
-        json!({
-            "event_id": event.id,
-            "old_starts_at": event.starts_at,
-            "old_ends_at": event.ends_at,
-            "new_starts_at": schedule.starts_at,
-            "new_ends_at": schedule.ends_at,
-            "place_changed": place_changed,
-            "urgent": is_urgent(event.starts_at, now) || is_urgent(schedule.starts_at, now),
+        &DomainEvent::EventRescheduled(EventRescheduled {
+            event_id,
+            old_starts_at: event.starts_at,
+            old_ends_at: event.ends_at,
+            new_starts_at: schedule.starts_at,
+            new_ends_at: schedule.ends_at,
+            place_changed,
+            urgent: is_urgent(event.starts_at, now) || is_urgent(schedule.starts_at, now),
         }),
     )
     .await?;

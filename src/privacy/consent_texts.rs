@@ -2,31 +2,7 @@
 //! version is a new file and a new entry here; records keep the version they were given
 //! under.
 
-/// What a consent covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConsentKind {
-    /// The child's personal data; required to take part in practical events.
-    PersonalData,
-    /// ОВЗ status and needs, a special category under 152-ФЗ.
-    HealthData,
-    PhotoVideo,
-}
-
-impl ConsentKind {
-    pub const ALL: [ConsentKind; 3] = [
-        ConsentKind::PersonalData,
-        ConsentKind::HealthData,
-        ConsentKind::PhotoVideo,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConsentKind::PersonalData => "personal_data",
-            ConsentKind::HealthData => "health_data",
-            ConsentKind::PhotoVideo => "photo_video",
-        }
-    }
-}
+pub use crate::domain::consents::ConsentKind;
 
 /// One version of one consent text.
 #[derive(Debug)]

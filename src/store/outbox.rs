@@ -6,22 +6,23 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::error::StoreResult;
+use crate::domain::domain_events::DomainEvent;
 
 /// Appends one event; returns its id. Call it inside the transaction of the change.
-pub async fn append(exec: impl PgExecutor<'_>, kind: &str, payload: Value) -> StoreResult<Uuid> {
-    append_with_id(exec, Uuid::now_v7(), kind, payload).await
+pub async fn append(exec: impl PgExecutor<'_>, event: &DomainEvent) -> StoreResult<Uuid> {
+    append_with_id(exec, Uuid::now_v7(), event).await
 }
 
 /// Appends one event under an id chosen by the caller (who records it elsewhere too).
 pub async fn append_with_id(
     exec: impl PgExecutor<'_>,
     event_id: Uuid,
-    kind: &str,
-    payload: Value,
+    event: &DomainEvent,
 ) -> StoreResult<Uuid> {
+    let (kind, payload) = event.to_stored();
     sqlx::query("INSERT INTO outbox (event_id, kind, payload) VALUES ($1, $2, $3)")
         .bind(event_id)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(payload)
         .execute(exec)
         .await?;

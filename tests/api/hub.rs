@@ -1192,3 +1192,46 @@ async fn the_demo_binary_works_apart_from_a_service_and_refuses_a_second_demo() 
     simulators.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_domain_event_of_a_kind_this_build_does_not_know_is_left_unannounced_and_said() {
+    let app = spawn_app().await;
+    // A misspelt kind, as a build with a typo (or a newer build) could have written it.
+    let event_id = uuid::Uuid::now_v7();
+    sqlx::query("INSERT INTO outbox (event_id, kind, payload) VALUES ($1, 'event_canceled', '{}')")
+        .bind(event_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let said = crate::helpers::eventually(
+        Duration::from_secs(20),
+        "the unreadable event to be logged",
+        || async {
+            crate::helpers::captured_logs()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|l| {
+                    l["level"] == "ERROR"
+                        && l["error"]
+                            .as_str()
+                            .is_some_and(|e| e.contains(&event_id.to_string()))
+                })
+        },
+    )
+    .await;
+    assert!(
+        said["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown domain event kind `event_canceled`"),
+        "{said}"
+    );
+    // Not marked as done: a build that knows the kind will still announce it.
+    let fanned_out: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT fanned_out_at FROM outbox WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(fanned_out, None);
+}
