@@ -216,7 +216,7 @@ async fn drive(
                 signer.issue(
                     AccountId(student.account),
                     SessionId(student.session),
-                    "student",
+                    bilet::domain::roles::Role::Student,
                 )
             };
             let mut token = issue(&signer);

@@ -7,6 +7,7 @@ use crate::domain::email::Email;
 use crate::domain::ids::AccountId;
 use crate::domain::names::ShortText;
 use crate::domain::password::NewPassword;
+use crate::domain::roles::Role;
 use crate::privacy::rotation::{self, RotationReport};
 use crate::security::password;
 use crate::startup::AppState;
@@ -86,8 +87,8 @@ pub async fn create_user(
             email: email.as_str(),
             password_hash: &hash,
             role: match role {
-                StaffRole::Admin => "admin",
-                StaffRole::Organizer => "organizer",
+                StaffRole::Admin => Role::Admin,
+                StaffRole::Organizer => Role::Organizer,
             },
             organization: organization_id,
             verified: true,

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::domain::documents::DocumentKind;
 use crate::domain::ids::{AccountId, ConsentId, EventId, SignupId};
+use crate::domain::roles::Role;
 use crate::domain::snils::Snils;
 use crate::notify::providers::ChannelKind;
 use crate::participation::{self, Decision, organizer};
@@ -54,7 +55,7 @@ pub async fn seed(state: &AppState) -> Result<Seeded, anyhow::Error> {
         &mut tx,
         organizer,
         &format!("organizer-{stamp}-{}", short()),
-        "organizer",
+        Role::Organizer,
         Some(organization),
     )
     .await?;
@@ -98,7 +99,7 @@ pub async fn seed(state: &AppState) -> Result<Seeded, anyhow::Error> {
             &mut tx,
             student,
             &format!("student-{stamp}-{i}"),
-            "student",
+            Role::Student,
             None,
         )
         .await?;
@@ -106,7 +107,7 @@ pub async fn seed(state: &AppState) -> Result<Seeded, anyhow::Error> {
             &mut tx,
             parent,
             &format!("parent-{stamp}-{i}"),
-            "parent",
+            Role::Parent,
             None,
         )
         .await?;
@@ -217,7 +218,7 @@ async fn insert_account(
     tx: &mut sqlx::PgConnection,
     id: AccountId,
     local: &str,
-    role: &str,
+    role: Role,
     organization: Option<crate::domain::ids::OrganizationId>,
 ) -> Result<(), StoreError> {
     store::accounts::insert(

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod contract;
 pub mod demo;
+pub mod dependency;
 pub mod diagnostics;
 pub mod domain;
 pub mod http;

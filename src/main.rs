@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bilet::settings::Settings;
-use bilet::startup::{self, Application, Role};
+use bilet::startup::{self, Application, ProcessRole};
 use bilet::{admin, contract, telemetry};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -133,7 +133,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             app.run(shutdown_on_signal()).await
         }
         Command::Work => {
-            let state = startup::connect(settings, Role::Worker).await?;
+            let state = startup::connect(settings, ProcessRole::Worker).await?;
             startup::run_workers(state, shutdown_on_signal()).await
         }
         Command::Migrate => {
@@ -156,7 +156,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn run_admin(command: AdminCommand, settings: Settings) -> anyhow::Result<()> {
-    let state = startup::connect(settings, Role::Worker).await?;
+    let state = startup::connect(settings, ProcessRole::Worker).await?;
     match command {
         AdminCommand::CreateUser {
             role,
@@ -217,7 +217,7 @@ async fn run_demo(mut settings: Settings, exit: bool) -> anyhow::Result<()> {
         settings.database.address(),
         settings.redis.prefix
     );
-    let state = startup::connect(settings, Role::Worker).await?;
+    let state = startup::connect(settings, ProcessRole::Worker).await?;
     let shutdown = shutdown_on_signal();
     let supervisor = bilet::worker::Supervisor::new(shutdown.clone(), state.metrics.clone());
     bilet::worker::register_all(&supervisor, &state);

@@ -12,6 +12,8 @@ use sqlx::postgres::PgConnectOptions;
 
 /// The file read when neither `--config` nor `BILET_CONFIG` names one and it exists.
 pub const DEFAULT_FILE: &str = "bilet.toml";
+/// The channel settings read when `BILET_PUSH_CONFIG` is not set.
+pub const DEFAULT_PUSH_CONFIG: &str = "push-config/channels.toml";
 
 /// Everything the service can be told, validated.
 #[derive(Debug, Clone)]
@@ -777,11 +779,9 @@ impl Layers {
                 RateLimit::parse,
             ),
         };
-        let push_config = self.get(
-            "push_config",
-            PathBuf::from(crate::notify::providers::config::DEFAULT_PATH),
-            |s| Ok(PathBuf::from(s)),
-        );
+        let push_config = self.get("push_config", PathBuf::from(DEFAULT_PUSH_CONFIG), |s| {
+            Ok(PathBuf::from(s))
+        });
         let count = |min: i64, max: i64| {
             move |s: &str| match s.parse::<i64>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(n),

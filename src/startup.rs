@@ -60,29 +60,29 @@ pub struct AppState {
 pub struct ProcessInfo {
     /// Unique across processes and machines; the consumer name in stream groups.
     pub name: String,
-    pub role: Role,
+    pub role: ProcessRole,
     pub started_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub enum ProcessRole {
     /// `bilet serve`: the API, with or without workers.
     Api,
     /// `bilet work`: workers only.
     Worker,
 }
 
-impl Role {
+impl ProcessRole {
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Api => "api",
-            Role::Worker => "worker",
+            ProcessRole::Api => "api",
+            ProcessRole::Worker => "worker",
         }
     }
 }
 
 impl ProcessInfo {
-    pub fn new(role: Role) -> Self {
+    pub fn new(role: ProcessRole) -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
             .ok()
@@ -97,35 +97,7 @@ impl ProcessInfo {
     }
 }
 
-/// A dependency that could not be reached at startup.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot reach {service} at {address} ({setting}): {reason}")]
-pub struct DependencyError {
-    pub service: &'static str,
-    pub setting: &'static str,
-    pub address: String,
-    pub reason: String,
-}
-
-impl DependencyError {
-    pub fn postgres(address: String, reason: String) -> Self {
-        Self {
-            service: "PostgreSQL",
-            setting: "BILET_DATABASE_URL",
-            address,
-            reason,
-        }
-    }
-
-    pub fn redis(address: String, reason: String) -> Self {
-        Self {
-            service: "Redis",
-            setting: "BILET_REDIS_URL",
-            address,
-            reason,
-        }
-    }
-}
+pub use crate::dependency::DependencyError;
 
 /// Why the service did not start; each prints as one line.
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +132,7 @@ pub enum StartupError {
 }
 
 /// Connects to PostgreSQL (creating and migrating the database) and Redis.
-pub async fn connect(settings: Settings, role: Role) -> Result<AppState, StartupError> {
+pub async fn connect(settings: Settings, role: ProcessRole) -> Result<AppState, StartupError> {
     let catalog = Arc::new(Catalog::embedded()?);
     let db = store::connect(&settings.database).await?;
     store::migrate(&db).await?;
@@ -212,7 +184,7 @@ impl Application {
     /// Connects, migrates and binds; the port is taken when this returns.
     pub async fn build(settings: Settings, workers: bool) -> Result<Self, StartupError> {
         let addr = settings.http.addr;
-        let state = connect(settings, Role::Api).await?;
+        let state = connect(settings, ProcessRole::Api).await?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|err| StartupError::Bind {

@@ -251,7 +251,7 @@ impl AuthApi {
                         id,
                         email: email.as_str(),
                         password_hash: &hash,
-                        role: role.as_str(),
+                        role,
                         organization: None,
                         verified: false,
                     },
@@ -268,13 +268,7 @@ impl AuthApi {
                 match pending.filter(|p| p.expires_at > now) {
                     // The earlier registration has expired: this one replaces it.
                     None => {
-                        store::accounts::set_unverified_password(
-                            &mut *tx,
-                            id,
-                            &hash,
-                            role.as_str(),
-                        )
-                        .await?;
+                        store::accounts::set_unverified_password(&mut *tx, id, &hash, role).await?;
                         Some(id)
                     }
                     // The same registration again (a lost or burnt code): a fresh code.
@@ -374,7 +368,7 @@ impl AuthApi {
         }
         store::accounts::mark_verified(&mut *tx, id).await?;
         store::accounts::delete_verification(&mut *tx, id).await?;
-        let pair = open_session(&state, &mut tx, id, &account.role, &device).await?;
+        let pair = open_session(&state, &mut tx, id, stored_role(&account.role)?, &device).await?;
         tx.commit().await?;
         Ok(TokensResponse::Ok(Json(pair)))
     }
@@ -419,7 +413,7 @@ impl AuthApi {
             &state,
             &mut tx,
             AccountId(account.id),
-            &account.role,
+            stored_role(&account.role)?,
             &device,
         )
         .await?;
@@ -464,7 +458,9 @@ impl AuthApi {
         store::sessions::insert_refresh_token(&mut *tx, &new_digest, session, expires_at).await?;
         tx.commit().await?;
         Ok(TokensResponse::Ok(Json(TokenPair {
-            access_token: state.tokens.issue(account, session, &row.role),
+            access_token: state
+                .tokens
+                .issue(account, session, stored_role(&row.role)?),
             token_type: "Bearer".to_owned(),
             expires_in: state.tokens.ttl().as_secs(),
             refresh_token,
@@ -557,12 +553,17 @@ fn refresh_ttl(state: &AppState) -> ChronoDuration {
         .unwrap_or(ChronoDuration::days(60))
 }
 
+/// The role a stored account row holds; the column's check allows no other.
+fn stored_role(role: &str) -> Result<Role, Problem> {
+    Role::parse(role).ok_or_else(Problem::internal)
+}
+
 /// Creates a device session with its first refresh token, inside the caller's transaction.
 pub async fn open_session(
     state: &AppState,
     tx: &mut sqlx::PgConnection,
     account: AccountId,
-    role: &str,
+    role: Role,
     device: &Device,
 ) -> Result<TokenPair, Problem> {
     let session = SessionId::new();
@@ -589,7 +590,7 @@ pub async fn open_session(
         refresh_token,
         session_id: session.0,
         account_id: account.0,
-        role: role.to_owned(),
+        role: role.as_str().to_owned(),
     })
 }
 

@@ -15,35 +15,7 @@ use crate::http::request_id::RequestId;
 use crate::startup::AppState;
 use crate::store;
 
-/// A role in the program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Student,
-    Parent,
-    Organizer,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "student" => Some(Role::Student),
-            "parent" => Some(Role::Parent),
-            "organizer" => Some(Role::Organizer),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Student => "student",
-            Role::Parent => "parent",
-            Role::Organizer => "organizer",
-            Role::Admin => "admin",
-        }
-    }
-}
+pub use crate::domain::roles::Role;
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]

@@ -23,7 +23,6 @@ use crate::domain::ids::AttemptId;
 use crate::store::diagnostics::{self as store, AnswerRow, AttemptRow, ResultRow};
 use crate::store::{Db, StoreError, outbox};
 
-
 /// Why a step was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AttemptError {

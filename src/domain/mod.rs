@@ -12,6 +12,7 @@ pub mod names;
 pub mod password;
 pub mod phone;
 pub mod region;
+pub mod roles;
 pub mod snils;
 pub mod student;
 

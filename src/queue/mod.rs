@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::dependency::DependencyError;
 use crate::settings::RedisSettings;
-use crate::startup::DependencyError;
 
 /// A multiplexed, self-reconnecting Redis connection with this deployment's key prefix.
 #[derive(Clone)]

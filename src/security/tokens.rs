@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::ids::{AccountId, SessionId};
+use crate::domain::roles::Role;
 use crate::settings::KeyList;
 
 const ISSUER: &str = "bilet";
@@ -65,13 +66,13 @@ impl TokenSigner {
         self.ttl
     }
 
-    pub fn issue(&self, account: AccountId, session: SessionId, role: &str) -> String {
+    pub fn issue(&self, account: AccountId, session: SessionId, role: Role) -> String {
         let key = self.keys.current();
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: account.0,
             sid: session.0,
-            role: role.to_owned(),
+            role: role.as_str().to_owned(),
             iat: now,
             exp: now + self.ttl.as_secs() as i64,
             iss: ISSUER.to_owned(),
@@ -138,7 +139,7 @@ mod tests {
     fn an_issued_token_verifies_and_names_its_key() {
         let signer = signer("t1");
         let account = AccountId::new();
-        let token = signer.issue(account, SessionId::new(), "parent");
+        let token = signer.issue(account, SessionId::new(), Role::Parent);
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some("t1"));
         let claims = signer.verify(&token).unwrap();
@@ -149,7 +150,7 @@ mod tests {
 
     #[test]
     fn a_token_signed_with_a_rotated_out_key_is_refused() {
-        let token = signer("t1").issue(AccountId::new(), SessionId::new(), "student");
+        let token = signer("t1").issue(AccountId::new(), SessionId::new(), Role::Student);
         assert_eq!(
             signer("t2").verify(&token).unwrap_err(),
             TokenError::UnknownKey
@@ -159,7 +160,7 @@ mod tests {
     #[test]
     fn a_tampered_or_expired_token_is_refused() {
         let signer = signer("t1");
-        let token = signer.issue(AccountId::new(), SessionId::new(), "student");
+        let token = signer.issue(AccountId::new(), SessionId::new(), Role::Student);
         let mut tampered = token.clone();
         tampered.pop();
         tampered.push(if token.ends_with('A') { 'B' } else { 'A' });

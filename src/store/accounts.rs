@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::error::StoreResult;
 use crate::domain::ids::{AccountId, OrganizationId};
+use crate::domain::roles::Role;
 
 /// An account as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -31,7 +32,7 @@ pub struct NewAccount<'a> {
     pub id: AccountId,
     pub email: &'a str,
     pub password_hash: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub organization: Option<OrganizationId>,
     pub verified: bool,
 }
@@ -45,7 +46,7 @@ pub async fn insert(exec: impl PgExecutor<'_>, account: &NewAccount<'_>) -> Stor
     .bind(account.id.0)
     .bind(account.email)
     .bind(account.password_hash)
-    .bind(account.role)
+    .bind(account.role.as_str())
     .bind(account.organization.map(|o| o.0))
     .bind(account.verified)
     .execute(exec)
@@ -80,7 +81,7 @@ pub async fn set_unverified_password(
     exec: impl PgExecutor<'_>,
     id: AccountId,
     password_hash: &str,
-    role: &str,
+    role: Role,
 ) -> StoreResult<()> {
     sqlx::query(
         "UPDATE accounts SET password_hash = $2, role = $3
@@ -88,7 +89,7 @@ pub async fn set_unverified_password(
     )
     .bind(id.0)
     .bind(password_hash)
-    .bind(role)
+    .bind(role.as_str())
     .execute(exec)
     .await?;
     Ok(())

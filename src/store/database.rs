@@ -7,8 +7,8 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 
+use crate::dependency::DependencyError;
 use crate::settings::DatabaseSettings;
-use crate::startup::DependencyError;
 
 /// The pool every store function borrows connections from.
 pub type Db = PgPool;

@@ -334,7 +334,7 @@ async fn missing_or_invalid_credentials_are_a_401_problem() {
     .issue(
         bilet::domain::ids::AccountId::new(),
         bilet::domain::ids::SessionId::new(),
-        "admin",
+        bilet::domain::roles::Role::Admin,
     );
     assert_problem(app.get_as("/v1/me", &foreign).await, 401, "unauthorized").await;
 }
@@ -618,7 +618,7 @@ async fn every_refused_access_token_gets_the_same_401_detail() {
     .issue(
         bilet::domain::ids::AccountId(person.account_id),
         bilet::domain::ids::SessionId(person.session_id),
-        "student",
+        bilet::domain::roles::Role::Student,
     );
     let unknown_kid = bilet::security::tokens::TokenSigner::new(
         bilet::settings::KeyList::generate("zz"),
@@ -627,7 +627,7 @@ async fn every_refused_access_token_gets_the_same_401_detail() {
     .issue(
         bilet::domain::ids::AccountId(person.account_id),
         bilet::domain::ids::SessionId(person.session_id),
-        "student",
+        bilet::domain::roles::Role::Student,
     );
     let mut tampered = person.access.clone();
     tampered.pop();

@@ -18,8 +18,7 @@ use super::{rustore, sms};
 use crate::settings::{Secret, parse_duration};
 use crate::simulators::Binds;
 
-/// The file read when `BILET_PUSH_CONFIG` is not set.
-pub const DEFAULT_PATH: &str = "push-config/channels.toml";
+pub use crate::settings::DEFAULT_PUSH_CONFIG as DEFAULT_PATH;
 
 /// Every problem found in the channel settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

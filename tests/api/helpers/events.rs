@@ -167,7 +167,7 @@ impl TestApp {
                 access: self.state.tokens.issue(
                     bilet::domain::ids::AccountId(*student),
                     bilet::domain::ids::SessionId(*session),
-                    "student",
+                    bilet::domain::roles::Role::Student,
                 ),
             })
             .collect()

@@ -1,0 +1,31 @@
+//! The one account role: every layer that speaks of who someone is in the program uses it.
+
+/// A role in the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Student,
+    Parent,
+    Organizer,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "student" => Some(Role::Student),
+            "parent" => Some(Role::Parent),
+            "organizer" => Some(Role::Organizer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Student => "student",
+            Role::Parent => "parent",
+            Role::Organizer => "organizer",
+            Role::Admin => "admin",
+        }
+    }
+}
