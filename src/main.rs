@@ -220,7 +220,7 @@ async fn run_demo(mut settings: Settings, exit: bool) -> anyhow::Result<()> {
     let state = startup::connect(settings, ProcessRole::Worker).await?;
     let shutdown = shutdown_on_signal();
     let supervisor = bilet::worker::Supervisor::new(shutdown.clone(), state.metrics.clone());
-    bilet::worker::register_all(&supervisor, &state);
+    startup::register_workers(&supervisor, &state);
     println!("seeding an event with {} families…", bilet::demo::FAMILIES);
     let seeded = bilet::demo::seed(&state).await?;
     println!(

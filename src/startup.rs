@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use poem::listener::TcpAcceptor;
 use poem::{EndpointExt, Server};
 use tokio::net::TcpListener;
@@ -13,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::diagnostics::{Catalog, CatalogError};
 use crate::metrics::Metrics;
+use crate::notify::hub::Hub;
 use crate::notify::providers::{Channels, ChannelsError};
+use crate::notify::streams::Streams;
 use crate::notify::templates::{TemplateError, Templates};
 use crate::privacy::Vault;
 use crate::queue::{self, Redis};
@@ -55,49 +56,8 @@ pub struct AppState {
     pub prefix_lost: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// Who this process is, among all the service's processes.
-#[derive(Debug, Clone)]
-pub struct ProcessInfo {
-    /// Unique across processes and machines; the consumer name in stream groups.
-    pub name: String,
-    pub role: ProcessRole,
-    pub started_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcessRole {
-    /// `bilet serve`: the API, with or without workers.
-    Api,
-    /// `bilet work`: workers only.
-    Worker,
-}
-
-impl ProcessRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProcessRole::Api => "api",
-            ProcessRole::Worker => "worker",
-        }
-    }
-}
-
-impl ProcessInfo {
-    pub fn new(role: ProcessRole) -> Self {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "host".to_owned());
-        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
-        Self {
-            name: format!("{host}-{}-{}-{suffix}", role.as_str(), std::process::id()),
-            role,
-            started_at: Utc::now(),
-        }
-    }
-}
-
 pub use crate::dependency::DependencyError;
+pub use crate::worker::process::{ProcessInfo, ProcessRole};
 
 /// Why the service did not start; each prints as one line.
 #[derive(Debug, thiserror::Error)]
@@ -236,7 +196,7 @@ impl Application {
         let grace = self.state.settings.http.shutdown_grace;
         let supervisor = Supervisor::new(shutdown.child_token(), self.state.metrics.clone());
         if self.workers {
-            worker::register_all(&supervisor, &self.state);
+            register_workers(&supervisor, &self.state);
         }
         let routes = api::routes(&self.state).data(self.state.clone());
         let app = http::wrap(routes, &self.state);
@@ -271,11 +231,58 @@ impl Application {
 pub async fn run_workers(state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
     let grace = state.settings.http.shutdown_grace;
     let supervisor = Supervisor::new(shutdown.clone(), state.metrics.clone());
-    worker::register_all(&supervisor, &state);
+    register_workers(&supervisor, &state);
     tracing::info!(process = %state.process.name, "bilet workers running");
     shutdown.cancelled().await;
     supervisor.shutdown(grace).await;
     state.db.close().await;
     tracing::info!("bilet workers stopped");
     Ok(())
+}
+
+/// Registers every background task of the service; `serve` and `work` both call this.
+pub fn register_workers(supervisor: &Supervisor, state: &AppState) {
+    let presence = worker::presence::Presence::new(state.redis.clone(), state.process.clone());
+    supervisor.register("presence", move |shutdown| {
+        let presence = presence.clone();
+        async move { presence.run(shutdown).await }
+    });
+    let (db, index) = (state.db.clone(), state.index.clone());
+    supervisor.register("erasure", move |shutdown| {
+        crate::privacy::erasure::run(db.clone(), index.clone(), shutdown)
+    });
+    let db = state.db.clone();
+    supervisor.register("signup-deadlines", move |shutdown| {
+        crate::participation::deadlines::run(db.clone(), shutdown)
+    });
+    let db = state.db.clone();
+    supervisor.register("idempotency-janitor", move |shutdown| {
+        crate::http::idempotency::purge_expired(db.clone(), shutdown)
+    });
+    state.hub().register(supervisor);
+    let (db, catalog) = (state.db.clone(), state.catalog.clone());
+    let rules = crate::diagnostics::Rules::from(&state.settings.diagnostics);
+    supervisor.register("test-deadlines", move |shutdown| {
+        crate::diagnostics::deadlines::run(db.clone(), catalog.clone(), rules, shutdown)
+    });
+}
+
+impl AppState {
+    /// What the hub's tasks share, taken from the application's state.
+    pub fn hub(&self) -> Hub {
+        Hub {
+            db: self.db.clone(),
+            streams: Streams::new(self.redis.clone()),
+            templates: self.templates.clone(),
+            channels: self.channels.clone(),
+            catalog: self.catalog.clone(),
+            vault: self.vault.clone(),
+            index: self.index.clone(),
+            settings: self.settings.hub.clone(),
+            metrics: self.metrics.clone(),
+            consumer: self.process.name.clone(),
+            installation: self.installation,
+            prefix_lost: self.prefix_lost.clone(),
+        }
+    }
 }

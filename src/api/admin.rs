@@ -16,7 +16,6 @@ use super::problem::Problem;
 use super::security::{BearerAuth, ClientInfo, Role};
 use crate::domain::domain_events::{AccountNotice, DomainEvent};
 use crate::domain::ids::{AccountId, SnilsConflictId};
-use crate::notify::hub::Hub;
 use crate::startup::AppState;
 use crate::store;
 use crate::store::audit::{self, AuditAction};
@@ -151,9 +150,7 @@ impl AdminApi {
         let channel = store::deliveries::replay(&state.db, delivery_id.0)
             .await?
             .ok_or_else(|| Problem::not_found("no such dead letter"))?;
-        Hub::new(&state)
-            .enqueue(vec![(delivery_id.0, channel)])
-            .await;
+        state.hub().enqueue(vec![(delivery_id.0, channel)]).await;
         Ok(ReplayResponse::Accepted)
     }
 

@@ -129,7 +129,7 @@ pub fn metrics_routes() -> impl Endpoint + 'static {
 /// ledger measured at scrape time.
 #[handler]
 async fn get_metrics(state: Data<&AppState>) -> impl IntoResponse {
-    crate::notify::hub::Hub::new(&state).measure().await;
+    state.hub().measure().await;
     state
         .metrics
         .render()

@@ -16,7 +16,6 @@ use crate::metrics::Metrics;
 use crate::privacy::Vault;
 use crate::security::blind_index::BlindIndex;
 use crate::settings::HubSettings;
-use crate::startup::AppState;
 use crate::store::Db;
 use crate::worker::Supervisor;
 
@@ -42,23 +41,6 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(state: &AppState) -> Self {
-        Self {
-            db: state.db.clone(),
-            streams: Streams::new(state.redis.clone()),
-            templates: state.templates.clone(),
-            channels: state.channels.clone(),
-            catalog: state.catalog.clone(),
-            vault: state.vault.clone(),
-            index: state.index.clone(),
-            settings: state.settings.hub.clone(),
-            metrics: state.metrics.clone(),
-            consumer: state.process.name.clone(),
-            installation: state.installation,
-            prefix_lost: state.prefix_lost.clone(),
-        }
-    }
-
     /// Whether the Redis prefix is this installation's (the reconciler checks each pass).
     pub fn owns_prefix(&self) -> bool {
         !self.prefix_lost.load(std::sync::atomic::Ordering::Relaxed)

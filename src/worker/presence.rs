@@ -7,8 +7,8 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use tokio_util::sync::CancellationToken;
 
+use super::process::ProcessInfo;
 use crate::queue::Redis;
-use crate::startup::ProcessInfo;
 
 /// A process refreshes its presence this often; it lapses after `EXPIRE_SECS` without
 /// one, and the reconciler then gives its leased deliveries and stream entries back.

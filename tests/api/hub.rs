@@ -608,7 +608,7 @@ async fn a_sender_aborted_mid_batch_loses_nothing_and_sends_nothing_twice() {
         tokens.push(token);
     }
     app.settled("signup_requested").await;
-    let hub = bilet::notify::hub::Hub::new(&app.state);
+    let hub = app.state.hub();
     let worker = tokio::spawn(bilet::notify::sender::run(
         bilet::notify::hub::Hub {
             consumer: "doomed".into(),

@@ -28,7 +28,7 @@ async fn a_fan_out_seen_again_returns_at_once_and_waits_on_no_lock_a_sender_hold
     .await
     .unwrap();
     assert_eq!(ids.len(), 3);
-    let hub = bilet::notify::hub::Hub::new(&app.state);
+    let hub = app.state.hub();
     let first = bilet::notify::fanout::fan_out(&hub, ids[0]).await.unwrap();
     assert!(first.deliveries > 0);
 
@@ -110,7 +110,7 @@ async fn each_outcome_is_recorded_when_its_provider_answers_not_when_the_round_e
 async fn after_redis_loses_everything_the_lost_jobs_are_queued_again_at_once_and_logged() {
     // No workers: this test plays the fan-out and the reconciler itself.
     let app = spawn_api_only(|_| {}).await;
-    let hub = bilet::notify::hub::Hub::new(&app.state);
+    let hub = app.state.hub();
     // Startup claimed the prefix for this installation: nothing was lost.
     let first = bilet::notify::reconciler::reconcile_once(&hub)
         .await

@@ -125,7 +125,7 @@ async fn a_decision_made_after_the_escalation_was_queued_still_stops_it() {
     .await
     .unwrap();
     assert_eq!(due.len(), 1);
-    bilet::notify::hub::Hub::new(&app.state).enqueue(due).await;
+    app.state.hub().enqueue(due).await;
     assert_eq!(escalation_status(&app, &family).await, "skipped");
     assert!(
         app.simulator(ChannelKind::Sms)
