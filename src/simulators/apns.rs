@@ -12,8 +12,9 @@ use serde_json::json;
 use super::faults::{Fault, Faults};
 use super::inbox::{Accepted, Inbox};
 use super::server::{Handler, Reply, SimRequest};
+use super::tokens;
 use crate::notify::providers::apns::MAX_PAYLOAD_BYTES;
-use crate::notify::providers::jwt::{self, now_unix};
+use crate::notify::providers::jwt::now_unix;
 
 /// Apple rejects provider tokens older than this.
 const TOKEN_MAX_AGE_SECS: u64 = 3600;
@@ -209,7 +210,7 @@ impl ApnsSimulator {
 
     /// Checks the token's form, key, team and signature; returns its `iat`.
     fn verify_provider_token(&self, token: &str) -> Result<u64, &'static str> {
-        let decoded = jwt::decode(token).map_err(|_| "InvalidProviderToken")?;
+        let decoded = tokens::decode(token).map_err(|_| "InvalidProviderToken")?;
         if decoded.header["alg"] != "ES256" {
             return Err("InvalidProviderToken");
         }
@@ -221,7 +222,7 @@ impl ApnsSimulator {
         if decoded.claims["iss"] != key.team_id.as_str() {
             return Err("InvalidProviderToken");
         }
-        if !jwt::verify_es256(&decoded, &key.public_key) {
+        if !tokens::verify_es256(&decoded, &key.public_key) {
             return Err("InvalidProviderToken");
         }
         decoded.claims["iat"].as_u64().ok_or("InvalidProviderToken")

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
+use super::tokens::{self, TokenError};
 use crate::notify::providers::fcm::ServiceAccount;
-use crate::notify::providers::jwt::{Es256Key, JwtError, Rs256Key};
 
 /// The APNs key id the simulator knows.
 pub const APNS_KEY_ID: &str = "SIMKEY0001";
@@ -39,7 +39,7 @@ pub enum CredentialsError {
     #[error("simulator credentials in {path}: {reason}")]
     Files { path: PathBuf, reason: String },
     #[error(transparent)]
-    Key(#[from] JwtError),
+    Key(#[from] TokenError),
 }
 
 /// One set of simulator credentials.
@@ -54,7 +54,7 @@ pub struct SimCredentials {
 impl SimCredentials {
     /// A fresh set (an RSA key takes a moment to make).
     pub fn generate() -> Result<Self, CredentialsError> {
-        let apns_key_pem = Es256Key::generate_pem()?;
+        let apns_key_pem = tokens::generate_es256_pem()?;
         let rsa = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
             .map_err(|err| CredentialsError::Generate(err.to_string()))?;
         let fcm_key_pem = rsa
@@ -99,8 +99,8 @@ impl SimCredentials {
         })();
         let credentials = match existing {
             Ok(credentials)
-                if Es256Key::from_pem(&credentials.apns_key_pem).is_ok()
-                    && Rs256Key::from_pem(&credentials.fcm_key_pem).is_ok() =>
+                if tokens::es256_public_key(&credentials.apns_key_pem).is_ok()
+                    && tokens::rs256_public_key(&credentials.fcm_key_pem).is_ok() =>
             {
                 credentials
             }

@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 use super::faults::{Fault, Faults};
 use super::inbox::{Accepted, Inbox};
 use super::server::{Handler, Reply, SimRequest, form_pairs};
+use super::tokens;
 use crate::notify::providers::fcm::SCOPE;
-use crate::notify::providers::jwt::{self, now_unix};
+use crate::notify::providers::jwt::now_unix;
 
 /// A service account the token endpoint trusts.
 #[derive(Clone)]
@@ -98,7 +99,7 @@ impl FcmSimulator {
         let Some(assertion) = form.get("assertion") else {
             return refuse("Missing assertion");
         };
-        let Ok(decoded) = jwt::decode(assertion) else {
+        let Ok(decoded) = tokens::decode(assertion) else {
             return refuse("Invalid JWT");
         };
         if decoded.header["alg"] != "RS256" {
@@ -111,7 +112,7 @@ impl FcmSimulator {
         else {
             return refuse("Invalid JWT Signature.");
         };
-        if !jwt::verify_rs256(&decoded, &account.public_key) {
+        if !tokens::verify_rs256(&decoded, &account.public_key) {
             return refuse("Invalid JWT Signature.");
         }
         let claims = &decoded.claims;

@@ -14,6 +14,7 @@ pub mod rustore;
 pub mod server;
 pub mod sms;
 pub mod smtp;
+pub mod tokens;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -26,7 +27,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::notify::providers::ChannelKind;
-use crate::notify::providers::jwt::{Es256Key, Rs256Key};
 use credentials::{CredentialsError, SimCredentials};
 use faults::Faults;
 use inbox::Inbox;
@@ -165,12 +165,12 @@ impl Simulators {
             };
             let handler = match kind {
                 ChannelKind::Apns => {
-                    let key = Es256Key::from_pem(&credentials.apns_key_pem)
+                    let public_key = tokens::es256_public_key(&credentials.apns_key_pem)
                         .map_err(CredentialsError::from)?;
                     let trusted = apns::TrustedKey {
                         key_id: credentials::APNS_KEY_ID.to_owned(),
                         team_id: credentials::APNS_TEAM_ID.to_owned(),
-                        public_key: key.public_key(),
+                        public_key,
                     };
                     Some(
                         apns::ApnsSimulator::new(inbox.clone(), faults.clone(), vec![trusted])
@@ -178,13 +178,13 @@ impl Simulators {
                     )
                 }
                 ChannelKind::Fcm => {
-                    let key = Rs256Key::from_pem(&credentials.fcm_key_pem)
+                    let public_key = tokens::rs256_public_key(&credentials.fcm_key_pem)
                         .map_err(CredentialsError::from)?;
                     let trusted = fcm::TrustedAccount {
                         client_email: credentials::FCM_CLIENT_EMAIL.to_owned(),
                         key_id: credentials::FCM_KEY_ID.to_owned(),
                         project_id: credentials::PROJECT_ID.to_owned(),
-                        public_key: key.public_key(),
+                        public_key,
                     };
                     let simulator = fcm::FcmSimulator::new(
                         inbox.clone(),

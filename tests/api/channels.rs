@@ -314,7 +314,7 @@ async fn the_apns_simulator_checks_what_apple_checks() {
         .expect("key");
     let jwt = |iat: u64| {
         key.sign(
-            &json!({"alg": "ES256", "kid": credentials::APNS_KEY_ID}),
+            credentials::APNS_KEY_ID,
             &json!({"iss": credentials::APNS_TEAM_ID, "iat": iat}),
         )
         .expect("signed")

@@ -337,7 +337,7 @@ impl ProviderTokens {
         let token: Arc<str> = self
             .signer
             .sign(
-                &json!({"alg": "ES256", "kid": self.key_id}),
+                &self.key_id,
                 &json!({"iss": self.team_id, "iat": now_unix()}),
             )
             .map_err(|err| SendError::permanent(format!("APNs provider token: {err}")))?
@@ -379,7 +379,8 @@ mod tests {
     }
 
     fn tokens(refresh: Duration) -> ProviderTokens {
-        let key = Es256Key::from_pem(&Es256Key::generate_pem().unwrap()).unwrap();
+        let key =
+            Es256Key::from_pem(&crate::simulators::tokens::generate_es256_pem().unwrap()).unwrap();
         ProviderTokens::new(key, "KEY".into(), "TEAM".into(), refresh)
     }
 

@@ -287,7 +287,7 @@ impl AccessTokens {
         let assertion = self
             .key
             .sign(
-                &json!({"alg": "RS256", "typ": "JWT", "kid": self.account.private_key_id}),
+                &self.account.private_key_id,
                 &json!({
                     "iss": self.account.client_email,
                     "scope": SCOPE,
