@@ -25,21 +25,19 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bilet::domain::ids::{EventId, OrganizationId};
 use bilet::notify::streams::Streams;
-use bilet::privacy::Vault;
-use bilet::privacy::vault::fields;
 use bilet::queue::{Keys, Redis};
-use bilet::security::cipher::Cipher;
-use bilet::settings::KeyList;
 use bilet::store::deliveries::{self, NewDelivery, NewNotification};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use sqlx::{Connection, PgConnection};
-use support::{Process, cpu_ticks, status_kib};
+use support::seed::{CHANNELS, Population};
+use support::{
+    Process, WorkerKeys, Workers, accepted_of, clear_prefix, cpu_ticks, field, int, sim_stats,
+    status_kib, thousands, wait_idle,
+};
 use uuid::Uuid;
 
 /// A number from the environment, else `default`.
@@ -90,7 +88,6 @@ struct Args {
     bench: bool,
 }
 
-const CHANNELS: [&str; 5] = ["apns", "fcm", "rustore", "sms", "email"];
 const TICKS_PER_SECOND: f64 = 100.0; // USER_HZ on Linux
 
 fn main() -> anyhow::Result<()> {
@@ -107,36 +104,20 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(run(args))
 }
 
-/// Keys the worker is given, so that it can open the phones the bench sealed.
-struct WorkerKeys {
-    data: KeyList,
-    index: KeyList,
-    token: KeyList,
-}
-
 async fn run(args: Args) -> anyhow::Result<()> {
     let unix = Utc::now().timestamp();
     let name = format!("bilet_bench_hub_{unix}");
     let database_url = format!("{}/{name}", args.postgres.trim_end_matches('/'));
     let dir = std::env::temp_dir().join(&name);
     std::fs::create_dir_all(&dir)?;
-    let keys = WorkerKeys {
-        data: KeyList::generate("bench-d"),
-        index: KeyList::generate("bench-i"),
-        token: KeyList::generate("bench-t"),
-    };
+    let keys = WorkerKeys::generate();
+    let vault = keys.vault();
     let redis = redis::Client::open(args.redis.as_str())?;
     let mut workers = Vec::new();
     let mut simulate = None;
-    let outcome = async {
+    let outcome: anyhow::Result<String> = async {
         eprintln!("database {name}: migrating");
-        let status = Command::new(support::bilet_binary())
-            .arg("migrate")
-            .env("BILET_DATABASE_URL", &database_url)
-            .env("BILET_LOG_FILTER", "warn")
-            .stdout(Stdio::null())
-            .status()?;
-        anyhow::ensure!(status.success(), "bilet migrate failed: {status}");
+        support::migrate(&database_url)?;
 
         let (sim, simulators, client_settings) = support::start_simulators(&dir).await?;
         simulate = Some(sim);
@@ -162,29 +143,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
             args.recipients / 2
         );
         let seeded = Instant::now();
-        let population = seed(&mut conn, args.recipients / 2, &keys).await?;
+        let population = support::seed::seed(&mut conn, args.recipients / 2, &vault).await?;
+        support::seed::settle(&mut conn).await?;
         eprintln!("seeded in {:.1} s", seeded.elapsed().as_secs_f64());
 
         let mut redis_conn = redis.get_multiplexed_async_connection().await?;
+        let spawner = Workers {
+            database_url: database_url.clone(),
+            redis_url: args.redis.clone(),
+            prefix: name.clone(),
+            keys,
+            push_config,
+        };
         for i in 0..args.workers {
-            let log = std::fs::File::create(dir.join(format!("worker-{i}.log")))?;
-            workers.push(Process(
-                Command::new(support::bilet_binary())
-                    .arg("work")
-                    .env("BILET_DATABASE_URL", &database_url)
-                    .env("BILET_REDIS_URL", &args.redis)
-                    .env("BILET_REDIS_PREFIX", &name)
-                    .env("BILET_KEYS_DATA", keys.data.to_setting())
-                    .env("BILET_KEYS_INDEX", keys.index.to_setting())
-                    .env("BILET_KEYS_TOKEN", keys.token.to_setting())
-                    .env("BILET_PUSH_CONFIG", &push_config)
-                    .env("BILET_HUB_CONCURRENCY", args.concurrency.to_string())
-                    .env("BILET_HUB_BATCH", args.batch.to_string())
-                    .env("BILET_LOG_FILTER", "warn")
-                    .stdout(Stdio::null())
-                    .stderr(log)
-                    .spawn()?,
-            ));
+            workers.push(spawner.start(
+                &dir.join(format!("worker-{i}.log")),
+                "warn",
+                &[
+                    ("BILET_HUB_CONCURRENCY", args.concurrency.to_string()),
+                    ("BILET_HUB_BATCH", args.batch.to_string()),
+                ],
+            )?);
         }
         wait_idle(&mut redis_conn, &name, &mut workers).await?;
         eprintln!("{} worker(s) idle; cancelling", args.workers);
@@ -243,296 +222,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What was seeded, and the deliveries the policy must make of it.
-struct Population {
-    students: usize,
-    organization: Uuid,
-    event: Uuid,
-    /// Deliveries per channel: push per device, SMS and e-mail per person.
-    expected: BTreeMap<&'static str, u64>,
-    devices: u64,
-}
-
-impl Population {
-    fn total(&self) -> u64 {
-        self.expected.values().sum()
-    }
-}
-
-/// Students: 45 % FCM, 30 % iOS, 10 % RuStore, 15 % no app; parents: 50 % iOS, 30 % FCM,
-/// 20 % no app. One in fifty reads in English.
-fn student_platform(i: usize) -> Option<&'static str> {
-    match i % 20 {
-        0..=8 => Some("android-fcm"),
-        9..=14 => Some("ios"),
-        15..=16 => Some("android-rustore"),
-        _ => None,
-    }
-}
-
-fn parent_platform(i: usize) -> Option<&'static str> {
-    match i % 10 {
-        0..=4 => Some("ios"),
-        5..=7 => Some("android-fcm"),
-        _ => None,
-    }
-}
-
-/// A device token of the platform's usual length (letters and digits).
-fn device_token(platform: &str) -> String {
-    let long: String = (0..3)
-        .map(|_| Uuid::new_v4().simple().to_string())
-        .collect();
-    match platform {
-        "ios" => long[..64].to_owned(),
-        "android-fcm" => format!("f{}", &long[..95]),
-        _ => format!("r{}", &long[..63]),
-    }
-}
-
-async fn seed(
-    conn: &mut PgConnection,
-    students: usize,
-    keys: &WorkerKeys,
-) -> anyhow::Result<Population> {
-    let vault = Vault::new(Cipher::new(keys.data.clone()));
-    let organization = Uuid::now_v7();
-    let organizer = Uuid::now_v7();
-    let event = Uuid::now_v7();
-    sqlx::query("INSERT INTO organizations (id, name) VALUES ($1, 'Уралмашзавод')")
-        .bind(organization)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "INSERT INTO accounts (id, email, password_hash, role, organization_id, email_verified_at)
-         VALUES ($1, 'organizer@bench.example.ru', '!bench', 'organizer', $2, now())",
-    )
-    .bind(organizer)
-    .bind(organization)
-    .execute(&mut *conn)
-    .await?;
-
-    let student_ids: Vec<Uuid> = (0..students).map(|_| Uuid::now_v7()).collect();
-    let parent_ids: Vec<Uuid> = (0..students).map(|_| Uuid::now_v7()).collect();
-    let mut ids = Vec::with_capacity(2 * students);
-    let mut emails = Vec::with_capacity(2 * students);
-    let mut roles = Vec::with_capacity(2 * students);
-    let mut locales = Vec::with_capacity(2 * students);
-    for (i, (student, parent)) in student_ids.iter().zip(&parent_ids).enumerate() {
-        let locale = if i % 50 == 49 { "en" } else { "ru" };
-        ids.extend([*student, *parent]);
-        emails.extend([
-            format!("student{i}@school.example.ru"),
-            format!("parent{i}@mail.example.ru"),
-        ]);
-        roles.extend(["student", "parent"]);
-        locales.extend([locale, locale]);
-    }
-    sqlx::query(
-        "INSERT INTO accounts (id, email, password_hash, role, locale, email_verified_at)
-         SELECT id, email, '!bench', role, locale, now()
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS t(id, email, role, locale)",
-    )
-    .bind(&ids)
-    .bind(&emails)
-    .bind(&roles)
-    .bind(&locales)
-    .execute(&mut *conn)
-    .await?;
-
-    let student_phones: Vec<String> = student_ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| vault.seal(fields::STUDENT_PHONE, *id, &format!("+7916{i:07}")))
-        .collect();
-    let grades: Vec<i16> = (0..students).map(|i| 8 + (i % 4) as i16).collect();
-    sqlx::query(
-        "INSERT INTO student_profiles (account_id, surname, given_name, grade, school, region, city, phone_enc)
-         SELECT id, 'Иванов', 'Пётр', grade, 'Школа № 5', 'Свердловская область', 'Екатеринбург', phone
-         FROM unnest($1::uuid[], $2::smallint[], $3::text[]) AS t(id, grade, phone)",
-    )
-    .bind(&student_ids)
-    .bind(&grades)
-    .bind(&student_phones)
-    .execute(&mut *conn)
-    .await?;
-
-    let mut births = Vec::with_capacity(students);
-    let mut snilses = Vec::with_capacity(students);
-    let mut phones = Vec::with_capacity(students);
-    for (i, id) in parent_ids.iter().enumerate() {
-        births.push(vault.seal(fields::PARENT_BIRTH_DATE, *id, "1984-03-15"));
-        snilses.push(vault.seal(fields::PARENT_SNILS, *id, &format!("{:011}", i)));
-        phones.push(vault.seal(fields::PARENT_PHONE, *id, &format!("+7917{i:07}")));
-    }
-    sqlx::query(
-        "INSERT INTO parent_profiles (account_id, surname, given_name, birth_date_enc, snils_enc, phone_enc)
-         SELECT id, 'Иванова', 'Мария', birth, snils, phone
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS t(id, birth, snils, phone)",
-    )
-    .bind(&parent_ids)
-    .bind(&births)
-    .bind(&snilses)
-    .bind(&phones)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "INSERT INTO family_links (parent_id, student_id, via)
-         SELECT p, s, 'code' FROM unnest($1::uuid[], $2::uuid[]) AS t(p, s)",
-    )
-    .bind(&parent_ids)
-    .bind(&student_ids)
-    .execute(&mut *conn)
-    .await?;
-
-    let mut expected: BTreeMap<&'static str, u64> = CHANNELS.iter().map(|c| (*c, 0)).collect();
-    let (mut tokens, mut owners, mut platforms) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..students {
-        for (owner, platform) in [
-            (student_ids[i], student_platform(i)),
-            (parent_ids[i], parent_platform(i)),
-        ] {
-            if let Some(platform) = platform {
-                tokens.push(device_token(platform));
-                owners.push(owner);
-                platforms.push(platform);
-                let channel = bilet::notify::policy::push_channel(platform).unwrap_or("apns");
-                *expected.entry(channel).or_default() += 1;
-            }
-        }
-    }
-    *expected.entry("sms").or_default() += 2 * students as u64;
-    *expected.entry("email").or_default() += 2 * students as u64;
-    sqlx::query(
-        "INSERT INTO devices (token, account_id, platform, app_version, locale)
-         SELECT token, account, platform, '2.4.1', 'ru'
-         FROM unnest($1::text[], $2::uuid[], $3::text[]) AS t(token, account, platform)",
-    )
-    .bind(&tokens)
-    .bind(&owners)
-    .bind(&platforms)
-    .execute(&mut *conn)
-    .await?;
-
-    sqlx::query(
-        "INSERT INTO events (id, organization_id, created_by, title, description, profession_area,
-             format, region, city, address, grade_min, grade_max, capacity, seats_held,
-             starts_at, ends_at, time_zone, signup_deadline, approval_window, status, published_at)
-         VALUES ($1, $2, $3, 'Экскурсия на машиностроительный завод',
-             'Цеха, конструкторское бюро и разговор с инженерами.', 'engineering',
-             'in_person', 'Свердловская область', 'Екатеринбург', 'пл. Первой пятилетки, 1',
-             8, 11, $4, $4, now() + interval '24 hours', now() + interval '27 hours',
-             'Asia/Yekaterinburg', now() + interval '12 hours', interval '48 hours',
-             'published', now() - interval '10 days')",
-    )
-    .bind(event)
-    .bind(organization)
-    .bind(organizer)
-    .bind(students as i32)
-    .execute(&mut *conn)
-    .await?;
-    let signups: Vec<Uuid> = (0..students).map(|_| Uuid::now_v7()).collect();
-    sqlx::query(
-        "INSERT INTO signups (id, event_id, student_id, status, requested_at, decided_at, decided_by)
-         SELECT id, $1, student, 'approved', now() - interval '9 days', now() - interval '8 days', parent
-         FROM unnest($2::uuid[], $3::uuid[], $4::uuid[]) AS t(id, student, parent)",
-    )
-    .bind(event)
-    .bind(&signups)
-    .bind(&student_ids)
-    .bind(&parent_ids)
-    .execute(&mut *conn)
-    .await?;
-    // A database in service has statistics and no backlog of dirty pages.
-    sqlx::query("VACUUM ANALYZE").execute(&mut *conn).await?;
-    sqlx::query("CHECKPOINT").execute(&mut *conn).await?;
-    Ok(Population {
-        students,
-        organization,
-        event,
-        devices: tokens.len() as u64,
-        expected,
-    })
-}
-
-/// Waits until every worker has announced itself (`{prefix}:processes:*`) and the groups
-/// of every stream exist (each hub task creates its group as it starts), then a second
-/// more.
-async fn wait_idle(
-    redis: &mut redis::aio::MultiplexedConnection,
-    prefix: &str,
-    workers: &mut [Process],
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut streams = vec![(format!("{prefix}:hub:events"), "fanout")];
-    streams.extend(
-        CHANNELS
-            .iter()
-            .map(|c| (format!("{prefix}:hub:deliveries:{c}"), "senders")),
-    );
-    loop {
-        anyhow::ensure!(
-            !workers.iter_mut().any(Process::exited),
-            "bilet work exited at startup (see its log)"
-        );
-        let processes: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}:processes:*"))
-            .query_async(redis)
-            .await?;
-        let mut ready = processes.len() >= workers.len();
-        for (stream, group) in &streams {
-            ready &= has_group(redis, stream, group).await;
-        }
-        if ready {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            return Ok(());
-        }
-        anyhow::ensure!(Instant::now() < deadline, "bilet work did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Whether a stream and its group exist.
-async fn has_group(
-    redis: &mut redis::aio::MultiplexedConnection,
-    stream: &str,
-    group: &str,
-) -> bool {
-    let groups: Vec<redis::Value> = redis::cmd("XINFO")
-        .arg("GROUPS")
-        .arg(stream)
-        .query_async(redis)
-        .await
-        .unwrap_or_default();
-    groups
-        .iter()
-        .any(|g| field(g, "name").is_some_and(|n| n == redis::Value::BulkString(group.into())))
-}
-
-/// A field of an XINFO reply (a flat array of names and values, or a map).
-fn field(reply: &redis::Value, name: &str) -> Option<redis::Value> {
-    let is = |k: &redis::Value| match k {
-        redis::Value::BulkString(b) => b == name.as_bytes(),
-        redis::Value::SimpleString(s) => s == name,
-        _ => false,
-    };
-    match reply {
-        redis::Value::Array(items) => items
-            .chunks(2)
-            .find(|pair| pair.len() == 2 && is(&pair[0]))
-            .map(|pair| pair[1].clone()),
-        redis::Value::Map(pairs) => pairs.iter().find(|(k, _)| is(k)).map(|(_, v)| v.clone()),
-        _ => None,
-    }
-}
-
-fn int(value: &redis::Value) -> Option<i64> {
-    match value {
-        redis::Value::Int(n) => Some(*n),
-        _ => None,
-    }
-}
-
 /// Entries ever added to each channel's delivery stream (XINFO STREAM `entries-added`;
 /// the senders delete what they acknowledge, so the length alone does not tell).
 async fn entries_added(
@@ -553,34 +242,6 @@ async fn entries_added(
         added.insert(channel, n.max(0) as u64);
     }
     added
-}
-
-/// Messages each simulator accepted, by channel.
-async fn accepted(
-    http: &reqwest::Client,
-    simulators: &support::Simulators,
-) -> anyhow::Result<BTreeMap<&'static str, serde_json::Value>> {
-    let mut stats = BTreeMap::new();
-    for channel in CHANNELS {
-        let (_, inspect) = simulators
-            .get(channel)
-            .ok_or_else(|| anyhow::anyhow!("no {channel} simulator"))?;
-        let body: serde_json::Value = http
-            .get(format!("{inspect}/sim/stats"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        stats.insert(channel, body);
-    }
-    Ok(stats)
-}
-
-fn accepted_of(stats: &BTreeMap<&'static str, serde_json::Value>, channel: &str) -> u64 {
-    stats
-        .get(channel)
-        .and_then(|s| s["accepted"].as_u64())
-        .unwrap_or(0)
 }
 
 /// Per channel, from the ledger after the run.
@@ -693,15 +354,7 @@ async fn measure(
     let profiler = tokio::spawn(profile_postgres(database_url.to_owned(), profiling.clone()));
 
     let cancel_started = Instant::now();
-    let mut tx = conn.begin().await?;
-    bilet::participation::organizer::cancel_event(
-        &mut tx,
-        EventId(population.event),
-        OrganizationId(population.organization),
-        "Авария на площадке: цех закрыт до понедельника",
-    )
-    .await?;
-    tx.commit().await?;
+    support::seed::cancel(conn, population).await?;
     let t0 = Instant::now();
     let t0_wall: DateTime<Utc> = Utc::now();
     let cancel_tx = t0 - cancel_started;
@@ -745,7 +398,7 @@ async fn measure(
     let mut last_report = Instant::now();
     let mut last_ledger_check = Instant::now();
     loop {
-        let stats = accepted(&http, simulators).await?;
+        let stats = sim_stats(&http, simulators).await?;
         let sum: u64 = CHANNELS.iter().map(|c| accepted_of(&stats, c)).sum();
         if last_report.elapsed() >= Duration::from_secs(5) {
             let per: Vec<String> = CHANNELS
@@ -820,7 +473,7 @@ async fn measure(
             .fetch_all(&mut *conn)
             .await?;
     let jobs = entries_added(redis, prefix).await;
-    let stats = accepted(&http, simulators).await?;
+    let stats = sim_stats(&http, simulators).await?;
     let mut channels = BTreeMap::new();
     for channel in CHANNELS {
         let row = rows.iter().find(|r| r.0 == channel);
@@ -1038,45 +691,6 @@ async fn floor(
         commit,
         xadd,
     })
-}
-
-/// Deletes every key under the bench's prefix.
-async fn clear_prefix(redis: &redis::Client, prefix: &str) -> anyhow::Result<()> {
-    let mut conn = redis.get_multiplexed_async_connection().await?;
-    let mut cursor = 0u64;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}:*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await?;
-        if !keys.is_empty() {
-            redis::cmd("DEL")
-                .arg(&keys)
-                .query_async::<()>(&mut conn)
-                .await?;
-        }
-        if next == 0 {
-            return Ok(());
-        }
-        cursor = next;
-    }
-}
-
-/// 282500 → "282,500".
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn report(

@@ -1,11 +1,19 @@
-//! The hub under faults: a domain event handled twice after a crash.
+//! The hub under faults: a domain event handled twice after a crash, workers killed
+//! mid-send, Redis emptied, a prefix another installation holds.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Duration as Span;
 use uuid::Uuid;
 
-use crate::helpers::{event_input, spawn_api_only};
+use crate::helpers::{event_input, eventually, spawn_api_only};
+
+// The bulk seeder of the hub's benchmarks: thousands of families in a few statements. The
+// benches use the parts this file does not.
+#[allow(dead_code)]
+#[path = "../../benches/support/seed.rs"]
+mod seed;
 
 #[tokio::test]
 async fn a_fan_out_seen_again_returns_at_once_and_waits_on_no_lock_a_sender_holds() {
@@ -309,4 +317,94 @@ async fn a_killed_worker_s_sends_resume_within_seconds_not_after_its_lease() {
     }
     simulators.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_at_one_third_of_two_thousand_families_sends_at_most_five_twice() {
+    // The API alone; `bilet work` child processes with the hub's default settings (a round
+    // of 64 sends per channel) deliver to simulators run here.
+    let app = spawn_api_only(|_| {}).await;
+    let (simulators, dir, config) = crate::helpers::outside_simulators().await;
+    let population = {
+        let mut conn = app.db.acquire().await.unwrap();
+        seed::seed(&mut conn, 2_000, &app.state.vault)
+            .await
+            .unwrap()
+    };
+    let total = population.total() as i64;
+    let mut first = crate::helpers::bilet_work(&app, &config, &[]);
+    {
+        let mut conn = app.db.acquire().await.unwrap();
+        seed::cancel(&mut conn, &population).await.unwrap();
+    }
+    let count = |statuses: &'static str| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM deliveries WHERE status = ANY(string_to_array($1, ','))",
+            )
+            .bind(statuses)
+            .fetch_one(&db)
+            .await
+            .ok()
+        }
+    };
+    eventually(
+        Duration::from_secs(180),
+        "a third of the deliveries to be delivered",
+        || async { (count("delivered").await? * 3 >= total).then_some(()) },
+    )
+    .await;
+    crate::helpers::kill_worker(&mut first);
+    let mut second = crate::helpers::bilet_work(&app, &config, &[]);
+    eventually(
+        Duration::from_secs(300),
+        "every delivery to be final",
+        || async {
+            let rows = count("pending,sending,delivered,failed,dead,skipped").await?;
+            let open = count("pending,sending").await?;
+            (rows == total && open == 0).then_some(())
+        },
+    )
+    .await;
+    crate::helpers::stop_worker(&mut second);
+
+    let delivered = count("delivered").await;
+    let mut received: BTreeMap<(&str, String), usize> = BTreeMap::new();
+    for channel in bilet::notify::providers::ChannelKind::ALL {
+        let inbox = simulators.get(channel).unwrap().inbox.clone();
+        for message in inbox.messages(None) {
+            *received.entry((channel.as_str(), message.to)).or_default() += 1;
+        }
+    }
+    simulators.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (mut unreached, mut duplicates) = (BTreeMap::new(), BTreeMap::new());
+    for (channel, to) in &population.recipients {
+        match received.remove(&(*channel, to.clone())).unwrap_or(0) {
+            0 => *unreached.entry(*channel).or_insert(0) += 1,
+            n => *duplicates.entry(*channel).or_insert(0) += n - 1,
+        }
+    }
+    let twice: usize = duplicates.values().sum();
+    eprintln!("{twice} of {total} messages sent twice, by channel: {duplicates:?}");
+
+    // Nothing lost: every delivery delivered, and every device, phone and address got the
+    // cancellation.
+    assert_eq!(delivered, Some(total), "every delivery delivered");
+    assert!(
+        unreached.is_empty(),
+        "recipients with nothing, by channel: {unreached:?}"
+    );
+    assert!(
+        received.is_empty(),
+        "{} messages to recipients never seeded",
+        received.len()
+    );
+    // Sent twice: only what the providers had accepted from the killed worker and it had
+    // not recorded yet.
+    assert!(
+        twice <= 5,
+        "{twice} messages sent twice, by channel: {duplicates:?}"
+    );
 }

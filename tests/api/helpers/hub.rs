@@ -182,6 +182,12 @@ impl TestApp {
     }
 }
 
+/// Kills a `bilet work` process with SIGKILL (no chance to finish or record anything) and
+/// waits for it.
+pub fn kill_worker(worker: &mut std::process::Child) {
+    signal(worker, "-KILL");
+}
+
 /// Stops a `bilet work` process as an operator would (SIGTERM) and waits for it.
 pub fn stop_worker(worker: &mut std::process::Child) {
     signal(worker, "-TERM");
