@@ -95,7 +95,20 @@ pub async fn run(
             .iter()
             .filter_map(|e| e.value.parse().ok())
             .collect();
-        send_batch(&hub, channel, &ids).await?;
+        // A database error (a lost connection, a failover) is retried here with the jobs in
+        // hand: they are ours, and another consumer would only take them over after the
+        // claim-idle time. Sending them again is safe, since the claim skips what is done.
+        let mut failures = 0u32;
+        while let Err(err) = send_batch(&hub, channel, &ids).await {
+            if shutdown.is_cancelled() {
+                return Err(err.into());
+            }
+            failures += 1;
+            if failures == 1 {
+                tracing::warn!(channel = channel.as_str(), error = %crate::telemetry::error_chain(&err), "a round failed on the database; retrying it");
+            }
+            tokio::time::sleep(retry_pause(failures)).await;
+        }
         let stream_ids: Vec<String> = entries.into_iter().map(|e| e.stream_id).collect();
         consumer.ack(&hub.streams, &stream_ids).await?;
     }
@@ -132,6 +145,7 @@ async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usi
         .await?
     };
     let count = claimed.len();
+    let lease_ends = tokio::time::Instant::now() + hub.settings.lease;
     // Each outcome is recorded as soon as the provider answers (together with those that
     // answered while the previous record was being written), not after the whole round:
     // a crash or a lost database connection then re-sends only what was truly in flight.
@@ -159,8 +173,7 @@ async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usi
             .await
             > 0
         {
-            let mut conn = hub.db.acquire().await?;
-            recorded += deliveries::record(&mut conn, &batch).await?;
+            recorded += record(hub, channel, &batch, lease_ends).await?;
             sent += batch.len() as u64;
             batch.clear();
         }
@@ -180,6 +193,54 @@ async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usi
         );
     }
     Ok(count)
+}
+
+/// Records outcomes, retrying a database error until the round's lease runs out: the
+/// providers have answered, and an outcome not written is a message sent again.
+async fn record(
+    hub: &Hub,
+    channel: ChannelKind,
+    batch: &[(Uuid, i32, Outcome)],
+    lease_ends: tokio::time::Instant,
+) -> Result<u64, StoreError> {
+    let mut failures = 0u32;
+    loop {
+        let written = async {
+            let mut conn = hub.db.acquire().await?;
+            deliveries::record(&mut conn, batch).await
+        }
+        .await;
+        match written {
+            Ok(recorded) => {
+                if failures > 0 {
+                    tracing::info!(
+                        channel = channel.as_str(),
+                        outcomes = batch.len(),
+                        failures,
+                        "outcomes recorded after the database came back"
+                    );
+                }
+                return Ok(recorded);
+            }
+            Err(err) => {
+                failures += 1;
+                let pause = retry_pause(failures);
+                if tokio::time::Instant::now() + pause >= lease_ends {
+                    return Err(err);
+                }
+                if failures == 1 {
+                    tracing::warn!(channel = channel.as_str(), outcomes = batch.len(), error = %crate::telemetry::error_chain(&err), "could not record outcomes; retrying");
+                }
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+}
+
+/// 50 ms, doubling, at most 2 s.
+fn retry_pause(failures: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(50u64 << failures.saturating_sub(1).min(5))
+        .min(std::time::Duration::from_secs(2))
 }
 
 /// What a provider's answer means for the ledger (dead-lettering or deactivating a token

@@ -320,7 +320,8 @@ async fn a_killed_worker_s_sends_resume_within_seconds_not_after_its_lease() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_killed_at_one_third_of_two_thousand_families_sends_at_most_five_twice() {
+async fn a_worker_killed_at_one_third_of_two_thousand_families_loses_nothing_and_resends_only_what_was_in_flight()
+ {
     // The API alone; `bilet work` child processes with the hub's default settings (a round
     // of 64 sends per channel) deliver to simulators run here.
     let app = spawn_api_only(|_| {}).await;
@@ -355,6 +356,7 @@ async fn a_worker_killed_at_one_third_of_two_thousand_families_sends_at_most_fiv
         || async { (count("delivered").await? * 3 >= total).then_some(()) },
     )
     .await;
+    let killed_at = chrono::Utc::now();
     crate::helpers::kill_worker(&mut first);
     let mut second = crate::helpers::bilet_work(&app, &config, &[]);
     eventually(
@@ -370,20 +372,35 @@ async fn a_worker_killed_at_one_third_of_two_thousand_families_sends_at_most_fiv
     crate::helpers::stop_worker(&mut second);
 
     let delivered = count("delivered").await;
-    let mut received: BTreeMap<(&str, String), usize> = BTreeMap::new();
+    let mut received: BTreeMap<(&str, String), Vec<chrono::DateTime<chrono::Utc>>> =
+        BTreeMap::new();
     for channel in bilet::notify::providers::ChannelKind::ALL {
         let inbox = simulators.get(channel).unwrap().inbox.clone();
         for message in inbox.messages(None) {
-            *received.entry((channel.as_str(), message.to)).or_default() += 1;
+            received
+                .entry((channel.as_str(), message.to))
+                .or_default()
+                .push(message.received_at);
         }
     }
     simulators.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
-    let (mut unreached, mut duplicates) = (BTreeMap::new(), BTreeMap::new());
+    let (mut unreached, mut duplicates, mut answered_before) =
+        (BTreeMap::new(), BTreeMap::new(), Vec::new());
     for (channel, to) in &population.recipients {
-        match received.remove(&(*channel, to.clone())).unwrap_or(0) {
+        let mut copies = received.remove(&(*channel, to.clone())).unwrap_or_default();
+        copies.sort();
+        match copies.len() {
             0 => *unreached.entry(*channel).or_insert(0) += 1,
-            n => *duplicates.entry(*channel).or_insert(0) += n - 1,
+            1 => {}
+            n => {
+                *duplicates.entry(*channel).or_insert(0) += n - 1;
+                // A provider's answer is recorded within milliseconds; a copy accepted
+                // well before the kill was answered and recorded, and must not go again.
+                if copies[0] < killed_at - chrono::Duration::milliseconds(500) {
+                    answered_before.push((*channel, copies[0]));
+                }
+            }
         }
     }
     let twice: usize = duplicates.values().sum();
@@ -401,10 +418,92 @@ async fn a_worker_killed_at_one_third_of_two_thousand_families_sends_at_most_fiv
         "{} messages to recipients never seeded",
         received.len()
     );
-    // Sent twice: only what the providers had accepted from the killed worker and it had
-    // not recorded yet.
+    // Sent twice: only what was in flight when the worker died (sent, or answered in the
+    // last milliseconds and not yet recorded), never what had been answered before. With
+    // rounds of 64 sends per channel that is up to a round per channel (see the README's
+    // fault table); a send answered earlier and re-sent fails here.
     assert!(
-        twice <= 5,
-        "{twice} messages sent twice, by channel: {duplicates:?}"
+        answered_before.is_empty(),
+        "{} of {twice} messages sent twice had been accepted more than 0.5 s before the kill: {:?}",
+        answered_before.len(),
+        &answered_before[..answered_before.len().min(5)]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_that_cannot_be_written_while_the_database_is_away_are_written_when_it_is_back() {
+    // A lease long enough that only a lost outcome, not the lease, could bring a re-send.
+    let app = crate::helpers::spawn_app_with(|s| s.hub.lease = Duration::from_secs(60)).await;
+    let database = app
+        .settings
+        .database
+        .connect_options()
+        .get_database()
+        .unwrap()
+        .to_owned();
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    // The provider answers after 5 s; meanwhile the database goes away.
+    let family = app.family().await;
+    let token = format!("slow-{}", Uuid::new_v4().simple());
+    app.register_device(&family.parent, &token, "ios").await;
+    app.sign_up(&family.child.access, event, 201).await;
+    crate::helpers::eventually(
+        Duration::from_secs(10),
+        "the push to be in flight",
+        || async {
+            let status: String =
+                sqlx::query_scalar("SELECT status FROM deliveries WHERE device_token = $1")
+                    .bind(&token)
+                    .fetch_one(&app.db)
+                    .await
+                    .ok()?;
+            (status == "sending").then_some(())
+        },
+    )
+    .await;
+    let mut admin = crate::helpers::maintenance_connection().await;
+    let quoted = bilet::store::database::quote_identifier(&database);
+    sqlx::query(&format!("ALTER DATABASE {quoted} ALLOW_CONNECTIONS false"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&database)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    // The answer comes while no connection can be made; the database is back after 7 s.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    sqlx::query(&format!("ALTER DATABASE {quoted} ALLOW_CONNECTIONS true"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    crate::helpers::eventually(
+        Duration::from_secs(20),
+        "the outcome to be recorded once the database is back",
+        || async {
+            let status: String =
+                sqlx::query_scalar("SELECT status FROM deliveries WHERE device_token = $1")
+                    .bind(&token)
+                    .fetch_one(&app.db)
+                    .await
+                    .ok()?;
+            (status == "delivered").then_some(())
+        },
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "recorded on the retry, not after the 60 s lease"
+    );
+    // A moment for a re-send, were there one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = app
+        .simulator(bilet::notify::providers::ChannelKind::Apns)
+        .messages(Some(&token));
+    assert_eq!(got.len(), 1, "sent once");
 }

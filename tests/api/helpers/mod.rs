@@ -217,7 +217,7 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-async fn maintenance_connection() -> PgConnection {
+pub async fn maintenance_connection() -> PgConnection {
     let settings = Settings::load(None).expect("test settings");
     let options: PgConnectOptions = settings.database.connect_options().database("postgres");
     PgConnection::connect_with(&options)
