@@ -85,6 +85,7 @@ pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
         tracing::warn!("the Redis prefix is this installation's again: consuming");
     }
     hub.ensure_groups().await?;
+    let pass_started = crate::store::outbox::now(&hub.db).await?;
     let mut report = Reconciled {
         redis_reset,
         leases_released: deliveries::release_expired_leases(&hub.db).await?,
@@ -108,7 +109,8 @@ pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
         }
     }
     loop {
-        let due = deliveries::take_unqueued_due(&hub.db, stale, &waiting, BATCH).await?;
+        let due =
+            deliveries::take_unqueued_due(&hub.db, stale, &waiting, BATCH, pass_started).await?;
         let count = due.len();
         let lost = due.iter().filter(|d| d.lost).count();
         report.deliveries_requeued += lost;

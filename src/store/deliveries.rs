@@ -480,6 +480,7 @@ pub async fn take_unqueued_due(
     stale_secs: i64,
     waiting: &[(String, f64)],
     limit: i64,
+    pass_started: DateTime<Utc>,
 ) -> StoreResult<Vec<UnqueuedDue>> {
     let channels: Vec<&str> = waiting.iter().map(|(c, _)| c.as_str()).collect();
     let ages: Vec<f64> = waiting.iter().map(|(_, age)| *age).collect();
@@ -491,6 +492,8 @@ pub async fn take_unqueued_due(
                AND (d.queued_at IS NULL OR d.queued_at < d.next_attempt_at
                     OR d.queued_at < now() - ($1 + coalesce(
                            ($3::float8[])[array_position($2::text[], d.channel)], 0)) * interval '1 second')
+               -- Queued earlier in this same pass: not stale, whatever the staleness.
+               AND (d.queued_at IS NULL OR d.queued_at < $5)
              ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED)
          UPDATE deliveries SET queued_at = now() FROM due WHERE deliveries.id = due.id
          RETURNING deliveries.id, deliveries.channel, due.lost",
@@ -499,6 +502,7 @@ pub async fn take_unqueued_due(
     .bind(&channels)
     .bind(&ages)
     .bind(limit)
+    .bind(pass_started)
     .fetch_all(exec)
     .await?)
 }

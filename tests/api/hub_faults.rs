@@ -507,3 +507,62 @@ async fn outcomes_that_cannot_be_written_while_the_database_is_away_are_written_
         .messages(Some(&token));
     assert_eq!(got.len(), 1, "sent once");
 }
+
+#[tokio::test]
+async fn a_recovery_pass_queues_each_lost_job_once_however_many_batches_it_takes() {
+    // No workers: the test fans out and recovers by hand.
+    let app = spawn_api_only(|_| {}).await;
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    for _ in 0..3 {
+        let family = app.family().await;
+        let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        app.register_device(&family.parent, &token, "ios").await;
+        app.sign_up(&family.child.access, event, 201).await;
+    }
+    let hub = app.state.hub();
+    let ids: Vec<Uuid> = sqlx::query_scalar("SELECT event_id FROM outbox ORDER BY id")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    for id in ids {
+        bilet::notify::fanout::fan_out(&hub, id).await.unwrap();
+    }
+    let due: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now()",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(due >= 3, "{due}");
+    // Redis lost everything: every queued job is lost, so staleness is 0, and the pass takes
+    // them in batches (of 2 here). A job queued by an earlier batch of the same pass is not
+    // lost again.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let pass_started = bilet::store::outbox::now(&app.db).await.unwrap();
+    let mut taken = Vec::new();
+    loop {
+        let batch = bilet::store::deliveries::take_unqueued_due(&app.db, 0, &[], 2, pass_started)
+            .await
+            .unwrap();
+        assert!(
+            taken.len() <= due as usize,
+            "queued more jobs than there are deliveries"
+        );
+        if batch.is_empty() {
+            break;
+        }
+        taken.extend(batch.into_iter().map(|d| d.id));
+    }
+    let mut once = taken.clone();
+    once.sort();
+    once.dedup();
+    assert_eq!(
+        once.len(),
+        taken.len(),
+        "each delivery queued once in the pass"
+    );
+    assert_eq!(taken.len(), due as usize);
+}
