@@ -40,6 +40,7 @@ pub enum ReplayResponse {
 
 /// Someone tried to save a SNILS another profile holds. The SNILS itself is never shown.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SnilsConflictView {
     pub id: Uuid,
     /// Who tried to save the SNILS.

@@ -93,6 +93,7 @@ pub struct EventInput {
 
 /// An event.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EventView {
     pub id: Uuid,
     pub organization_id: Uuid,
@@ -123,6 +124,7 @@ pub struct EventView {
 
 /// One page of events, sorted by start.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EventPage {
     pub items: Vec<EventView>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -162,6 +164,7 @@ pub struct RescheduleRequest {
 
 /// One student on a roster: no documents, no contacts.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RosterEntry {
     pub signup_id: Uuid,
     pub given_name: Option<String>,

@@ -52,6 +52,7 @@ pub struct ChannelCounts {
 
 /// A delivery that did not go through; ids and reasons only.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FailedDeliveryView {
     pub delivery_id: Uuid,
     pub notification_id: Uuid,

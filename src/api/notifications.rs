@@ -43,6 +43,7 @@ pub struct NotificationView {
 
 /// A page of the inbox.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Inbox {
     pub items: Vec<NotificationView>,
     pub unread_count: i64,
@@ -63,6 +64,7 @@ pub enum ChannelGroup {
 /// Notification preferences.
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Preferences {
     /// `ru` or `en`.
     pub language: String,

@@ -112,6 +112,7 @@ pub struct ParentProfileInput {
 
 /// ОВЗ status and needs as stored.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct HealthView {
     pub disability: bool,
     pub needs: Vec<String>,
@@ -120,6 +121,7 @@ pub struct HealthView {
 
 /// A student's profile. `snils` and `document` are masked except for a linked parent.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StudentProfileView {
     pub account_id: Uuid,
     pub surname: Option<String>,
@@ -143,6 +145,7 @@ pub struct StudentProfileView {
 
 /// A parent's profile; `snils` is masked except in the parent's own export.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ParentProfileView {
     pub account_id: Uuid,
     pub surname: String,
@@ -150,7 +153,7 @@ pub struct ParentProfileView {
     pub patronymic: Option<String>,
     pub birth_date: NaiveDate,
     pub phone: String,
-    /// `null` when an administrator gave this SNILS to the person it belongs to: enter
+    /// Absent when an administrator gave this SNILS to the person it belongs to: enter
     /// your own again.
     pub snils: Option<String>,
 }
@@ -164,6 +167,7 @@ pub struct OrganizationView {
 
 /// The caller's account and own profile.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Me {
     pub account_id: Uuid,
     pub email: String,

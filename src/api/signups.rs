@@ -26,6 +26,7 @@ pub struct SignupsApi;
 
 /// A sign-up as the family sees it.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SignupView {
     pub id: Uuid,
     pub event_id: Uuid,
