@@ -11,7 +11,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::ApiTag;
-use super::body::JsonBody;
+use super::body::{JsonBody, OptionalJsonBody};
 use super::events::participation_problem;
 use super::fields::Fields;
 use super::problem::Problem;
@@ -60,6 +60,11 @@ pub enum DecisionKind {
     Decline,
 }
 
+/// Signing up takes nothing but the event: send `{}`, or no body at all.
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpRequest {}
+
 #[derive(Debug, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
@@ -106,6 +111,7 @@ impl SignupsApi {
         auth: BearerAuth,
         event_id: Path<Uuid>,
         #[oai(name = "Idempotency-Key")] _idempotency_key: Header<Option<String>>,
+        _body: OptionalJsonBody<SignUpRequest>,
     ) -> Result<CreatedSignupResponse, Problem> {
         let caller = auth.0;
         caller.require(Role::Student)?;
