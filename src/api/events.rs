@@ -25,8 +25,8 @@ use crate::store::events::{EventFields, EventFilter, EventRow, NewSchedule, Posi
 use crate::store::{self};
 
 /// Page size when the client does not ask for one, and the largest allowed.
-const DEFAULT_LIMIT: i64 = 20;
-const MAX_LIMIT: i64 = 100;
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
 
 pub struct EventsApi;
 

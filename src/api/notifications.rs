@@ -19,12 +19,18 @@ use super::body::JsonBody;
 use super::fields::Fields;
 use super::problem::Problem;
 use super::security::BearerAuth;
+use super::document::LANGUAGES;
 use crate::domain::events::parse_time_zone;
 use crate::notify::policy;
 use crate::startup::AppState;
 use crate::store::{self, notifications::PreferencesRow};
 
 pub struct NotificationsApi;
+
+
+/// Notices per inbox page when the app does not say, and at most.
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
 
 /// One notice.
 #[derive(Debug, Object)]
@@ -111,9 +117,9 @@ impl NotificationsApi {
     ) -> Result<InboxResponse, Problem> {
         let caller = auth.0;
         let mut fields = Fields::new();
-        let limit = limit.0.unwrap_or(20);
-        if !(1..=100).contains(&limit) {
-            fields.reject("limit", "must be from 1 to 100");
+        let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            fields.reject("limit", format!("must be from 1 to {MAX_LIMIT}"));
         }
         let before = match cursor.0.as_deref() {
             None => None,
@@ -230,8 +236,8 @@ impl NotificationsApi {
         body: JsonBody<Preferences>,
     ) -> Result<PreferencesResponse, Problem> {
         let mut fields = Fields::new();
-        if !matches!(body.language.as_str(), "ru" | "en") {
-            fields.reject("language", "must be ru or en");
+        if !LANGUAGES.contains(&body.language.as_str()) {
+            fields.reject("language", format!("must be one of {}", LANGUAGES.join(", ")));
         }
         let zone = fields.check("time_zone", parse_time_zone(&body.time_zone));
         let quiet_from = body
