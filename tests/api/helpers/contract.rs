@@ -116,6 +116,11 @@ pub struct Contract {
 }
 
 impl Contract {
+    /// The published contract, as every app of the tests checks against it.
+    pub fn published() -> &'static Contract {
+        &CONTRACT
+    }
+
     fn load() -> Self {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/mobile-contract/openapi.json");
         let text = std::fs::read_to_string(path).expect("the published contract is readable");
