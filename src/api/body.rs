@@ -16,8 +16,10 @@ use poem::{FromRequest, Request, RequestBody, Result};
 use poem_openapi::error::ContentTypeError;
 use poem_openapi::payload::{ParsePayload, Payload};
 use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry};
-use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, impl_apirequest_for_payload};
 use poem_openapi::types::Type;
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions, impl_apirequest_for_payload,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 

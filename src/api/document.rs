@@ -24,9 +24,12 @@ use crate::domain::devices::{TOKEN_LENGTH, TOKEN_PATTERN};
 use crate::domain::events::{ACCESSIBILITY_FEATURES, PROFESSION_AREAS, TIME_ZONES};
 use crate::domain::region::SUBJECTS;
 
+/// One error status and the problem `type` slugs it may carry.
+pub type StatusProblems = (u16, &'static [&'static str]);
+
 /// The problems each operation (by `operationId`) answers because of what its handler
 /// checks; the ones every operation of its shape answers are added by [`shape_problems`].
-pub const HANDLER_PROBLEMS: &[(&str, &[(u16, &[&str])])] = &[
+pub const HANDLER_PROBLEMS: &[(&str, &[StatusProblems])] = &[
     ("get_health", &[]),
     ("get_ready", &[]),
     ("register", &[(429, &["rate-limited"])]),
@@ -34,16 +37,16 @@ pub const HANDLER_PROBLEMS: &[(&str, &[(u16, &[&str])])] = &[
         "verify_email",
         &[(401, &["unauthorized"]), (429, &["rate-limited"])],
     ),
-    ("login", &[(401, &["unauthorized"]), (429, &["rate-limited"])]),
+    (
+        "login",
+        &[(401, &["unauthorized"]), (429, &["rate-limited"])],
+    ),
     ("refresh_tokens", &[(401, &["unauthorized"])]),
     ("logout", &[]),
     ("list_sessions", &[]),
     ("revoke_session", &[]),
     ("change_password", &[(429, &["rate-limited"])]),
-    (
-        "request_password_reset",
-        &[(429, &["rate-limited"])],
-    ),
+    ("request_password_reset", &[(429, &["rate-limited"])]),
     (
         "confirm_password_reset",
         &[(401, &["unauthorized"]), (429, &["rate-limited"])],
@@ -270,10 +273,34 @@ fn number_bounds() -> Vec<(&'static str, &'static str, i64, i64, Option<i64>)> {
     use super::{admin, events, notifications};
     let seq = crate::diagnostics::attempts::SEQ_RANGE;
     vec![
-        ("list_dead_letters", "limit", 1, admin::MAX_LIMIT, Some(admin::DEFAULT_LIMIT)),
-        ("list_snils_conflicts", "limit", 1, admin::MAX_LIMIT, Some(admin::DEFAULT_LIMIT)),
-        ("list_events", "limit", 1, events::MAX_LIMIT, Some(events::DEFAULT_LIMIT)),
-        ("list_organizer_events", "limit", 1, events::MAX_LIMIT, Some(events::DEFAULT_LIMIT)),
+        (
+            "list_dead_letters",
+            "limit",
+            1,
+            admin::MAX_LIMIT,
+            Some(admin::DEFAULT_LIMIT),
+        ),
+        (
+            "list_snils_conflicts",
+            "limit",
+            1,
+            admin::MAX_LIMIT,
+            Some(admin::DEFAULT_LIMIT),
+        ),
+        (
+            "list_events",
+            "limit",
+            1,
+            events::MAX_LIMIT,
+            Some(events::DEFAULT_LIMIT),
+        ),
+        (
+            "list_organizer_events",
+            "limit",
+            1,
+            events::MAX_LIMIT,
+            Some(events::DEFAULT_LIMIT),
+        ),
         (
             "list_notifications",
             "limit",
@@ -304,7 +331,10 @@ fn code_lists() -> Vec<(&'static str, Vec<&'static str>)> {
     vec![
         ("region", SUBJECTS.iter().map(|(code, _)| *code).collect()),
         ("profession_area", PROFESSION_AREAS.to_vec()),
-        ("time_zone", TIME_ZONES.iter().map(|(zone, _)| *zone).collect()),
+        (
+            "time_zone",
+            TIME_ZONES.iter().map(|(zone, _)| *zone).collect(),
+        ),
         ("language", LANGUAGES.to_vec()),
     ]
 }
@@ -322,8 +352,7 @@ pub fn complete(spec: &str) -> String {
             if request_schemas.contains(name) && schema["type"] == "object" {
                 schema["additionalProperties"] = Value::Bool(false);
             }
-            if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut)
-            {
+            if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
                 for (property, value) in properties.iter_mut() {
                     restrict(property, value, &lists);
                     bound(name, property, value);
@@ -331,7 +360,7 @@ pub fn complete(spec: &str) -> String {
             }
         }
     }
-    let handler: BTreeMap<&str, &[(u16, &[&str])]> = HANDLER_PROBLEMS.iter().copied().collect();
+    let handler: BTreeMap<&str, &[StatusProblems]> = HANDLER_PROBLEMS.iter().copied().collect();
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else {
@@ -365,16 +394,22 @@ fn complete_operation(
     path: &str,
     method: &str,
     operation: &mut Value,
-    handler: &BTreeMap<&str, &[(u16, &[&str])]>,
+    handler: &BTreeMap<&str, &[StatusProblems]>,
     lists: &[(&str, Vec<&str>)],
 ) {
-    let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+    let id = operation["operationId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let mut problems = shape_problems(path, method, operation);
     let listed = handler.get(id.as_str()).unwrap_or_else(|| {
         panic!("{method} {path} ({id}) is missing from HANDLER_PROBLEMS in api/document.rs")
     });
     for (status, types) in listed.iter() {
-        problems.entry(*status).or_default().extend(types.iter().copied());
+        problems
+            .entry(*status)
+            .or_default()
+            .extend(types.iter().copied());
     }
     if method == "post" {
         declare_idempotency_key(operation);
@@ -415,7 +450,11 @@ fn complete_operation(
 }
 
 /// What every operation of this shape can answer, whatever its handler does.
-fn shape_problems(path: &str, method: &str, operation: &Value) -> BTreeMap<u16, BTreeSet<&'static str>> {
+fn shape_problems(
+    path: &str,
+    method: &str,
+    operation: &Value,
+) -> BTreeMap<u16, BTreeSet<&'static str>> {
     let mut problems: BTreeMap<u16, BTreeSet<&'static str>> = BTreeMap::new();
     let mut add = |status: u16, slug: &'static str| {
         problems.entry(status).or_default().insert(slug);
@@ -432,12 +471,18 @@ fn shape_problems(path: &str, method: &str, operation: &Value) -> BTreeMap<u16, 
     if secured {
         add(401, "unauthorized");
     }
-    let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+    let parameters = operation["parameters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if parameters.iter().any(|p| p["in"] == "path") {
         // An unknown id, or one the caller may not see, and an unparsable one alike.
         add(404, "not-found");
     }
-    if parameters.iter().any(|p| p["in"] == "query" || p["in"] == "header") {
+    if parameters
+        .iter()
+        .any(|p| p["in"] == "query" || p["in"] == "header")
+    {
         add(422, "validation");
     }
     if operation.get("requestBody").is_some() {

@@ -16,17 +16,16 @@ use uuid::Uuid;
 use super::ApiTag;
 use super::auth::NoContentResponse;
 use super::body::JsonBody;
+use super::document::LANGUAGES;
 use super::fields::Fields;
 use super::problem::Problem;
 use super::security::BearerAuth;
-use super::document::LANGUAGES;
 use crate::domain::events::parse_time_zone;
 use crate::notify::policy;
 use crate::startup::AppState;
 use crate::store::{self, notifications::PreferencesRow};
 
 pub struct NotificationsApi;
-
 
 /// Notices per inbox page when the app does not say, and at most.
 pub const DEFAULT_LIMIT: i64 = 20;
@@ -237,7 +236,10 @@ impl NotificationsApi {
     ) -> Result<PreferencesResponse, Problem> {
         let mut fields = Fields::new();
         if !LANGUAGES.contains(&body.language.as_str()) {
-            fields.reject("language", format!("must be one of {}", LANGUAGES.join(", ")));
+            fields.reject(
+                "language",
+                format!("must be one of {}", LANGUAGES.join(", ")),
+            );
         }
         let zone = fields.check("time_zone", parse_time_zone(&body.time_zone));
         let quiet_from = body

@@ -124,7 +124,10 @@ static ROUTE_METHODS: LazyLock<Vec<(Vec<String>, Vec<String>)>> = LazyLock::new(
         ("/openapi.json", &["GET"]),
         ("/metrics", &["GET"]),
     ] {
-        routes.push((segments(path), methods.iter().map(|m| (*m).to_owned()).collect()));
+        routes.push((
+            segments(path),
+            methods.iter().map(|m| (*m).to_owned()).collect(),
+        ));
     }
     routes
 });
@@ -175,8 +178,14 @@ mod tests {
     fn allow_names_the_methods_of_the_route_template() {
         assert_eq!(allowed_methods("/health").as_deref(), Some("GET"));
         let children = allowed_methods("/v1/me/children").unwrap();
-        assert!(children.contains("GET") && children.contains("POST"), "{children}");
-        assert_eq!(allowed_methods("/a/some-token").as_deref(), Some("GET, POST"));
+        assert!(
+            children.contains("GET") && children.contains("POST"),
+            "{children}"
+        );
+        assert_eq!(
+            allowed_methods("/a/some-token").as_deref(),
+            Some("GET, POST")
+        );
         assert_eq!(allowed_methods("/nowhere"), None);
     }
 }

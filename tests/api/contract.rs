@@ -61,7 +61,10 @@ fn the_conformance_check_refuses_what_the_contract_does_not_say() {
     let refused = contract
         .check(&exchange("get", "/v1/events", 200, br#"{"items":[]}"#))
         .unwrap_err();
-    assert!(refused.contains("accessibility_filter_applied"), "{refused}");
+    assert!(
+        refused.contains("accessibility_filter_applied"),
+        "{refused}"
+    );
 
     // `errors` is optional, but never empty.
     let empty_errors = json!({ "type": "urn:bilet:problem:forbidden", "title": "t", "status": 403, "detail": "d", "errors": [] }).to_string();
@@ -77,7 +80,12 @@ fn the_conformance_check_refuses_what_the_contract_does_not_say() {
     assert!(contract.check(&plain).is_err());
     let not_allowed = problem("method-not-allowed", 405);
     let refused = contract
-        .check(&exchange("delete", "/v1/events", 405, not_allowed.as_bytes()))
+        .check(&exchange(
+            "delete",
+            "/v1/events",
+            405,
+            not_allowed.as_bytes(),
+        ))
         .unwrap_err();
     assert!(refused.contains("Allow"), "{refused}");
     let mut with_allow = exchange("delete", "/v1/events", 405, not_allowed.as_bytes());
@@ -134,10 +142,14 @@ async fn an_admin_listing_refuses_a_limit_out_of_range_instead_of_clamping_it() 
     let app = spawn_app().await;
     let admin = app.staff(StaffRole::Admin, None).await;
     for path in ["/v1/admin/dead-letters", "/v1/admin/snils-conflicts"] {
-        let response = app.get_as(&format!("{path}?limit=5000"), &admin.access).await;
+        let response = app
+            .get_as(&format!("{path}?limit=5000"), &admin.access)
+            .await;
         let problem = assert_problem(response, 422, "validation").await;
         assert_eq!(problem["errors"][0]["field"], "limit");
-        let response = app.get_as(&format!("{path}?limit=1000"), &admin.access).await;
+        let response = app
+            .get_as(&format!("{path}?limit=1000"), &admin.access)
+            .await;
         assert_eq!(response.status(), 200);
     }
 }
@@ -146,9 +158,11 @@ async fn an_admin_listing_refuses_a_limit_out_of_range_instead_of_clamping_it() 
 async fn the_served_document_is_the_published_one() {
     let app = spawn_app().await;
     let served = app.get("/openapi.json").await.text().await.unwrap();
-    let published =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/mobile-contract/openapi.json"))
-            .unwrap();
+    let published = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/mobile-contract/openapi.json"
+    ))
+    .unwrap();
     assert_eq!(served, published);
     let docs = app.get("/docs/").await.text().await.unwrap();
     assert!(docs.contains("urn:bilet:problem:already-signed-up"));

@@ -168,10 +168,14 @@ impl Contract {
             .iter()
             .filter(|op| {
                 op.segments.len() == parts.len()
-                    && op.segments.iter().zip(&parts).all(|(segment, part)| match segment {
-                        Segment::Literal(text) => text == part,
-                        Segment::Parameter => !part.is_empty(),
-                    })
+                    && op
+                        .segments
+                        .iter()
+                        .zip(&parts)
+                        .all(|(segment, part)| match segment {
+                            Segment::Literal(text) => text == part,
+                            Segment::Parameter => !part.is_empty(),
+                        })
             })
             .max_by_key(|op| {
                 op.segments
@@ -184,18 +188,21 @@ impl Contract {
     /// `Ok` when the response is one the contract documents, else what differs.
     pub fn check(&self, exchange: &Exchange<'_>) -> Result<(), String> {
         let Some(operation) = self.route(exchange.path) else {
-            if NOT_API.iter().any(|prefix| exchange.path.starts_with(prefix)) {
+            if NOT_API
+                .iter()
+                .any(|prefix| exchange.path.starts_with(prefix))
+            {
                 return Ok(());
             }
             // No API path: the answer is a problem document all the same.
-            let what = format!("{} {} (no such path)", exchange.method.to_uppercase(), exchange.path);
+            let what = format!(
+                "{} {} (no such path)",
+                exchange.method.to_uppercase(),
+                exchange.path
+            );
             return self.check_problem(&what, exchange);
         };
-        let what = format!(
-            "{} {}",
-            exchange.method.to_uppercase(),
-            operation.template
-        );
+        let what = format!("{} {}", exchange.method.to_uppercase(), operation.template);
         let Some(documented) = operation.methods.get(exchange.method) else {
             if exchange.method == "head" && operation.methods.contains_key("get") {
                 return Ok(());
@@ -295,7 +302,10 @@ impl Contract {
                 Value::String(String::from_utf8_lossy(body).into_owned())
             }
             Err(err) => {
-                return Err(format!("{what}: the body is not JSON ({err}): {}", String::from_utf8_lossy(body)));
+                return Err(format!(
+                    "{what}: the body is not JSON ({err}): {}",
+                    String::from_utf8_lossy(body)
+                ));
             }
         };
         let errors: Vec<String> = validator
@@ -327,7 +337,9 @@ impl Contract {
                         .with_draft(jsonschema::Draft::Draft202012)
                         .should_validate_formats(true)
                         .build(&root)
-                        .unwrap_or_else(|err| panic!("the contract's schema for {key} compiles: {err}")),
+                        .unwrap_or_else(|err| {
+                            panic!("the contract's schema for {key} compiles: {err}")
+                        }),
                 )
             })
             .clone()
@@ -346,7 +358,11 @@ pub fn to_json_schema(schema: &Value) -> Value {
                     "properties" | "schemas" => Value::Object(
                         value
                             .as_object()
-                            .map(|m| m.iter().map(|(k, v)| (k.clone(), to_json_schema(v))).collect())
+                            .map(|m| {
+                                m.iter()
+                                    .map(|(k, v)| (k.clone(), to_json_schema(v)))
+                                    .collect()
+                            })
                             .unwrap_or_default(),
                     ),
                     "example" | "enum" | "default" | "required" => value.clone(),
@@ -354,7 +370,10 @@ pub fn to_json_schema(schema: &Value) -> Value {
                 };
                 out.insert(key.clone(), converted);
             }
-            for (flag, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+            for (flag, bound) in [
+                ("exclusiveMinimum", "minimum"),
+                ("exclusiveMaximum", "maximum"),
+            ] {
                 if let Some(Value::Bool(exclusive)) = out.remove(flag)
                     && exclusive
                     && let Some(limit) = out.remove(bound)
