@@ -32,7 +32,7 @@ use crate::store;
 use crate::store::diagnostics::{AnswerRow, AttemptRow, ResultRow};
 
 /// Answers one batch may carry.
-const MAX_BATCH: usize = 200;
+pub const MAX_BATCH: usize = 200;
 
 pub struct DiagnosticsApi;
 

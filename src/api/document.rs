@@ -271,7 +271,10 @@ pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]{1,255}$";
 /// parameter or property, minimum, maximum, default when left out).
 fn number_bounds() -> Vec<(&'static str, &'static str, i64, i64, Option<i64>)> {
     use super::{admin, events, notifications};
+    use crate::domain::events as rules;
+    use crate::domain::student::Grade;
     let seq = crate::diagnostics::attempts::SEQ_RANGE;
+    let grade = (i64::from(Grade::MIN), i64::from(Grade::MAX));
     vec![
         (
             "list_dead_letters",
@@ -310,10 +313,64 @@ fn number_bounds() -> Vec<(&'static str, &'static str, i64, i64, Option<i64>)> {
         ),
         ("PutAnswerRequest", "seq", *seq.start(), *seq.end(), None),
         ("BatchAnswer", "seq", *seq.start(), *seq.end(), None),
+        ("EventInput", "grade_min", grade.0, grade.1, None),
+        ("EventInput", "grade_max", grade.0, grade.1, None),
+        ("StudentProfileInput", "grade", grade.0, grade.1, None),
+        ("EventInput", "capacity", 1, rules::MAX_CAPACITY, None),
+        (
+            "EventInput",
+            "approval_window_hours",
+            *rules::APPROVAL_WINDOW_HOURS.start(),
+            *rules::APPROVAL_WINDOW_HOURS.end(),
+            None,
+        ),
+    ]
+}
+
+/// Texts and lists the server checks against lengths in the code: (schema, property,
+/// shortest, longest), in characters or items.
+fn length_bounds() -> Vec<(&'static str, &'static str, usize, usize)> {
+    use super::{auth, diagnostics, events, notices, profiles, signups};
+    vec![
+        (
+            "EventInput",
+            "title",
+            *events::TITLE_CHARS.start(),
+            *events::TITLE_CHARS.end(),
+        ),
+        ("EventInput", "description", 1, events::DESCRIPTION_CHARS),
+        ("EventInput", "city", 1, events::CITY_CHARS),
+        ("EventInput", "address", 1, events::ADDRESS_CHARS),
+        ("RescheduleRequest", "city", 1, events::CITY_CHARS),
+        ("RescheduleRequest", "address", 1, events::ADDRESS_CHARS),
+        (
+            "CancelRequest",
+            "reason",
+            *events::REASON_CHARS.start(),
+            *events::REASON_CHARS.end(),
+        ),
+        ("NoticeInput", "text", 1, notices::TEXT_CHARS),
+        ("DecisionRequest", "comment", 1, signups::COMMENT_CHARS),
+        ("DeviceInfo", "name", 1, auth::DEVICE_NAME_CHARS),
+        ("StudentProfileInput", "school", 1, profiles::SCHOOL_CHARS),
+        ("StudentProfileInput", "city", 1, profiles::CITY_CHARS),
+        ("HealthInput", "details", 1, profiles::HEALTH_DETAILS_CHARS),
+        ("BatchRequest", "answers", 1, diagnostics::MAX_BATCH),
     ]
 }
 
 fn bound(owner: &str, name: &str, schema: &mut Value) {
+    for (o, n, min, max) in length_bounds() {
+        if o == owner && n == name {
+            let (low, high) = if schema["type"] == "array" {
+                ("minItems", "maxItems")
+            } else {
+                ("minLength", "maxLength")
+            };
+            schema[low] = json!(min);
+            schema[high] = json!(max);
+        }
+    }
     for (o, n, min, max, default) in number_bounds() {
         if o == owner && n == name {
             schema["minimum"] = json!(min);

@@ -32,6 +32,11 @@ use crate::store::audit::{self, AuditAction};
 
 pub struct ProfilesApi;
 
+/// A profile's texts, in characters; the API document states the same bounds.
+pub const SCHOOL_CHARS: usize = 200;
+pub const CITY_CHARS: usize = 100;
+pub const HEALTH_DETAILS_CHARS: usize = 1000;
+
 /// An accessibility need (ОВЗ).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
 #[oai(rename_all = "snake_case")]
@@ -572,7 +577,10 @@ fn parse_health(fields: &mut Fields, prefix: &str, input: &HealthInput) -> Optio
     {
         None => Some(None),
         Some(text) => fields
-            .check(&field("details"), ShortText::parse(text, 1000))
+            .check(
+                &field("details"),
+                ShortText::parse(text, HEALTH_DETAILS_CHARS),
+            )
             .map(|t| Some(t.as_str().to_owned())),
     }?;
     if !input.disability && !input.needs.is_empty() {
@@ -599,9 +607,9 @@ fn parse_student(input: &StudentProfileInput, today: NaiveDate) -> Result<Studen
     let patronymic = parse_optional_name(&mut fields, "patronymic", &input.patronymic);
     let birth_date = parse_date(&mut fields, "birth_date", &input.birth_date);
     let grade = fields.check("grade", Grade::parse(input.grade));
-    let school = fields.check("school", ShortText::parse(&input.school, 200));
+    let school = fields.check("school", ShortText::parse(&input.school, SCHOOL_CHARS));
     let region = fields.check("region", Region::parse(&input.region));
-    let city = fields.check("city", ShortText::parse(&input.city, 100));
+    let city = fields.check("city", ShortText::parse(&input.city, CITY_CHARS));
     let phone = fields.check("phone", Phone::parse(&input.phone));
     let snils = fields.check("snils", Snils::parse(&input.snils));
     if let (Some(birth), Some(grade)) = (birth_date, grade) {

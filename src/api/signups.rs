@@ -24,6 +24,9 @@ use crate::store::{self, signups::SignupListing};
 
 pub struct SignupsApi;
 
+/// The longest decision comment, in characters; the API document states the same.
+pub const COMMENT_CHARS: usize = 500;
+
 /// A sign-up as the family sees it.
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -152,7 +155,7 @@ impl SignupsApi {
         {
             None => Some(None),
             Some(text) => fields
-                .check("comment", ShortText::parse(text, 500))
+                .check("comment", ShortText::parse(text, COMMENT_CHARS))
                 .map(|t| Some(t.as_str().to_owned())),
         };
         fields.finish()?;
