@@ -85,6 +85,33 @@ async fn check_exchange<E: Endpoint<Output = Response>>(
     Ok(Response::from_parts(parts, Body::from_bytes(bytes)))
 }
 
+/// Checks a response of an app the harness did not start in-process (a `bilet serve`
+/// child process), and returns its status; a mismatch fails the test at once.
+pub async fn checked(method: &str, path: &str, response: reqwest::Response) -> u16 {
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (content_type, allow) = (header("content-type"), header("allow"));
+    let body = response.bytes().await.expect("the body is read");
+    let exchange = Exchange {
+        method,
+        path,
+        status,
+        content_type: content_type.as_deref(),
+        allow: allow.as_deref(),
+        body: &body,
+    };
+    if let Err(mismatch) = CONTRACT.check(&exchange) {
+        panic!("a response did not match mobile-contract/openapi.json:\n{mismatch}");
+    }
+    status
+}
+
 /// One request and the response it got, as the contract sees them.
 pub struct Exchange<'a> {
     /// Lower case, as in the document.
