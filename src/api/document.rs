@@ -549,6 +549,8 @@ fn shape_problems(
     }
     if matches!(method, "post" | "put" | "patch") || operation.get("requestBody").is_some() {
         add(413, "payload-too-large");
+        // The body could not be read (the connection broke mid-body).
+        add(400, "bad-request");
     }
     if method == "post" {
         add(409, "idempotency-in-flight");

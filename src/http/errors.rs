@@ -151,6 +151,16 @@ fn allowed_methods(path: &str) -> Option<String> {
         .map(|(_, methods)| methods.join(", "))
 }
 
+/// The route at `path` exists but has no such method: the router answers 405 without
+/// reading the body.
+pub fn lacks_method(path: &str, method: &poem::http::Method) -> bool {
+    allowed_methods(path).is_some_and(|methods| {
+        !methods
+            .split(", ")
+            .any(|allowed| allowed == method.as_str())
+    })
+}
+
 /// A 405 says which methods the resource has (RFC 9110 §15.5.6), in `Allow`.
 pub async fn allow_on_405<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let path = req.uri().path().to_owned();

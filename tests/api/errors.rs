@@ -35,6 +35,14 @@ async fn a_body_over_the_limit_is_a_413_problem() {
 }
 
 #[tokio::test]
+async fn a_method_the_route_lacks_is_a_405_even_with_a_body_over_the_limit() {
+    let app = spawn_app_with(|settings| settings.http.body_limit = 1024).await;
+    let response = app.post_raw("/health", vec![b'x'; 4096]).await;
+    assert_eq!(response.headers()["allow"], "GET");
+    assert_problem(response, 405, "method-not-allowed").await;
+}
+
+#[tokio::test]
 async fn a_chunked_body_without_length_over_the_limit_is_a_413_problem() {
     let app = spawn_app_with(|settings| settings.http.body_limit = 1024).await;
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
