@@ -5,8 +5,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use poem::endpoint::BoxEndpoint;
 use poem::listener::TcpAcceptor;
-use poem::{EndpointExt, Server};
+use poem::{EndpointExt, Response, Server};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -130,6 +131,11 @@ pub async fn connect(settings: Settings, role: ProcessRole) -> Result<AppState, 
     })
 }
 
+/// A layer put around everything the public listener serves, outside every edge layer,
+/// so it sees each response exactly as the client gets it.
+pub type OuterLayer =
+    Box<dyn FnOnce(BoxEndpoint<'static, Response>) -> BoxEndpoint<'static, Response> + Send>;
+
 /// The API (and, unless disabled, the workers) bound and ready to run.
 pub struct Application {
     state: AppState,
@@ -138,6 +144,7 @@ pub struct Application {
     /// The listener serving only `/metrics`, when the settings give it an address.
     metrics: Option<(TcpListener, SocketAddr)>,
     workers: bool,
+    outer: Option<OuterLayer>,
 }
 
 impl Application {
@@ -173,7 +180,15 @@ impl Application {
             addr,
             metrics,
             workers,
+            outer: None,
         })
+    }
+
+    /// Serves the public listener through `layer`, outermost. The integration tests use
+    /// it to check every response against the published contract.
+    pub fn with_outer_layer(mut self, layer: OuterLayer) -> Self {
+        self.outer = Some(layer);
+        self
     }
 
     /// The address actually bound (the real port when the settings asked for port 0).
@@ -199,7 +214,11 @@ impl Application {
             register_workers(&supervisor, &self.state);
         }
         let routes = api::routes(&self.state).data(self.state.clone());
-        let app = http::wrap(routes, &self.state);
+        let app = http::wrap(routes, &self.state).boxed();
+        let app = match self.outer {
+            Some(layer) => layer(app),
+            None => app,
+        };
         tracing::info!(
             addr = %self.addr,
             metrics_addr = ?self.metrics.as_ref().map(|(_, addr)| *addr),

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::ApiTag;
 use super::body::JsonBody;
 use super::notices::{FailedDeliveryView, failed_view};
-use super::problem::Problem;
+use super::problem::{FieldError, Problem};
 use super::security::{BearerAuth, ClientInfo, Role};
 use crate::domain::domain_events::{AccountNotice, DomainEvent};
 use crate::domain::ids::{AccountId, SnilsConflictId};
@@ -20,6 +20,23 @@ use crate::startup::AppState;
 use crate::store;
 use crate::store::audit::{self, AuditAction};
 use crate::store::snils_conflicts::ConflictRow;
+
+/// Rows per listing when the operator does not say, and at most.
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
+
+/// The `limit` of a listing, or the 422 naming it.
+fn page_limit(limit: Option<i64>) -> Result<i64, Problem> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Problem::validation(vec![FieldError::new(
+            "limit",
+            format!("must be from 1 to {MAX_LIMIT}"),
+        )]))
+    }
+}
 
 pub struct AdminApi;
 
@@ -39,6 +56,7 @@ pub enum ReplayResponse {
 
 /// Someone tried to save a SNILS another profile holds. The SNILS itself is never shown.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SnilsConflictView {
     pub id: Uuid,
     /// Who tried to save the SNILS.
@@ -127,7 +145,7 @@ impl AdminApi {
         limit: Query<Option<i64>>,
     ) -> Result<DeadLettersResponse, Problem> {
         auth.0.require(Role::Admin)?;
-        let limit = limit.0.unwrap_or(100).clamp(1, 1000);
+        let limit = page_limit(limit.0)?;
         let rows = store::deliveries::dead_letters(&state.db, limit).await?;
         Ok(DeadLettersResponse::Ok(Json(
             rows.into_iter().map(failed_view).collect(),
@@ -167,7 +185,7 @@ impl AdminApi {
         limit: Query<Option<i64>>,
     ) -> Result<SnilsConflictsResponse, Problem> {
         auth.0.require(Role::Admin)?;
-        let limit = limit.0.unwrap_or(100).clamp(1, 1000);
+        let limit = page_limit(limit.0)?;
         let rows = store::snils_conflicts::list(&state.db, limit).await?;
         Ok(SnilsConflictsResponse::Ok(Json(
             rows.into_iter().map(conflict_view).collect(),

@@ -44,6 +44,9 @@ const CODE_ATTEMPTS: i32 = 5;
 
 pub struct AuthApi;
 
+/// The longest device name, in characters; the API document states the same.
+pub const DEVICE_NAME_CHARS: usize = 100;
+
 /// Who registers from the app; staff accounts are created by an administrator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
 #[oai(rename_all = "snake_case")]
@@ -541,7 +544,10 @@ pub struct Device {
 }
 
 fn parse_device(fields: &mut Fields, device: &DeviceInfo) -> Option<Device> {
-    let name = fields.check("device.name", ShortText::parse(&device.name, 100))?;
+    let name = fields.check(
+        "device.name",
+        ShortText::parse(&device.name, DEVICE_NAME_CHARS),
+    )?;
     Some(Device {
         name: name.as_str().to_owned(),
         platform: device.platform,

@@ -13,10 +13,13 @@ use std::ops::Deref;
 
 use chrono::{DateTime, Datelike, NaiveDate};
 use poem::{FromRequest, Request, RequestBody, Result};
-use poem_openapi::impl_apirequest_for_payload;
+use poem_openapi::error::ContentTypeError;
 use poem_openapi::payload::{ParsePayload, Payload};
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions, impl_apirequest_for_payload,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -57,7 +60,7 @@ impl<T: Type + DeserializeOwned> ParsePayload for JsonBody<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> Result<Self> {
-        let bytes = Vec::<u8>::from_request(request, body).await?;
+        let bytes = <Vec<u8> as FromRequest>::from_request(request, body).await?;
         parse_as_documented::<T>(&bytes)
             .map(JsonBody)
             .map_err(Into::into)
@@ -65,6 +68,84 @@ impl<T: Type + DeserializeOwned> ParsePayload for JsonBody<T> {
 }
 
 impl_apirequest_for_payload!(JsonBody<T>, T: Type + DeserializeOwned);
+
+/// A JSON request body the client may leave out: no body and no `Content-Type` is `None`;
+/// a body is parsed as [`JsonBody`] parses it.
+#[derive(Debug, Clone)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: Type> Payload for OptionalJsonBody<T> {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn check_content_type(content_type: &str) -> bool {
+        JsonBody::<T>::check_content_type(content_type)
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Type + DeserializeOwned> ParsePayload for OptionalJsonBody<T> {
+    const IS_REQUIRED: bool = false;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> Result<Self> {
+        let bytes = <Vec<u8> as FromRequest>::from_request(request, body).await?;
+        parse_as_documented::<T>(&bytes)
+            .map(|value| OptionalJsonBody(Some(value)))
+            .map_err(Into::into)
+    }
+}
+
+impl<'a, T: Type + DeserializeOwned> ApiExtractor<'a> for OptionalJsonBody<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <Self as Payload>::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: <Self as Payload>::CONTENT_TYPE,
+                schema: <Self as Payload>::schema_ref(),
+            }],
+            required: false,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> Result<Self> {
+        match request.content_type() {
+            Some(content_type) if Self::check_content_type(content_type) => {
+                <Self as ParsePayload>::from_request(request, body).await
+            }
+            Some(content_type) => Err(ContentTypeError::NotSupported {
+                content_type: content_type.to_string(),
+            }
+            .into()),
+            None => {
+                let bytes = <Vec<u8> as FromRequest>::from_request(request, body).await?;
+                if bytes.is_empty() {
+                    Ok(OptionalJsonBody(None))
+                } else {
+                    Err(ContentTypeError::ExpectContentType.into())
+                }
+            }
+        }
+    }
+}
 
 /// The earliest and latest year of any date or time a request may carry; each field's
 /// own rule narrows it further (events within a few years, birth dates in the past).

@@ -77,6 +77,7 @@ pub struct GiveConsentRequest {
 
 /// A consent record.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ConsentView {
     pub id: Uuid,
     pub kind: String,

@@ -32,7 +32,7 @@ use crate::store;
 use crate::store::diagnostics::{AnswerRow, AttemptRow, ResultRow};
 
 /// Answers one batch may carry.
-const MAX_BATCH: usize = 200;
+pub const MAX_BATCH: usize = 200;
 
 pub struct DiagnosticsApi;
 
@@ -49,6 +49,7 @@ pub enum TestStatus {
 
 /// A test of the catalog.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TestSummary {
     /// Stable id, e.g. `klimov-ddo`.
     pub id: String,
@@ -120,6 +121,7 @@ pub struct OptionView {
 
 /// A question, without anything that would reveal how it is scored.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct QuestionView {
     pub id: String,
     #[oai(rename = "type")]
@@ -137,6 +139,7 @@ pub struct QuestionView {
 /// An answer's value: exactly one field, the one the question's `type` asks for.
 #[derive(Debug, Clone, Default, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AnswerValueBody {
     /// For `single`: the chosen option's id.
     pub option: Option<String>,
@@ -172,10 +175,11 @@ pub struct AnswerView {
 
 /// How far the student got.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PositionView {
     pub answered: u32,
     pub total: u32,
-    /// The first unanswered question in order; null when all are answered.
+    /// The first unanswered question in order; absent when all are answered.
     pub next_question_id: Option<String>,
 }
 
@@ -190,6 +194,7 @@ pub enum AttemptStatus {
 
 /// An attempt, everything needed to resume it.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AttemptView {
     pub id: Uuid,
     pub test_id: String,
@@ -244,6 +249,7 @@ pub enum BatchOutcome {
 
 /// What became of one answer of a batch.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BatchItemResult {
     pub question_id: String,
     pub seq: i64,
@@ -278,6 +284,7 @@ pub struct ScaleScoreView {
 
 /// A scored attempt.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ResultView {
     pub attempt_id: Uuid,
     pub student_id: Uuid,
@@ -300,12 +307,13 @@ pub struct ResultView {
 
 /// One test in a side-by-side view of a child's results.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TestResultsEntry {
     pub test_id: String,
     pub title: String,
     pub short_title: String,
     pub finished_count: i64,
-    /// The latest result; null when the test was never finished.
+    /// The latest result; absent when the test was never finished.
     pub latest: Option<ResultView>,
 }
 

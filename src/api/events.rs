@@ -25,8 +25,15 @@ use crate::store::events::{EventFields, EventFilter, EventRow, NewSchedule, Posi
 use crate::store::{self};
 
 /// Page size when the client does not ask for one, and the largest allowed.
-const DEFAULT_LIMIT: i64 = 20;
-const MAX_LIMIT: i64 = 100;
+/// An event's texts, in characters; the API document states the same bounds.
+pub const TITLE_CHARS: std::ops::RangeInclusive<usize> = 3..=200;
+pub const DESCRIPTION_CHARS: usize = 5000;
+pub const CITY_CHARS: usize = 100;
+pub const ADDRESS_CHARS: usize = 300;
+pub const REASON_CHARS: std::ops::RangeInclusive<usize> = 3..=500;
+
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
 
 pub struct EventsApi;
 
@@ -93,6 +100,7 @@ pub struct EventInput {
 
 /// An event.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EventView {
     pub id: Uuid,
     pub organization_id: Uuid,
@@ -123,6 +131,7 @@ pub struct EventView {
 
 /// One page of events, sorted by start.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EventPage {
     pub items: Vec<EventView>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -162,6 +171,7 @@ pub struct RescheduleRequest {
 
 /// One student on a roster: no documents, no contacts.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RosterEntry {
     pub signup_id: Uuid,
     pub given_name: Option<String>,
@@ -334,7 +344,8 @@ impl EventsApi {
         let mut fields = Fields::new();
         let reason = fields.check(
             "reason",
-            ShortText::parse(&body.reason, 500).and_then(min_len(3)),
+            ShortText::parse(&body.reason, *REASON_CHARS.end())
+                .and_then(min_len(*REASON_CHARS.start())),
         );
         fields.finish()?;
         let reason = reason.ok_or_else(Problem::internal)?;
@@ -644,10 +655,10 @@ fn parse_place(
         Region::parse(v).map(|r| r.code().to_owned())
     });
     let city = required("city", city, &|v| {
-        ShortText::parse(v, 100).map(|t| t.as_str().to_owned())
+        ShortText::parse(v, CITY_CHARS).map(|t| t.as_str().to_owned())
     });
     let address = required("address", address, &|v| {
-        ShortText::parse(v, 300).map(|t| t.as_str().to_owned())
+        ShortText::parse(v, ADDRESS_CHARS).map(|t| t.as_str().to_owned())
     });
     Some((Some(region?), Some(city?), Some(address?)))
 }
@@ -661,9 +672,12 @@ fn parse_event_fields(
     let mut fields = Fields::new();
     let title = fields.check(
         "title",
-        ShortText::parse(&input.title, 200).and_then(min_len(3)),
+        ShortText::parse(&input.title, *TITLE_CHARS.end()).and_then(min_len(*TITLE_CHARS.start())),
     );
-    let description = fields.check("description", ShortText::parse(&input.description, 5000));
+    let description = fields.check(
+        "description",
+        ShortText::parse(&input.description, DESCRIPTION_CHARS),
+    );
     let area = fields.check(
         "profession_area",
         ProfessionArea::parse(&input.profession_area),

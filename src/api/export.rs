@@ -28,6 +28,7 @@ pub struct ExportApi;
 
 /// The account itself.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AccountExport {
     pub account_id: Uuid,
     pub email: String,
@@ -43,6 +44,7 @@ pub struct AccountExport {
 
 /// A device session (one login on one device), live or ended.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SessionExport {
     pub id: Uuid,
     pub device_name: String,
@@ -72,6 +74,7 @@ pub struct ActionExport {
 
 /// A consent record, in full for the parent who gave it.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ConsentExport {
     pub id: Uuid,
     pub kind: String,
@@ -95,6 +98,7 @@ pub struct ConsentExport {
 
 /// A test result, as held.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ResultExport {
     pub attempt_id: Uuid,
     pub test_id: String,
@@ -117,6 +121,7 @@ pub struct AnswerExport {
 
 /// A test attempt, open, finished or abandoned, with its answers.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AttemptExport {
     pub id: Uuid,
     pub test_id: String,
@@ -132,6 +137,7 @@ pub struct AttemptExport {
 
 /// A sign-up for a practical event.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SignupExport {
     pub id: Uuid,
     pub event_id: Uuid,
@@ -147,6 +153,7 @@ pub struct SignupExport {
 
 /// An invitation a parent sent to a child's e-mail address.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct InvitationExport {
     pub id: Uuid,
     pub parent_account_id: Uuid,
@@ -159,6 +166,7 @@ pub struct InvitationExport {
 
 /// A code the child's app showed for a parent to type (the code itself is not kept).
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LinkCodeExport {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -167,6 +175,7 @@ pub struct LinkCodeExport {
 
 /// A single-use approval link sent to a parent without the app.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ApprovalLinkExport {
     pub id: Uuid,
     pub signup_id: Uuid,
@@ -176,6 +185,7 @@ pub struct ApprovalLinkExport {
 
 /// A device registered for push notifications.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DeviceExport {
     pub token: String,
     pub platform: String,
@@ -189,6 +199,7 @@ pub struct DeviceExport {
 
 /// Notification preferences.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PreferencesExport {
     pub language: String,
     pub time_zone: String,
@@ -200,6 +211,7 @@ pub struct PreferencesExport {
 
 /// One delivery of a notification: which channel, which device, what became of it.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DeliveryExport {
     pub channel: String,
     pub device_token: Option<String>,
@@ -211,6 +223,7 @@ pub struct DeliveryExport {
 
 /// A notification with its deliveries.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct NotificationExport {
     pub id: Uuid,
     pub kind: String,
@@ -225,6 +238,7 @@ pub struct NotificationExport {
 
 /// A stored first response to a retried request (kept 24 hours).
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IdempotencyKeyExport {
     pub key: String,
     pub operation: String,
@@ -236,6 +250,7 @@ pub struct IdempotencyKeyExport {
 
 /// A SNILS conflict the person is part of (the SNILS itself is kept only as a digest).
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SnilsConflictExport {
     pub id: Uuid,
     /// `claimant` (the person tried to save a SNILS another profile holds), `holder`, or
@@ -258,6 +273,7 @@ pub struct ErasureExport {
 
 /// A child's data, in a parent's export.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ChildExport {
     pub account_id: Uuid,
     pub profile: Option<StudentProfileView>,
@@ -269,6 +285,7 @@ pub struct ChildExport {
 
 /// All personal data held about the caller.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ExportDocument {
     pub generated_at: DateTime<Utc>,
     pub account: AccountExport,

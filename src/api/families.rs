@@ -68,6 +68,7 @@ pub struct InviteRequest {
 
 /// A linked child or parent as the other side sees them.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FamilyMember {
     pub account_id: Uuid,
     pub given_name: Option<String>,
@@ -79,6 +80,7 @@ pub struct FamilyMember {
 
 /// An open invitation, as the child sees it.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Invitation {
     pub id: Uuid,
     pub parent_account_id: Uuid,
@@ -112,6 +114,7 @@ pub enum LinkRequestStatus {
 /// A request by an adult to join a child's family, which a parent already linked to the
 /// child confirms or declines.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LinkRequestView {
     pub id: Uuid,
     pub child_account_id: Uuid,

@@ -9,6 +9,7 @@ pub mod consents;
 pub mod cursor;
 pub mod devices;
 pub mod diagnostics;
+pub mod document;
 pub mod events;
 pub mod export;
 pub mod families;
@@ -84,11 +85,10 @@ pub fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
     .description(include_str!("description.md"))
 }
 
-/// The OpenAPI document as committed in `mobile-contract/openapi.json`.
+/// The OpenAPI document as committed in `mobile-contract/openapi.json`: poem-openapi's,
+/// completed by [`document::complete`].
 pub fn contract() -> String {
-    let mut spec = service().spec();
-    spec.push('\n');
-    spec
+    document::complete(&service().spec())
 }
 
 /// Every route the public listener answers, without the edge middleware. `/metrics` is
@@ -96,9 +96,22 @@ pub fn contract() -> String {
 /// ([`metrics_routes`]), never on the public one.
 pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let service = service();
-    let docs = crate::http::headers::docs(service.swagger_ui_html());
+    let contract = contract();
+    // Swagger UI embeds the document it shows; it shows the published one.
+    let docs = crate::http::headers::docs(
+        service
+            .swagger_ui_html()
+            .replace(&service.spec(), contract.trim_end()),
+    );
     let route = Route::new()
-        .at("/openapi.json", service.spec_endpoint())
+        .at(
+            "/openapi.json",
+            get(poem::endpoint::make_sync(move |_| {
+                contract
+                    .clone()
+                    .with_content_type("application/json; charset=utf-8")
+            })),
+        )
         .nest("/docs", docs)
         .at(
             "/a/:token",

@@ -22,6 +22,9 @@ use crate::store::{self, deliveries::FailedDelivery};
 
 pub struct NoticesApi;
 
+/// The longest notice, in characters; the API document states the same.
+pub const TEXT_CHARS: usize = 1000;
+
 #[derive(Debug, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeInput {
@@ -53,6 +56,7 @@ pub struct ChannelCounts {
 
 /// A delivery that did not go through; ids and reasons only.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FailedDeliveryView {
     pub delivery_id: Uuid,
     pub notification_id: Uuid,
@@ -104,7 +108,7 @@ impl NoticesApi {
         let caller = auth.0;
         caller.require(Role::Organizer)?;
         let mut fields = Fields::new();
-        let text = fields.check("text", ShortText::parse(&body.text, 1000));
+        let text = fields.check("text", ShortText::parse(&body.text, TEXT_CHARS));
         fields.finish()?;
         let text = text.ok_or_else(Problem::internal)?;
         let event = store::events::find(&state.db, EventId(event_id.0))

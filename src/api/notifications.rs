@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::ApiTag;
 use super::auth::NoContentResponse;
 use super::body::JsonBody;
+use super::document::LANGUAGES;
 use super::fields::Fields;
 use super::problem::Problem;
 use super::security::BearerAuth;
@@ -26,6 +27,10 @@ use crate::startup::AppState;
 use crate::store::{self, notifications::PreferencesRow};
 
 pub struct NotificationsApi;
+
+/// Notices per inbox page when the app does not say, and at most.
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
 
 /// One notice.
 #[derive(Debug, Object)]
@@ -44,6 +49,7 @@ pub struct NotificationView {
 
 /// A page of the inbox.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Inbox {
     pub items: Vec<NotificationView>,
     pub unread_count: i64,
@@ -64,6 +70,7 @@ pub enum ChannelGroup {
 /// Notification preferences.
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Preferences {
     /// `ru` or `en`.
     pub language: String,
@@ -110,9 +117,9 @@ impl NotificationsApi {
     ) -> Result<InboxResponse, Problem> {
         let caller = auth.0;
         let mut fields = Fields::new();
-        let limit = limit.0.unwrap_or(20);
-        if !(1..=100).contains(&limit) {
-            fields.reject("limit", "must be from 1 to 100");
+        let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            fields.reject("limit", format!("must be from 1 to {MAX_LIMIT}"));
         }
         let before = match cursor.0.as_deref() {
             None => None,
@@ -229,8 +236,11 @@ impl NotificationsApi {
         body: JsonBody<Preferences>,
     ) -> Result<PreferencesResponse, Problem> {
         let mut fields = Fields::new();
-        if !matches!(body.language.as_str(), "ru" | "en") {
-            fields.reject("language", "must be ru or en");
+        if !LANGUAGES.contains(&body.language.as_str()) {
+            fields.reject(
+                "language",
+                format!("must be one of {}", LANGUAGES.join(", ")),
+            );
         }
         let zone = fields.check("time_zone", parse_time_zone(&body.time_zone));
         let quiet_from = body

@@ -34,9 +34,10 @@ pub struct ProblemDocument {
     pub status: u16,
     /// What went wrong this time, for a person to read.
     pub detail: String,
-    /// For validation problems: one entry per rejected field.
+    /// Present only in validation problems (`urn:bilet:problem:validation`): one entry
+    /// per rejected field. Every other problem leaves it out.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(skip_serializing_if_is_empty, default, validator(min_items = 1))]
     pub errors: Vec<FieldError>,
 }
 

@@ -32,6 +32,11 @@ use crate::store::audit::{self, AuditAction};
 
 pub struct ProfilesApi;
 
+/// A profile's texts, in characters; the API document states the same bounds.
+pub const SCHOOL_CHARS: usize = 200;
+pub const CITY_CHARS: usize = 100;
+pub const HEALTH_DETAILS_CHARS: usize = 1000;
+
 /// An accessibility need (ОВЗ).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
 #[oai(rename_all = "snake_case")]
@@ -112,6 +117,7 @@ pub struct ParentProfileInput {
 
 /// ОВЗ status and needs as stored.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct HealthView {
     pub disability: bool,
     pub needs: Vec<String>,
@@ -120,6 +126,7 @@ pub struct HealthView {
 
 /// A student's profile. `snils` and `document` are masked except for a linked parent.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StudentProfileView {
     pub account_id: Uuid,
     pub surname: Option<String>,
@@ -143,6 +150,7 @@ pub struct StudentProfileView {
 
 /// A parent's profile; `snils` is masked except in the parent's own export.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ParentProfileView {
     pub account_id: Uuid,
     pub surname: String,
@@ -150,7 +158,7 @@ pub struct ParentProfileView {
     pub patronymic: Option<String>,
     pub birth_date: NaiveDate,
     pub phone: String,
-    /// `null` when an administrator gave this SNILS to the person it belongs to: enter
+    /// Absent when an administrator gave this SNILS to the person it belongs to: enter
     /// your own again.
     pub snils: Option<String>,
 }
@@ -164,6 +172,7 @@ pub struct OrganizationView {
 
 /// The caller's account and own profile.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Me {
     pub account_id: Uuid,
     pub email: String,
@@ -568,7 +577,10 @@ fn parse_health(fields: &mut Fields, prefix: &str, input: &HealthInput) -> Optio
     {
         None => Some(None),
         Some(text) => fields
-            .check(&field("details"), ShortText::parse(text, 1000))
+            .check(
+                &field("details"),
+                ShortText::parse(text, HEALTH_DETAILS_CHARS),
+            )
             .map(|t| Some(t.as_str().to_owned())),
     }?;
     if !input.disability && !input.needs.is_empty() {
@@ -595,9 +607,9 @@ fn parse_student(input: &StudentProfileInput, today: NaiveDate) -> Result<Studen
     let patronymic = parse_optional_name(&mut fields, "patronymic", &input.patronymic);
     let birth_date = parse_date(&mut fields, "birth_date", &input.birth_date);
     let grade = fields.check("grade", Grade::parse(input.grade));
-    let school = fields.check("school", ShortText::parse(&input.school, 200));
+    let school = fields.check("school", ShortText::parse(&input.school, SCHOOL_CHARS));
     let region = fields.check("region", Region::parse(&input.region));
-    let city = fields.check("city", ShortText::parse(&input.city, 100));
+    let city = fields.check("city", ShortText::parse(&input.city, CITY_CHARS));
     let phone = fields.check("phone", Phone::parse(&input.phone));
     let snils = fields.check("snils", Snils::parse(&input.snils));
     if let (Some(birth), Some(grade)) = (birth_date, grade) {

@@ -29,6 +29,7 @@ pub struct RecommendationsApi;
 
 /// An event recommended to the student.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RecommendationView {
     pub event_id: Uuid,
     pub title: String,

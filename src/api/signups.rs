@@ -11,7 +11,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::ApiTag;
-use super::body::JsonBody;
+use super::body::{JsonBody, OptionalJsonBody};
 use super::events::participation_problem;
 use super::fields::Fields;
 use super::problem::Problem;
@@ -24,8 +24,12 @@ use crate::store::{self, signups::SignupListing};
 
 pub struct SignupsApi;
 
+/// The longest decision comment, in characters; the API document states the same.
+pub const COMMENT_CHARS: usize = 500;
+
 /// A sign-up as the family sees it.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SignupView {
     pub id: Uuid,
     pub event_id: Uuid,
@@ -58,6 +62,11 @@ pub enum DecisionKind {
     Approve,
     Decline,
 }
+
+/// Signing up takes nothing but the event: send `{}`, or no body at all.
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpRequest {}
 
 #[derive(Debug, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +114,7 @@ impl SignupsApi {
         auth: BearerAuth,
         event_id: Path<Uuid>,
         #[oai(name = "Idempotency-Key")] _idempotency_key: Header<Option<String>>,
+        _body: OptionalJsonBody<SignUpRequest>,
     ) -> Result<CreatedSignupResponse, Problem> {
         let caller = auth.0;
         caller.require(Role::Student)?;
@@ -145,7 +155,7 @@ impl SignupsApi {
         {
             None => Some(None),
             Some(text) => fields
-                .check("comment", ShortText::parse(text, 500))
+                .check("comment", ShortText::parse(text, COMMENT_CHARS))
                 .map(|t| Some(t.as_str().to_owned())),
         };
         fields.finish()?;

@@ -396,17 +396,27 @@ fn is_replay(stored: &AnswerRow, seq: i32, value: &AnswerValue) -> bool {
     stored.seq == seq && stored_value(stored).as_ref() == Some(value)
 }
 
+/// The sequence numbers an answer may carry (stored as a 32-bit integer); the API
+/// document states the same bounds.
+pub const SEQ_RANGE: std::ops::RangeInclusive<i64> = 1..=2_147_483_647;
+
 /// Checks an answer's sequence number and value; every refused field at once.
 fn check(def: &TestDefinition, answer: &Submitted) -> Result<(i32, AnswerValue), AttemptError> {
     let question = def
         .question(&answer.question_id)
         .ok_or(AttemptError::UnknownQuestion)?;
     let mut refused = Vec::new();
-    let seq = i32::try_from(answer.seq).ok().filter(|s| *s > 0);
+    let seq = Some(answer.seq)
+        .filter(|s| SEQ_RANGE.contains(s))
+        .and_then(|s| i32::try_from(s).ok());
     if seq.is_none() {
         refused.push((
             "seq".to_owned(),
-            "must be a whole number from 1 to 2147483647".to_owned(),
+            format!(
+                "must be a whole number from {} to {}",
+                SEQ_RANGE.start(),
+                SEQ_RANGE.end()
+            ),
         ));
     }
     let value = match answers::check_value(question, &answer.value) {

@@ -19,6 +19,12 @@ pub enum PushPlatform {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceToken(String);
 
+/// What every token of every platform looks like, as the API document states it: the
+/// union of the three shapes [`DeviceToken::parse`] takes (each platform's is narrower).
+pub const TOKEN_PATTERN: &str = "^[A-Za-z0-9_:-]{32,4096}$";
+/// The shortest and longest token of any platform.
+pub const TOKEN_LENGTH: std::ops::RangeInclusive<usize> = 32..=4096;
+
 impl DeviceToken {
     /// `simulated`: the platform's channel is served by its local simulator, which also
     /// takes the test tokens its fault injection keys on (`unregistered-…`, `slow-…`):
@@ -79,6 +85,23 @@ mod tests {
 
     fn fcm() -> String {
         format!("cXyZ12_-{}:APA91b{}", "q".repeat(14), "Zx9_-".repeat(28))
+    }
+
+    #[test]
+    fn every_platform_shape_lies_within_the_documented_pattern() {
+        let within = |token: &str| {
+            TOKEN_LENGTH.contains(&token.len()) && token.bytes().all(is_base64url_or_colon)
+        };
+        for (token, platform) in [
+            ("a".repeat(0) + &"0f".repeat(32), PushPlatform::Apns),
+            (fcm(), PushPlatform::Fcm),
+            ("x".repeat(32), PushPlatform::Rustore),
+        ] {
+            assert!(DeviceToken::parse(&token, platform, false).is_ok());
+            assert!(within(&token), "{token}");
+        }
+        assert!(DeviceToken::parse(&"0f".repeat(2049), PushPlatform::Apns, false).is_err());
+        assert!(DeviceToken::parse(&"x".repeat(31), PushPlatform::Rustore, false).is_err());
     }
 
     #[test]

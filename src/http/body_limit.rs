@@ -9,6 +9,10 @@ use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
 use crate::api::problem::Problem;
 
 pub async fn enforce<E: Endpoint>(next: E, mut req: Request, limit: usize) -> Result<Response> {
+    if super::errors::lacks_method(req.uri().path(), req.method()) {
+        // A method the route lacks is a 405 whatever the body; nothing reads it.
+        return next.call(req).await.map(IntoResponse::into_response);
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

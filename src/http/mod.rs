@@ -14,8 +14,8 @@ use poem::{Endpoint, EndpointExt, Response, middleware::CatchPanic};
 use crate::startup::AppState;
 
 /// Wraps the routes with the edge middleware, outermost first: observe (request id,
-/// log, metrics), security headers, panic catcher, error → problem+json, body limit,
-/// idempotency keys.
+/// log, metrics), security headers, panic catcher, `Allow` on 405, error → problem+json,
+/// body limit, idempotency keys.
 pub fn wrap<E: Endpoint + 'static>(
     routes: E,
     state: &AppState,
@@ -27,6 +27,7 @@ pub fn wrap<E: Endpoint + 'static>(
         .around(move |ep, req| idempotency::apply(ep, req, idempotency_state.clone()))
         .around(move |ep, req| body_limit::enforce(ep, req, body_limit))
         .catch_all_error(errors::into_problem_response)
+        .around(errors::allow_on_405)
         .with(CatchPanic::new().with_handler(errors::panic_response))
         .around(headers::secure)
         .around(move |ep, req| observe::observe(ep, req, metrics.clone()))

@@ -15,14 +15,31 @@ async fn an_unknown_route_is_a_404_problem() {
 async fn a_wrong_method_is_a_405_problem() {
     let app = spawn_app().await;
     let response = app.client.delete(app.url("/health")).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "GET");
+    assert_problem(response, 405, "method-not-allowed").await;
+    let response = app
+        .client
+        .patch(app.url("/v1/me/children"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "GET, POST");
     assert_problem(response, 405, "method-not-allowed").await;
 }
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_a_413_problem() {
     let app = spawn_app_with(|settings| settings.http.body_limit = 1024).await;
-    let response = app.post_raw("/health", vec![b'x'; 4096]).await;
+    let response = app.post_raw("/v1/auth/register", vec![b'x'; 4096]).await;
     assert_problem(response, 413, "payload-too-large").await;
+}
+
+#[tokio::test]
+async fn a_method_the_route_lacks_is_a_405_even_with_a_body_over_the_limit() {
+    let app = spawn_app_with(|settings| settings.http.body_limit = 1024).await;
+    let response = app.post_raw("/health", vec![b'x'; 4096]).await;
+    assert_eq!(response.headers()["allow"], "GET");
+    assert_problem(response, 405, "method-not-allowed").await;
 }
 
 #[tokio::test]
@@ -31,7 +48,7 @@ async fn a_chunked_body_without_length_over_the_limit_is_a_413_problem() {
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         (0..8).map(|_| Ok(vec![b'x'; 512])).collect();
     let body = reqwest::Body::wrap_stream(stream::iter(chunks));
-    let response = app.post_raw("/health", body).await;
+    let response = app.post_raw("/v1/auth/register", body).await;
     assert_problem(response, 413, "payload-too-large").await;
 }
 

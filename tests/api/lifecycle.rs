@@ -5,6 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::helpers::contract::checked;
 use crate::helpers::{TcpProxy, bilet_binary, eventually, spawn_app, test_settings};
 
 /// Runs `bilet` with a clean `BILET_*` environment (but for fresh keys, so no
@@ -223,7 +224,8 @@ async fn sigterm_lets_a_slow_in_flight_request_complete() {
     ]);
     let url = format!("http://{}/ready", served.addr);
     let client = reqwest::Client::new();
-    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    let ready = client.get(&url).send().await.unwrap();
+    assert_eq!(checked("get", "/ready", ready).await, 200);
 
     // Redis now answers slowly, so /ready stays in flight for over a second.
     proxy.set_delay(Duration::from_millis(1200));
@@ -253,7 +255,7 @@ async fn sigterm_lets_a_slow_in_flight_request_complete() {
         .await
         .unwrap()
         .expect("the in-flight request completes");
-    assert_eq!(response.status(), 200);
+    assert_eq!(checked("get", "/ready", response).await, 200);
     let status = tokio::task::spawn_blocking(move || served.child.wait())
         .await
         .unwrap()

@@ -2,6 +2,7 @@
 //! (migrated, dropped afterwards) and its own Redis key prefix, so tests run in parallel
 //! without seeing each other's data.
 
+pub mod contract;
 mod events;
 mod hub;
 mod logs;
@@ -48,6 +49,8 @@ pub struct TestApp {
     shutdown: CancellationToken,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     cleanup: Cleanup,
+    /// Responses that did not match the published contract; the test fails with them.
+    mismatches: contract::Mismatches,
 }
 
 impl TestApp {
@@ -82,6 +85,19 @@ impl Drop for TestApp {
             server.abort();
         }
         self.cleanup.run();
+        let mismatches = self.mismatches.take();
+        if !mismatches.is_empty() {
+            let report = format!(
+                "{} response(s) did not match mobile-contract/openapi.json:\n{}",
+                mismatches.len(),
+                mismatches.join("\n")
+            );
+            if std::thread::panicking() {
+                eprintln!("{report}");
+            } else {
+                panic!("{report}");
+            }
+        }
     }
 }
 
@@ -175,9 +191,11 @@ pub async fn spawn_api_only(configure: impl FnOnce(&mut Settings)) -> TestApp {
 
 async fn spawn(settings: Settings, cleanup: Cleanup, workers: bool) -> TestApp {
     init_once().await;
+    let mismatches = contract::Mismatches::default();
     let app = Application::build(settings.clone(), workers)
         .await
-        .expect("the app starts");
+        .expect("the app starts")
+        .with_outer_layer(mismatches.layer());
     let addr = app.addr();
     let metrics_addr = app.metrics_addr();
     let db = app.state().db.clone();
@@ -197,6 +215,7 @@ async fn spawn(settings: Settings, cleanup: Cleanup, workers: bool) -> TestApp {
         shutdown,
         server: Some(server),
         cleanup,
+        mismatches,
     }
 }
 
