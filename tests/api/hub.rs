@@ -589,7 +589,13 @@ pub(crate) async fn flush_prefix(app: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_aborted_mid_batch_loses_nothing_and_sends_nothing_twice() {
-    let app = spawn_app_with(|s| s.hub.concurrency = 4).await;
+    // Small reads: the app's own APNs sender, busy with slow sends, leaves jobs for the
+    // second sender below, whatever the machine's load.
+    let app = spawn_app_with(|s| {
+        s.hub.concurrency = 4;
+        s.hub.batch = 2;
+    })
+    .await;
     // The app's own workers run too; stop its APNs sender by aborting a second, manual one
     // is not enough: run the experiment against a separate hub whose sender we abort.
     let organizer = app.organizer().await;
