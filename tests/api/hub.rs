@@ -1097,26 +1097,8 @@ async fn the_demo_counts_every_notice_it_caused_not_only_the_cancellation() {
 async fn the_demo_binary_works_apart_from_a_service_and_refuses_a_second_demo() {
     let app = crate::helpers::spawn_api_only(|_| {}).await;
     let (simulators, dir, config) = crate::helpers::outside_simulators().await;
-    let keys = &app.settings.keys;
     let demo = || {
-        std::process::Command::new(crate::helpers::bilet_binary())
-            .args(["demo", "--exit"])
-            .env("BILET_DATABASE_URL", app.settings.database.url.expose())
-            .env("BILET_REDIS_PREFIX", &app.settings.redis.prefix)
-            .env(
-                "BILET_KEYS_DATA",
-                keys.data_keys.as_ref().unwrap().to_setting(),
-            )
-            .env(
-                "BILET_KEYS_INDEX",
-                keys.index_key.as_ref().unwrap().to_setting(),
-            )
-            .env(
-                "BILET_KEYS_TOKEN",
-                keys.token_keys.as_ref().unwrap().to_setting(),
-            )
-            .env("BILET_PUSH_CONFIG", &config)
-            .env("BILET_LOG_FILTER", "error")
+        crate::helpers::bilet_command(&app, &config, &["demo", "--exit"])
             .output()
             .unwrap()
     };
@@ -1159,24 +1141,9 @@ async fn the_demo_binary_works_apart_from_a_service_and_refuses_a_second_demo() 
     assert!(stdout.contains(&prefix), "{stdout}");
 
     // While a process works on the demo's database and prefix, another demo refuses.
-    let mut worker = std::process::Command::new(crate::helpers::bilet_binary())
-        .arg("work")
+    let mut worker = crate::helpers::bilet_command(&app, &config, &["work"])
         .env("BILET_DATABASE_URL", demo_settings.database.url.expose())
         .env("BILET_REDIS_PREFIX", &prefix)
-        .env(
-            "BILET_KEYS_DATA",
-            keys.data_keys.as_ref().unwrap().to_setting(),
-        )
-        .env(
-            "BILET_KEYS_INDEX",
-            keys.index_key.as_ref().unwrap().to_setting(),
-        )
-        .env(
-            "BILET_KEYS_TOKEN",
-            keys.token_keys.as_ref().unwrap().to_setting(),
-        )
-        .env("BILET_PUSH_CONFIG", &config)
-        .env("BILET_LOG_FILTER", "error")
         .spawn()
         .unwrap();
     let mut demo_redis = app.settings.redis.clone();

@@ -19,23 +19,7 @@ mod seed;
 async fn a_fan_out_seen_again_returns_at_once_and_waits_on_no_lock_a_sender_holds() {
     // No workers: this test plays the fan-out and a sender itself.
     let app = spawn_api_only(|_| {}).await;
-    let organizer = app.organizer().await;
-    let event = app
-        .publish_event(&organizer, &event_input(Span::days(5), 5))
-        .await;
-    for _ in 0..3 {
-        let family = app.family().await;
-        let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
-        app.register_device(&family.parent, &token, "ios").await;
-        app.sign_up(&family.child.access, event, 201).await;
-    }
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT event_id FROM outbox WHERE kind = 'signup_requested' ORDER BY id",
-    )
-    .fetch_all(&app.db)
-    .await
-    .unwrap();
-    assert_eq!(ids.len(), 3);
+    let ids = three_approval_requests(&app).await;
     let hub = app.state.hub();
     let first = bilet::notify::fanout::fan_out(&hub, ids[0]).await.unwrap();
     assert!(first.deliveries > 0);
@@ -93,15 +77,7 @@ async fn each_outcome_is_recorded_when_its_provider_answers_not_when_the_round_e
     crate::helpers::eventually(
         Duration::from_secs(3),
         "the answered push to be recorded while the slow one is still out",
-        || async {
-            let status: String =
-                sqlx::query_scalar("SELECT status FROM deliveries WHERE device_token = $1")
-                    .bind(&fast_token)
-                    .fetch_one(&app.db)
-                    .await
-                    .ok()?;
-            (status == "delivered").then_some(())
-        },
+        || async { (status_of(&app, &fast_token).await? == "delivered").then_some(()) },
     )
     .await;
     assert!(started.elapsed() < Duration::from_secs(3));
@@ -453,15 +429,7 @@ async fn outcomes_that_cannot_be_written_while_the_database_is_away_are_written_
     crate::helpers::eventually(
         Duration::from_secs(10),
         "the push to be in flight",
-        || async {
-            let status: String =
-                sqlx::query_scalar("SELECT status FROM deliveries WHERE device_token = $1")
-                    .bind(&token)
-                    .fetch_one(&app.db)
-                    .await
-                    .ok()?;
-            (status == "sending").then_some(())
-        },
+        || async { (status_of(&app, &token).await? == "sending").then_some(()) },
     )
     .await;
     let mut admin = crate::helpers::maintenance_connection().await;
@@ -485,15 +453,7 @@ async fn outcomes_that_cannot_be_written_while_the_database_is_away_are_written_
     crate::helpers::eventually(
         Duration::from_secs(20),
         "the outcome to be recorded once the database is back",
-        || async {
-            let status: String =
-                sqlx::query_scalar("SELECT status FROM deliveries WHERE device_token = $1")
-                    .bind(&token)
-                    .fetch_one(&app.db)
-                    .await
-                    .ok()?;
-            (status == "delivered").then_some(())
-        },
+        || async { (status_of(&app, &token).await? == "delivered").then_some(()) },
     )
     .await;
     assert!(
@@ -512,21 +472,8 @@ async fn outcomes_that_cannot_be_written_while_the_database_is_away_are_written_
 async fn a_recovery_pass_queues_each_lost_job_once_however_many_batches_it_takes() {
     // No workers: the test fans out and recovers by hand.
     let app = spawn_api_only(|_| {}).await;
-    let organizer = app.organizer().await;
-    let event = app
-        .publish_event(&organizer, &event_input(Span::days(5), 5))
-        .await;
-    for _ in 0..3 {
-        let family = app.family().await;
-        let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
-        app.register_device(&family.parent, &token, "ios").await;
-        app.sign_up(&family.child.access, event, 201).await;
-    }
+    let ids = three_approval_requests(&app).await;
     let hub = app.state.hub();
-    let ids: Vec<Uuid> = sqlx::query_scalar("SELECT event_id FROM outbox ORDER BY id")
-        .fetch_all(&app.db)
-        .await
-        .unwrap();
     for id in ids {
         bilet::notify::fanout::fan_out(&hub, id).await.unwrap();
     }
@@ -565,4 +512,36 @@ async fn a_recovery_pass_queues_each_lost_job_once_however_many_batches_it_takes
         "each delivery queued once in the pass"
     );
     assert_eq!(taken.len(), due as usize);
+}
+
+/// The ledger status of the delivery to a device.
+async fn status_of(app: &crate::helpers::TestApp, token: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT status FROM deliveries WHERE device_token = $1")
+        .bind(token)
+        .fetch_one(&app.db)
+        .await
+        .ok()
+}
+
+/// Three families signed up for one event, each parent with an iPhone: the outbox ids of
+/// the three approval requests, not yet fanned out (the app runs no workers).
+async fn three_approval_requests(app: &crate::helpers::TestApp) -> Vec<Uuid> {
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    for _ in 0..3 {
+        let family = app.family().await;
+        let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        app.register_device(&family.parent, &token, "ios").await;
+        app.sign_up(&family.child.access, event, 201).await;
+    }
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT event_id FROM outbox WHERE kind = 'signup_requested' ORDER BY id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(ids.len(), 3);
+    ids
 }

@@ -208,9 +208,25 @@ pub fn bilet_work(
     config: &std::path::Path,
     settings: &[(&str, &str)],
 ) -> std::process::Child {
+    bilet_command(app, config, &["work"])
+        .envs(settings.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// `bilet ARGS` on the app's database, Redis prefix and keys, with the channels of
+/// `config` and only errors logged; further settings and the output are the caller's.
+pub fn bilet_command(
+    app: &TestApp,
+    config: &std::path::Path,
+    args: &[&str],
+) -> std::process::Command {
     let keys = &app.settings.keys;
-    std::process::Command::new(super::bilet_binary())
-        .arg("work")
+    let mut command = std::process::Command::new(super::bilet_binary());
+    command
+        .args(args)
         .env("BILET_DATABASE_URL", app.settings.database.url.expose())
         .env("BILET_REDIS_PREFIX", &app.settings.redis.prefix)
         .env(
@@ -226,10 +242,6 @@ pub fn bilet_work(
             keys.token_keys.as_ref().unwrap().to_setting(),
         )
         .env("BILET_PUSH_CONFIG", config)
-        .env("BILET_LOG_FILTER", "error")
-        .envs(settings.iter().copied())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
+        .env("BILET_LOG_FILTER", "error");
+    command
 }
