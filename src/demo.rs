@@ -15,7 +15,6 @@ use crate::domain::documents::DocumentKind;
 use crate::domain::ids::{AccountId, ConsentId, EventId, SignupId};
 use crate::domain::roles::Role;
 use crate::domain::snils::Snils;
-use crate::notify::providers::ChannelKind;
 use crate::participation::{self, Decision, organizer};
 use crate::privacy::vault::{ParentProfile, StudentProfile, fields};
 use crate::settings::{DatabaseSettings, Secret};
@@ -430,8 +429,16 @@ pub async fn watch(
     }
 }
 
+/// Where to look at what the simulators received (none in a build without them).
+#[cfg(not(feature = "simulators"))]
+pub fn inspection(_state: &AppState) -> Vec<String> {
+    Vec::new()
+}
+
 /// Where to look at what the simulators received.
+#[cfg(feature = "simulators")]
 pub fn inspection(state: &AppState) -> Vec<String> {
+    use crate::notify::providers::ChannelKind;
     let Some(simulators) = state.channels.simulators() else {
         return Vec::new();
     };

@@ -17,6 +17,7 @@ pub mod privacy;
 pub mod queue;
 pub mod security;
 pub mod settings;
+#[cfg(feature = "simulators")]
 pub mod simulators;
 pub mod startup;
 pub mod store;

@@ -47,6 +47,7 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    #[cfg(feature = "simulators")]
     /// Run the local simulators of APNs, FCM, RuStore, the SMS gateway and SMTP on the
     /// ports in the channel settings, until interrupted.
     Simulate,
@@ -145,6 +146,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Admin { command } => run_admin(command, settings).await,
         Command::Demo { exit } => run_demo(settings, exit).await,
+        #[cfg(feature = "simulators")]
         Command::Simulate => {
             let config = bilet::notify::providers::PushConfig::load(&settings.push_config)?;
             bilet::simulators::run_all(&config, shutdown_on_signal(), |line| println!("{line}"))

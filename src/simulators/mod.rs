@@ -31,43 +31,7 @@ use credentials::{CredentialsError, SimCredentials};
 use faults::Faults;
 use inbox::Inbox;
 
-/// Where each simulator listens (port 0: any free port).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binds {
-    pub host: IpAddr,
-    pub apns: u16,
-    pub fcm: u16,
-    pub rustore: u16,
-    pub sms: u16,
-    pub smtp: u16,
-    /// The SMTP simulator's inspection API (HTTP).
-    pub smtp_inspect: u16,
-}
-
-impl Binds {
-    /// Every simulator on a free port of 127.0.0.1 (in-process simulators, tests).
-    pub fn ephemeral() -> Self {
-        Self {
-            host: IpAddr::from([127, 0, 0, 1]),
-            apns: 0,
-            fcm: 0,
-            rustore: 0,
-            sms: 0,
-            smtp: 0,
-            smtp_inspect: 0,
-        }
-    }
-
-    fn port(&self, kind: ChannelKind) -> u16 {
-        match kind {
-            ChannelKind::Apns => self.apns,
-            ChannelKind::Fcm => self.fcm,
-            ChannelKind::Rustore => self.rustore,
-            ChannelKind::Sms => self.sms,
-            ChannelKind::Email => self.smtp,
-        }
-    }
-}
+pub use crate::notify::providers::config::Binds;
 
 /// Which credentials the simulators accept.
 #[derive(Debug, Clone)]

@@ -14,9 +14,8 @@ use super::apns::{self, ApnsConfig};
 use super::email::SmtpTls;
 use super::fcm::{self, ServiceAccount};
 use super::jwt::{Es256Key, Rs256Key};
-use super::{rustore, sms};
+use super::{ChannelKind, rustore, sms};
 use crate::settings::{Secret, parse_duration};
-use crate::simulators::Binds;
 
 pub use crate::settings::DEFAULT_PUSH_CONFIG as DEFAULT_PATH;
 
@@ -537,6 +536,44 @@ impl Validator<'_> {
             timeout: self.duration("email.timeout", raw.timeout, DEFAULT_TIMEOUT),
             pool_size: raw.pool_size.unwrap_or(64).clamp(1, 256),
             relay,
+        }
+    }
+}
+
+/// Where each simulator listens (port 0: any free port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binds {
+    pub host: IpAddr,
+    pub apns: u16,
+    pub fcm: u16,
+    pub rustore: u16,
+    pub sms: u16,
+    pub smtp: u16,
+    /// The SMTP simulator's inspection API (HTTP).
+    pub smtp_inspect: u16,
+}
+
+impl Binds {
+    /// Every simulator on a free port of 127.0.0.1 (in-process simulators, tests).
+    pub fn ephemeral() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            apns: 0,
+            fcm: 0,
+            rustore: 0,
+            sms: 0,
+            smtp: 0,
+            smtp_inspect: 0,
+        }
+    }
+
+    pub fn port(&self, kind: ChannelKind) -> u16 {
+        match kind {
+            ChannelKind::Apns => self.apns,
+            ChannelKind::Fcm => self.fcm,
+            ChannelKind::Rustore => self.rustore,
+            ChannelKind::Sms => self.sms,
+            ChannelKind::Email => self.smtp,
         }
     }
 }

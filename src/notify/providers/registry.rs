@@ -7,16 +7,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::apns::ApnsClient;
-use super::config::{ApnsCredentials, PushConfig};
-use super::email::{EmailClient, EmailConfig, SmtpTls};
+use super::config::PushConfig;
+use super::email::{EmailClient, EmailConfig};
 use super::fcm::{FcmClient, FcmConfig};
 use super::rustore::{RustoreClient, RustoreConfig};
 use super::sms::{SmsClient, SmsConfig};
 use super::{Channel, ChannelKind, ConfigError, OutboundMessage, SendError, SendResult};
-use crate::settings::{Environment, Secret, Settings};
-use crate::simulators::credentials::{self, SimCredentials};
-use crate::simulators::faults::Faults;
-use crate::simulators::{Binds, CredentialSource, SimulatorError, Simulators};
+use crate::settings::{Environment, Settings};
 
 /// Why the channels could not be set up; each prints as one line.
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +29,15 @@ pub enum ChannelsError {
         channel: ChannelKind,
         reason: String,
     },
+    #[cfg(feature = "simulators")]
     #[error(transparent)]
-    Simulator(#[from] SimulatorError),
+    Simulator(#[from] crate::simulators::SimulatorError),
+    #[cfg(not(feature = "simulators"))]
+    #[error(
+        "channel {0} has no credentials, and this build has no simulators (built without the \
+         `simulators` feature): configure it or set `enabled = false`"
+    )]
+    NoSimulators(ChannelKind),
 }
 
 /// Where a channel delivers.
@@ -69,7 +73,8 @@ impl std::fmt::Display for ChannelMode {
 pub struct Channels {
     clients: BTreeMap<ChannelKind, Arc<dyn Channel>>,
     modes: BTreeMap<ChannelKind, ChannelMode>,
-    simulators: Option<Simulators>,
+    #[cfg(feature = "simulators")]
+    simulators: Option<crate::simulators::Simulators>,
 }
 
 impl Channels {
@@ -100,46 +105,26 @@ impl Channels {
                 unconfigured.push(kind);
             }
         }
-        let simulators = if unconfigured.is_empty() {
-            None
-        } else {
-            let faults = match &config.simulators.rules_file {
-                Some(path) => Faults::from_file(path).map_err(|err| ConfigError {
-                    origin: config.origin.clone(),
-                    problems: vec![err.to_string()],
-                })?,
-                None => Faults::default(),
-            };
-            Some(
-                Simulators::start(
-                    &unconfigured,
-                    &Binds::ephemeral(),
-                    CredentialSource::Shared,
-                    Arc::new(faults),
-                )
-                .await?,
-            )
-        };
+        #[cfg(feature = "simulators")]
+        let simulators = in_process::start(config, &unconfigured).await?;
+        #[cfg(not(feature = "simulators"))]
+        if let Some(kind) = unconfigured.first() {
+            return Err(ChannelsError::NoSimulators(*kind));
+        }
         let mut channels = Self {
             clients: BTreeMap::new(),
             modes: BTreeMap::new(),
+            #[cfg(feature = "simulators")]
             simulators: None,
         };
         for kind in ChannelKind::ALL {
-            let simulator = simulators.as_ref().and_then(|s| s.get(kind));
-            let built = match simulator {
-                Some(simulator) => {
-                    let mode = ChannelMode::Simulator {
-                        addr: simulator.addr,
-                        inspect: simulator.inspect_addr,
-                    };
-                    let credentials = simulators.as_ref().map(Simulators::credentials);
-                    let token_uri = simulators.as_ref().and_then(Simulators::fcm_token_uri);
-                    simulator_client(config, kind, simulator.addr, credentials, token_uri)
-                        .map(|client| Some((client, mode)))
-                }
+            #[cfg(feature = "simulators")]
+            let built = match in_process::client(simulators.as_ref(), config, kind) {
+                Some(built) => built,
                 None => provider_client(config, kind),
             };
+            #[cfg(not(feature = "simulators"))]
+            let built = provider_client(config, kind);
             let built = built.map_err(|reason| ChannelsError::Client {
                 channel: kind,
                 reason,
@@ -154,7 +139,10 @@ impl Channels {
             tracing::info!(channel = kind.as_str(), "channel {kind}: {mode}");
             channels.modes.insert(kind, mode);
         }
-        channels.simulators = simulators;
+        #[cfg(feature = "simulators")]
+        {
+            channels.simulators = simulators;
+        }
         Ok(channels)
     }
 
@@ -180,12 +168,14 @@ impl Channels {
     }
 
     /// The in-process simulators, when any channel uses one (inspection in tests, demo).
-    pub fn simulators(&self) -> Option<&Simulators> {
+    #[cfg(feature = "simulators")]
+    pub fn simulators(&self) -> Option<&crate::simulators::Simulators> {
         self.simulators.as_ref()
     }
 
     /// Stops the in-process simulators (also done on drop).
     pub async fn shutdown(&self) {
+        #[cfg(feature = "simulators")]
         if let Some(simulators) = &self.simulators {
             simulators.shutdown().await;
         }
@@ -299,67 +289,139 @@ fn provider_client(config: &PushConfig, kind: ChannelKind) -> Result<Built, Stri
     Ok(Some((built.0, ChannelMode::Provider(built.1))))
 }
 
-/// The client of a channel pointed at its in-process simulator, with the simulator's
-/// credentials: the same client code as in production.
-fn simulator_client(
-    config: &PushConfig,
-    kind: ChannelKind,
-    addr: SocketAddr,
-    credentials: Option<&SimCredentials>,
-    fcm_token_uri: Option<String>,
-) -> Result<Arc<dyn Channel>, String> {
-    let credentials = credentials.ok_or("the simulators have no credentials")?;
-    let base_url = format!("http://{addr}");
-    let client: Arc<dyn Channel> = match kind {
-        ChannelKind::Apns => Arc::new(
-            ApnsClient::new(config.apns.client_config(
-                base_url,
-                ApnsCredentials {
-                    key_id: credentials::APNS_KEY_ID.to_owned(),
-                    team_id: credentials::APNS_TEAM_ID.to_owned(),
-                    key: Secret::new(credentials.apns_key_pem.clone()),
-                },
-            ))
-            .map_err(|err| err.to_string())?,
-        ),
-        ChannelKind::Fcm => Arc::new(
-            FcmClient::new(FcmConfig {
-                base_url,
-                service_account: credentials.service_account(&fcm_token_uri.unwrap_or_default()),
-                timeout: config.fcm.timeout,
-            })
-            .map_err(|err| err.to_string())?,
-        ),
-        ChannelKind::Rustore => Arc::new(
-            RustoreClient::new(RustoreConfig {
-                base_url,
-                project_id: credentials::PROJECT_ID.to_owned(),
-                service_token: Secret::new(credentials.rustore_token.clone()),
-                timeout: config.rustore.timeout,
-            })
-            .map_err(|err| err.to_string())?,
-        ),
-        ChannelKind::Sms => Arc::new(
-            SmsClient::new(SmsConfig {
-                base_url,
-                api_id: Secret::new(credentials.sms_api_id.clone()),
-                sender: config.sms.sender.clone(),
-                timeout: config.sms.timeout,
-            })
-            .map_err(|err| err.to_string())?,
-        ),
-        ChannelKind::Email => Arc::new(
-            EmailClient::new(EmailConfig {
-                host: addr.ip().to_string(),
-                port: addr.port(),
-                tls: SmtpTls::None,
-                credentials: None,
-                from: config.email.from.clone(),
-                timeout: config.email.timeout,
-                pool_size: config.email.pool_size,
-            })
-            .map_err(|err| err.to_string())?,
-        ),
-    };
-    Ok(client)
+/// Channels without credentials served by simulators in this process (development and
+/// tests; a build without the `simulators` feature has none and refuses to start instead).
+#[cfg(feature = "simulators")]
+mod in_process {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use super::super::apns::ApnsClient;
+    use super::super::config::{ApnsCredentials, PushConfig};
+    use super::super::email::{EmailClient, EmailConfig, SmtpTls};
+    use super::super::fcm::{FcmClient, FcmConfig};
+    use super::super::rustore::{RustoreClient, RustoreConfig};
+    use super::super::sms::{SmsClient, SmsConfig};
+    use super::super::{Channel, ChannelKind, ConfigError};
+    use super::{Built, ChannelMode, ChannelsError};
+    use crate::settings::Secret;
+    use crate::simulators::credentials::{self, SimCredentials};
+    use crate::simulators::faults::Faults;
+    use crate::simulators::{Binds, CredentialSource, Simulators};
+
+    /// Starts a simulator for each unconfigured channel, if any.
+    pub(super) async fn start(
+        config: &PushConfig,
+        unconfigured: &[ChannelKind],
+    ) -> Result<Option<Simulators>, ChannelsError> {
+        if unconfigured.is_empty() {
+            return Ok(None);
+        }
+        let faults = match &config.simulators.rules_file {
+            Some(path) => Faults::from_file(path).map_err(|err| ConfigError {
+                origin: config.origin.clone(),
+                problems: vec![err.to_string()],
+            })?,
+            None => Faults::default(),
+        };
+        Ok(Some(
+            Simulators::start(
+                unconfigured,
+                &Binds::ephemeral(),
+                CredentialSource::Shared,
+                Arc::new(faults),
+            )
+            .await?,
+        ))
+    }
+
+    /// The client of a channel served by an in-process simulator; `None` for the others.
+    pub(super) fn client(
+        simulators: Option<&Simulators>,
+        config: &PushConfig,
+        kind: ChannelKind,
+    ) -> Option<Result<Built, String>> {
+        let simulators = simulators?;
+        let simulator = simulators.get(kind)?;
+        let mode = ChannelMode::Simulator {
+            addr: simulator.addr,
+            inspect: simulator.inspect_addr,
+        };
+        Some(
+            simulator_client(
+                config,
+                kind,
+                simulator.addr,
+                Some(simulators.credentials()),
+                simulators.fcm_token_uri(),
+            )
+            .map(|client| Some((client, mode))),
+        )
+    }
+
+    /// The client of a channel pointed at its in-process simulator, with the simulator's
+    /// credentials: the same client code as in production.
+    fn simulator_client(
+        config: &PushConfig,
+        kind: ChannelKind,
+        addr: SocketAddr,
+        credentials: Option<&SimCredentials>,
+        fcm_token_uri: Option<String>,
+    ) -> Result<Arc<dyn Channel>, String> {
+        let credentials = credentials.ok_or("the simulators have no credentials")?;
+        let base_url = format!("http://{addr}");
+        let client: Arc<dyn Channel> = match kind {
+            ChannelKind::Apns => Arc::new(
+                ApnsClient::new(config.apns.client_config(
+                    base_url,
+                    ApnsCredentials {
+                        key_id: credentials::APNS_KEY_ID.to_owned(),
+                        team_id: credentials::APNS_TEAM_ID.to_owned(),
+                        key: Secret::new(credentials.apns_key_pem.clone()),
+                    },
+                ))
+                .map_err(|err| err.to_string())?,
+            ),
+            ChannelKind::Fcm => Arc::new(
+                FcmClient::new(FcmConfig {
+                    base_url,
+                    service_account: credentials
+                        .service_account(&fcm_token_uri.unwrap_or_default()),
+                    timeout: config.fcm.timeout,
+                })
+                .map_err(|err| err.to_string())?,
+            ),
+            ChannelKind::Rustore => Arc::new(
+                RustoreClient::new(RustoreConfig {
+                    base_url,
+                    project_id: credentials::PROJECT_ID.to_owned(),
+                    service_token: Secret::new(credentials.rustore_token.clone()),
+                    timeout: config.rustore.timeout,
+                })
+                .map_err(|err| err.to_string())?,
+            ),
+            ChannelKind::Sms => Arc::new(
+                SmsClient::new(SmsConfig {
+                    base_url,
+                    api_id: Secret::new(credentials.sms_api_id.clone()),
+                    sender: config.sms.sender.clone(),
+                    timeout: config.sms.timeout,
+                })
+                .map_err(|err| err.to_string())?,
+            ),
+            ChannelKind::Email => Arc::new(
+                EmailClient::new(EmailConfig {
+                    host: addr.ip().to_string(),
+                    port: addr.port(),
+                    tls: SmtpTls::None,
+                    credentials: None,
+                    from: config.email.from.clone(),
+                    timeout: config.email.timeout,
+                    pool_size: config.email.pool_size,
+                })
+                .map_err(|err| err.to_string())?,
+            ),
+        };
+        Ok(client)
+    }
 }
