@@ -164,9 +164,15 @@ async fn after_redis_loses_everything_the_lost_jobs_are_queued_again_at_once_and
 #[tokio::test]
 async fn a_second_database_cannot_start_on_a_redis_prefix_another_installation_holds() {
     let app = crate::helpers::spawn_app().await;
-    let (mut settings, _cleanup) = crate::helpers::test_settings();
+    let (mut settings, cleanup) = crate::helpers::test_settings();
     settings.redis.prefix = app.settings.redis.prefix.clone();
     let refused = bilet::startup::Application::build(settings, true).await;
+    // The refused start created and migrated its database first.
+    crate::helpers::Cleanup {
+        redis_prefix: None,
+        ..cleanup
+    }
+    .run();
     let message = refused.err().expect("the start is refused").to_string();
     assert!(
         message.contains(&app.settings.redis.prefix)
