@@ -413,6 +413,10 @@ pub fn complete(spec: &str) -> String {
                 for (property, value) in properties.iter_mut() {
                     restrict(property, value, &lists);
                     bound(name, property, value);
+                    if request_schemas.contains(name) {
+                        shape(property, value);
+                        password_bounds(name, property, value);
+                    }
                 }
             }
         }
@@ -431,6 +435,43 @@ pub fn complete(spec: &str) -> String {
     let mut text = serde_json::to_string_pretty(&doc).expect("a document serializes");
     text.push('\n');
     text
+}
+
+/// The shapes of the values a request carries under these names, as the server checks
+/// them: an address (`domain::email`, at most 254 characters), a six-digit code, a refresh
+/// token (`brt_` and 43 base64url characters). The server's own checks stay the truth;
+/// these only keep the document from promising more than it accepts.
+fn shape(name: &str, schema: &mut Value) {
+    if schema["type"] != "string" {
+        return;
+    }
+    match name {
+        "email" => {
+            schema["format"] = json!("email");
+            schema["minLength"] = json!(3);
+            schema["maxLength"] = json!(254);
+        }
+        "code" => {
+            schema["pattern"] = json!("^[0-9]{6}$");
+        }
+        "refresh_token" => {
+            schema["pattern"] = json!("^brt_[A-Za-z0-9_-]{43}$");
+        }
+        _ => {}
+    }
+}
+
+/// A password being set (registration, reset, change), as `domain::password` checks its
+/// length; a password given to log in is only compared.
+fn password_bounds(owner: &str, name: &str, schema: &mut Value) {
+    let being_set = matches!(
+        (owner, name),
+        ("RegisterRequest", "password") | (_, "new_password")
+    );
+    if being_set && schema["type"] == "string" {
+        schema["minLength"] = json!(crate::domain::password::MIN_CHARS);
+        schema["maxLength"] = json!(crate::domain::password::MAX_CHARS);
+    }
 }
 
 /// Puts the code's list on a property or parameter named after it (or on the items of
