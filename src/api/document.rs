@@ -417,6 +417,13 @@ pub fn complete(spec: &str) -> String {
                         shape(property, value);
                         password_bounds(name, property, value);
                     }
+                    if let Some((.., list)) = closed_lists()
+                        .into_iter()
+                        .find(|(o, p, _)| *o == name.as_str() && *p == property.as_str())
+                        && value["type"] == "string"
+                    {
+                        value["enum"] = json!(list);
+                    }
                 }
             }
         }
@@ -435,6 +442,41 @@ pub fn complete(spec: &str) -> String {
     let mut text = serde_json::to_string_pretty(&doc).expect("a document serializes");
     text.push('\n');
     text
+}
+
+/// Response properties that hold a closed vocabulary, with the code's list of it: what a
+/// database column's check allows, or an enum of the code.
+fn closed_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+    use crate::domain::consents::{CONSENT_STATUSES, ConsentKind};
+    use crate::domain::devices::DEVICE_PLATFORMS;
+    use crate::domain::domain_events::Kind;
+    use crate::domain::events::{EVENT_FORMATS, EVENT_STATUSES, SIGNUP_STATUSES};
+    use crate::domain::roles::Role;
+    use crate::notify::providers::ChannelKind;
+    let inbox_kinds = Kind::ALL
+        .iter()
+        .filter(|kind| crate::notify::policy::policy(**kind).inbox)
+        .map(|kind| kind.as_str())
+        .collect();
+    vec![
+        ("SignupView", "status", SIGNUP_STATUSES.to_vec()),
+        ("EventView", "status", EVENT_STATUSES.to_vec()),
+        ("EventView", "format", EVENT_FORMATS.to_vec()),
+        ("DeviceView", "platform", DEVICE_PLATFORMS.to_vec()),
+        (
+            "ChannelCounts",
+            "channel",
+            ChannelKind::ALL.iter().map(|c| c.as_str()).collect(),
+        ),
+        ("NotificationView", "kind", inbox_kinds),
+        (
+            "ConsentView",
+            "kind",
+            ConsentKind::ALL.iter().map(|k| k.as_str()).collect(),
+        ),
+        ("ConsentView", "status", CONSENT_STATUSES.to_vec()),
+        ("Me", "role", Role::ALL.iter().map(|r| r.as_str()).collect()),
+    ]
 }
 
 /// The shapes of the values a request carries under these names, as the server checks
@@ -702,6 +744,43 @@ fn request_schemas(doc: &Value) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_closed_lists_are_what_the_database_columns_allow() {
+        let migrations: String = [
+            include_str!("../../migrations/20261125000002_families.sql"),
+            include_str!("../../migrations/20261125000003_events.sql"),
+            include_str!("../../migrations/20261125000005_hub.sql"),
+        ]
+        .concat()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+        let quoted = |list: &[&str]| {
+            list.iter()
+                .map(|v| format!("'{v}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        use crate::domain::devices::DEVICE_PLATFORMS;
+        use crate::domain::events::{EVENT_FORMATS, EVENT_STATUSES, SIGNUP_STATUSES};
+        use crate::domain::roles::Role;
+        let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        for (column, list) in [
+            ("status", EVENT_STATUSES),
+            ("format", EVENT_FORMATS),
+            ("status", SIGNUP_STATUSES),
+            ("platform", DEVICE_PLATFORMS),
+            ("role", &roles[..]),
+        ] {
+            let check = format!("CHECK ({column} IN ( {})", quoted(list));
+            let check_tight = format!("CHECK ({column} IN ({})", quoted(list));
+            assert!(
+                migrations.contains(&check) || migrations.contains(&check_tight),
+                "no column check lists {list:?}"
+            );
+        }
+    }
 
     #[test]
     fn every_operation_is_in_the_handler_table_and_every_entry_is_an_operation() {

@@ -28,3 +28,7 @@ impl ConsentKind {
         }
     }
 }
+
+/// Where a consent record stands: the one in force, one withdrawn, or one a newer record
+/// replaced.
+pub const CONSENT_STATUSES: &[&str] = &["current", "withdrawn", "superseded"];

@@ -15,6 +15,9 @@ pub enum PushPlatform {
     Rustore,
 }
 
+/// The platform of a registered device, as the `devices.platform` column allows it.
+pub const DEVICE_PLATFORMS: &[&str] = &["ios", "android-fcm", "android-rustore"];
+
 /// A push token in its platform's shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceToken(String);

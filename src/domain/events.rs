@@ -10,6 +10,21 @@ use super::Reason;
 pub struct ProfessionArea(&'static str);
 
 /// Every profession area, as stored and as the API names them.
+/// The states of an event, as the `events.status` column allows them.
+pub const EVENT_STATUSES: &[&str] = &["draft", "published", "cancelled"];
+/// How an event is held, as the `events.format` column allows it.
+pub const EVENT_FORMATS: &[&str] = &["in_person", "online"];
+/// The states of a sign-up, as the `signups.status` column allows them.
+pub const SIGNUP_STATUSES: &[&str] = &[
+    "pending_parent",
+    "approved",
+    "declined",
+    "expired",
+    "withdrawn",
+    "waitlisted",
+    "cancelled",
+];
+
 pub const PROFESSION_AREAS: &[&str] = &[
     "it",
     "engineering",

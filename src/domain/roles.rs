@@ -10,6 +10,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 4] = [Role::Student, Role::Parent, Role::Organizer, Role::Admin];
+
     pub fn parse(value: &str) -> Option<Self> {
         match value {
             "student" => Some(Role::Student),
