@@ -35,6 +35,7 @@ use crate::domain::password::NewPassword;
 use crate::notify::codes;
 use crate::security::{login_throttle, password, rate_limit, tokens};
 use crate::startup::AppState;
+use crate::store::accounts::MailedCode;
 use crate::store::{self, accounts::NewAccount};
 
 /// How long an e-mail verification code stays valid.
@@ -267,7 +268,9 @@ impl AuthApi {
                     && matches!(row.role.as_str(), "student" | "parent") =>
             {
                 let id = AccountId(row.id);
-                let pending = store::accounts::verification_for_update(&mut *tx, id).await?;
+                let pending =
+                    store::accounts::code_for_update(&mut *tx, MailedCode::Verification, id)
+                        .await?;
                 match pending.filter(|p| p.expires_at > now) {
                     // The earlier registration has expired: this one replaces it.
                     None => {
@@ -311,7 +314,8 @@ impl AuthApi {
         if let Some(id) = send_code_to {
             let code = new_code();
             let digest = state.index.digest("email-code", &format!("{id}:{code}"));
-            store::accounts::set_verification(&mut *tx, id, &digest, expires_at).await?;
+            store::accounts::set_code(&mut *tx, MailedCode::Verification, id, &digest, expires_at)
+                .await?;
             store::outbox::append(
                 &mut *tx,
                 &DomainEvent::EmailVerificationRequested(SealedCode {
@@ -357,7 +361,7 @@ impl AuthApi {
             .await?
             .ok_or_else(invalid)?;
         let id = AccountId(account.id);
-        let pending = store::accounts::verification_for_update(&mut *tx, id)
+        let pending = store::accounts::code_for_update(&mut *tx, MailedCode::Verification, id)
             .await?
             .ok_or_else(invalid)?;
         let digest = state
@@ -365,12 +369,12 @@ impl AuthApi {
             .digest("email-code", &format!("{id}:{}", body.code.trim()));
         let fresh = pending.expires_at > Utc::now() && pending.attempts < CODE_ATTEMPTS;
         if !fresh || pending.code_digest != digest {
-            store::accounts::count_failed_verification(&mut *tx, id).await?;
+            store::accounts::count_failed_code(&mut *tx, MailedCode::Verification, id).await?;
             tx.commit().await?;
             return Err(invalid());
         }
         store::accounts::mark_verified(&mut *tx, id).await?;
-        store::accounts::delete_verification(&mut *tx, id).await?;
+        store::accounts::delete_code(&mut *tx, MailedCode::Verification, id).await?;
         let pair = open_session(&state, &mut tx, id, stored_role(&account.role)?, &device).await?;
         tx.commit().await?;
         Ok(TokensResponse::Ok(Json(pair)))

@@ -21,6 +21,7 @@ use crate::domain::ids::AccountId;
 use crate::privacy::vault::fields;
 use crate::startup::AppState;
 use crate::store;
+use crate::store::accounts::MailedCode;
 use crate::store::audit::{self, AuditAction};
 use crate::store::consents::ConsentRow;
 
@@ -356,9 +357,18 @@ impl ExportApi {
                 locale: account.locale,
                 created_at: account.created_at,
                 email_verified_at: account.email_verified_at,
-                verification_pending_until: store::accounts::pending_verification(db, me).await?,
-                password_reset_pending_until: store::accounts::pending_password_reset(db, me)
-                    .await?,
+                verification_pending_until: store::accounts::code_pending_until(
+                    db,
+                    MailedCode::Verification,
+                    me,
+                )
+                .await?,
+                password_reset_pending_until: store::accounts::code_pending_until(
+                    db,
+                    MailedCode::PasswordReset,
+                    me,
+                )
+                .await?,
             },
             student_profile: None,
             parent_profile: None,

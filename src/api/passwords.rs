@@ -26,6 +26,7 @@ use crate::notify::codes;
 use crate::security::{login_throttle, password};
 use crate::startup::AppState;
 use crate::store;
+use crate::store::accounts::MailedCode;
 
 /// How long a password-reset code stays valid.
 const RESET_TTL_MINUTES: i64 = 15;
@@ -175,7 +176,8 @@ impl PasswordsApi {
             let code = new_code();
             let expires_at = Utc::now() + ChronoDuration::minutes(RESET_TTL_MINUTES);
             let digest = reset_digest(&state, id, &code);
-            store::accounts::set_password_reset(&mut *tx, id, &digest, expires_at).await?;
+            store::accounts::set_code(&mut *tx, MailedCode::PasswordReset, id, &digest, expires_at)
+                .await?;
             store::outbox::append(
                 &mut *tx,
                 &DomainEvent::PasswordResetRequested(SealedCode {
@@ -228,12 +230,12 @@ impl PasswordsApi {
             .filter(|a| a.email_verified_at.is_some() && a.erased_at.is_none())
             .ok_or_else(invalid)?;
         let id = AccountId(account.id);
-        let pending = store::accounts::password_reset_for_update(&mut *tx, id)
+        let pending = store::accounts::code_for_update(&mut *tx, MailedCode::PasswordReset, id)
             .await?
             .ok_or_else(invalid)?;
         let fresh = pending.expires_at > Utc::now() && pending.attempts < RESET_ATTEMPTS;
         if !fresh || pending.code_digest != reset_digest(&state, id, body.code.trim()) {
-            store::accounts::count_failed_password_reset(&mut *tx, id).await?;
+            store::accounts::count_failed_code(&mut *tx, MailedCode::PasswordReset, id).await?;
             tx.commit().await?;
             return Err(invalid());
         }
@@ -253,7 +255,7 @@ impl PasswordsApi {
             .await
             .map_err(Problem::internal_from)?;
         store::accounts::set_password(&mut *tx, id, &hash).await?;
-        store::accounts::delete_password_reset(&mut *tx, id).await?;
+        store::accounts::delete_code(&mut *tx, MailedCode::PasswordReset, id).await?;
         store::sessions::revoke_all(&mut *tx, id, "password reset").await?;
         announce_change(&mut tx, id).await?;
         tx.commit().await?;

@@ -105,17 +105,48 @@ pub async fn mark_verified(exec: impl PgExecutor<'_>, id: AccountId) -> StoreRes
     Ok(())
 }
 
-/// Stores (or replaces) the pending verification code of an account.
-pub async fn set_verification(
+/// A code mailed to an account and waiting to be entered: one table each, the same shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailedCode {
+    /// The registration's e-mail verification (`email_verifications`).
+    Verification,
+    /// A password reset (`password_resets`).
+    PasswordReset,
+}
+
+impl MailedCode {
+    fn table(self) -> &'static str {
+        match self {
+            MailedCode::Verification => "email_verifications",
+            MailedCode::PasswordReset => "password_resets",
+        }
+    }
+
+    /// What else a replaced code resets besides its digest, expiry and guesses.
+    fn also_on_replace(self) -> &'static str {
+        match self {
+            MailedCode::Verification => "",
+            MailedCode::PasswordReset => ", created_at = now()",
+        }
+    }
+}
+
+/// Stores (or replaces) an account's pending code; a new code starts with a fresh count of
+/// guesses.
+pub async fn set_code(
     exec: impl PgExecutor<'_>,
+    which: MailedCode,
     id: AccountId,
     code_digest: &[u8],
     expires_at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO email_verifications (account_id, code_digest, expires_at) VALUES ($1, $2, $3)
-         ON CONFLICT (account_id) DO UPDATE SET code_digest = $2, expires_at = $3, attempts = 0",
-    )
+    sqlx::query(&format!(
+        "INSERT INTO {} (account_id, code_digest, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT (account_id) DO UPDATE
+             SET code_digest = $2, expires_at = $3, attempts = 0{}",
+        which.table(),
+        which.also_on_replace()
+    ))
     .bind(id.0)
     .bind(code_digest)
     .bind(expires_at)
@@ -124,44 +155,74 @@ pub async fn set_verification(
     Ok(())
 }
 
-/// A pending verification, locked for the caller's transaction.
-#[derive(Debug, sqlx::FromRow)]
-pub struct VerificationRow {
-    pub code_digest: Vec<u8>,
-    pub expires_at: DateTime<Utc>,
-    pub attempts: i32,
-}
-
-pub async fn verification_for_update(
+/// The account's pending code, locked for the caller's transaction.
+pub async fn code_for_update(
     exec: impl PgExecutor<'_>,
+    which: MailedCode,
     id: AccountId,
 ) -> StoreResult<Option<VerificationRow>> {
-    Ok(sqlx::query_as::<_, VerificationRow>(
-        "SELECT code_digest, expires_at, attempts FROM email_verifications
-         WHERE account_id = $1 FOR UPDATE",
-    )
+    Ok(sqlx::query_as::<_, VerificationRow>(&format!(
+        "SELECT code_digest, expires_at, attempts FROM {} WHERE account_id = $1 FOR UPDATE",
+        which.table()
+    ))
     .bind(id.0)
     .fetch_optional(exec)
     .await?)
 }
 
-pub async fn count_failed_verification(
+/// Counts a wrong guess at the pending code.
+pub async fn count_failed_code(
     exec: impl PgExecutor<'_>,
+    which: MailedCode,
     id: AccountId,
 ) -> StoreResult<()> {
-    sqlx::query("UPDATE email_verifications SET attempts = attempts + 1 WHERE account_id = $1")
-        .bind(id.0)
-        .execute(exec)
-        .await?;
+    sqlx::query(&format!(
+        "UPDATE {} SET attempts = attempts + 1 WHERE account_id = $1",
+        which.table()
+    ))
+    .bind(id.0)
+    .execute(exec)
+    .await?;
     Ok(())
 }
 
-pub async fn delete_verification(exec: impl PgExecutor<'_>, id: AccountId) -> StoreResult<()> {
-    sqlx::query("DELETE FROM email_verifications WHERE account_id = $1")
-        .bind(id.0)
-        .execute(exec)
-        .await?;
+/// Removes the pending code: a code works once.
+pub async fn delete_code(
+    exec: impl PgExecutor<'_>,
+    which: MailedCode,
+    id: AccountId,
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "DELETE FROM {} WHERE account_id = $1",
+        which.table()
+    ))
+    .bind(id.0)
+    .execute(exec)
+    .await?;
     Ok(())
+}
+
+/// When the account's pending code expires, if one is pending.
+pub async fn code_pending_until(
+    exec: impl PgExecutor<'_>,
+    which: MailedCode,
+    id: AccountId,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT expires_at FROM {} WHERE account_id = $1",
+        which.table()
+    ))
+    .bind(id.0)
+    .fetch_optional(exec)
+    .await?)
+}
+
+/// A pending code, locked for the caller's transaction.
+#[derive(Debug, sqlx::FromRow)]
+pub struct VerificationRow {
+    pub code_digest: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+    pub attempts: i32,
 }
 
 /// The organization of that name, created if new.
@@ -223,85 +284,4 @@ pub async fn profile_names(exec: impl PgExecutor<'_>, id: AccountId) -> StoreRes
     Ok(names
         .map(|(a, b, c)| [a, b, c].into_iter().flatten().collect())
         .unwrap_or_default())
-}
-
-/// Stores (or replaces) the pending password reset of an account; a new code starts with
-/// a fresh count of guesses.
-pub async fn set_password_reset(
-    exec: impl PgExecutor<'_>,
-    id: AccountId,
-    code_digest: &[u8],
-    expires_at: DateTime<Utc>,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO password_resets (account_id, code_digest, expires_at) VALUES ($1, $2, $3)
-         ON CONFLICT (account_id) DO UPDATE
-             SET code_digest = $2, expires_at = $3, attempts = 0, created_at = now()",
-    )
-    .bind(id.0)
-    .bind(code_digest)
-    .bind(expires_at)
-    .execute(exec)
-    .await?;
-    Ok(())
-}
-
-/// A pending password reset, locked for the caller's transaction.
-pub async fn password_reset_for_update(
-    exec: impl PgExecutor<'_>,
-    id: AccountId,
-) -> StoreResult<Option<VerificationRow>> {
-    Ok(sqlx::query_as::<_, VerificationRow>(
-        "SELECT code_digest, expires_at, attempts FROM password_resets
-         WHERE account_id = $1 FOR UPDATE",
-    )
-    .bind(id.0)
-    .fetch_optional(exec)
-    .await?)
-}
-
-pub async fn count_failed_password_reset(
-    exec: impl PgExecutor<'_>,
-    id: AccountId,
-) -> StoreResult<()> {
-    sqlx::query("UPDATE password_resets SET attempts = attempts + 1 WHERE account_id = $1")
-        .bind(id.0)
-        .execute(exec)
-        .await?;
-    Ok(())
-}
-
-/// Removes the pending reset: a code works once.
-pub async fn delete_password_reset(exec: impl PgExecutor<'_>, id: AccountId) -> StoreResult<()> {
-    sqlx::query("DELETE FROM password_resets WHERE account_id = $1")
-        .bind(id.0)
-        .execute(exec)
-        .await?;
-    Ok(())
-}
-
-/// When the account's pending e-mail verification expires, if one is pending.
-pub async fn pending_verification(
-    exec: impl PgExecutor<'_>,
-    id: AccountId,
-) -> StoreResult<Option<DateTime<Utc>>> {
-    Ok(
-        sqlx::query_scalar("SELECT expires_at FROM email_verifications WHERE account_id = $1")
-            .bind(id.0)
-            .fetch_optional(exec)
-            .await?,
-    )
-}
-
-/// When the account's pending password reset expires, if one is pending.
-pub async fn pending_password_reset(
-    exec: impl PgExecutor<'_>,
-    id: AccountId,
-) -> StoreResult<Option<DateTime<Utc>>> {
-    Ok(
-        sqlx::query_scalar("SELECT expires_at FROM password_resets WHERE account_id = $1")
-            .bind(id.0)
-            .fetch_optional(exec)
-            .await?,
-    )
 }
