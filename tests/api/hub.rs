@@ -933,28 +933,8 @@ async fn a_bilet_work_process_killed_mid_batch_loses_nothing_and_sends_nothing_t
     // simulators run here, outside them.
     let app = crate::helpers::spawn_api_only(|_| {}).await;
     let (simulators, dir, config) = crate::helpers::outside_simulators().await;
-
-    let organizer = app.organizer().await;
-    let event = app
-        .publish_event(&organizer, &event_input(Span::hours(20), 40))
-        .await;
-    let mut tokens = Vec::new();
-    for i in 0..12 {
-        let family = app.family().await;
-        let token = format!(
-            "hub-slow-kill-{i}-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..6]
-        );
-        app.register_device(&family.child, &token, "ios").await;
-        app.sign_up(&family.child.access, event, 201).await;
-        tokens.push(token);
-    }
-    app.post_as(
-        &format!("/v1/events/{event}/cancel"),
-        &organizer.access,
-        &json!({ "reason": "Отмена" }),
-    )
-    .await;
+    let tokens =
+        crate::helpers::cancelled_for_children_on_iphones(&app, 12, "hub-slow-kill-").await;
 
     let work = || {
         crate::helpers::bilet_work(
@@ -975,15 +955,7 @@ async fn a_bilet_work_process_killed_mid_batch_loses_nothing_and_sends_nothing_t
     app.settled("event_cancelled").await;
     crate::helpers::stop_worker(&mut second);
 
-    let inbox = simulators.get(ChannelKind::Apns).unwrap().inbox.clone();
-    for token in &tokens {
-        let got: Vec<_> = inbox
-            .messages(Some(token))
-            .into_iter()
-            .filter(|m| m.body["kind"] == "event_cancelled")
-            .collect();
-        assert_eq!(got.len(), 1, "exactly one cancellation for {token}");
-    }
+    crate::helpers::assert_one_cancellation_each(&simulators, &tokens);
     simulators.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

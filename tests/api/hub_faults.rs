@@ -250,27 +250,7 @@ async fn a_killed_worker_s_sends_resume_within_seconds_not_after_its_lease() {
     // bring its deliveries back quickly.
     let app = spawn_api_only(|_| {}).await;
     let (simulators, dir, config) = crate::helpers::outside_simulators().await;
-    let organizer = app.organizer().await;
-    let event = app
-        .publish_event(&organizer, &event_input(Span::hours(20), 40))
-        .await;
-    let mut tokens = Vec::new();
-    for i in 0..8 {
-        let family = app.family().await;
-        let token = format!(
-            "slow-gone-{i}-{}",
-            &Uuid::new_v4().simple().to_string()[..6]
-        );
-        app.register_device(&family.child, &token, "ios").await;
-        app.sign_up(&family.child.access, event, 201).await;
-        tokens.push(token);
-    }
-    app.post_as(
-        &format!("/v1/events/{event}/cancel"),
-        &organizer.access,
-        &serde_json::json!({ "reason": "Отмена" }),
-    )
-    .await;
+    let tokens = crate::helpers::cancelled_for_children_on_iphones(&app, 8, "slow-gone-").await;
     let mut first = crate::helpers::bilet_work(&app, &config, &[]);
     app.kill_mid_send(&mut first, "event_cancelled").await;
     let killed = std::time::Instant::now();
@@ -284,19 +264,7 @@ async fn a_killed_worker_s_sends_resume_within_seconds_not_after_its_lease() {
         whole_again < Duration::from_secs(20),
         "the last message went out {whole_again:?} after the kill"
     );
-    let inbox = simulators
-        .get(bilet::notify::providers::ChannelKind::Apns)
-        .unwrap()
-        .inbox
-        .clone();
-    for token in &tokens {
-        let got = inbox
-            .messages(Some(token))
-            .into_iter()
-            .filter(|m| m.body["kind"] == "event_cancelled")
-            .count();
-        assert_eq!(got, 1, "exactly one cancellation for {token}");
-    }
+    crate::helpers::assert_one_cancellation_each(&simulators, &tokens);
     simulators.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

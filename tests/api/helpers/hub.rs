@@ -245,3 +245,48 @@ pub fn bilet_command(
         .env("BILET_LOG_FILTER", "error");
     command
 }
+
+/// An event starting in 20 hours with `children` families signed up, each child with an
+/// iPhone whose token starts with `tag` (a simulator fault tag such as `slow-`), then
+/// cancelled by its organizer; the tokens.
+pub async fn cancelled_for_children_on_iphones(
+    app: &TestApp,
+    children: usize,
+    tag: &str,
+) -> Vec<String> {
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(
+            &organizer,
+            &super::event_input(chrono::Duration::hours(20), 40),
+        )
+        .await;
+    let mut tokens = Vec::new();
+    for i in 0..children {
+        let family = app.family().await;
+        let token = format!("{tag}{i}-{}", &Uuid::new_v4().simple().to_string()[..6]);
+        app.register_device(&family.child, &token, "ios").await;
+        app.sign_up(&family.child.access, event, 201).await;
+        tokens.push(token);
+    }
+    app.post_as(
+        &format!("/v1/events/{event}/cancel"),
+        &organizer.access,
+        &json!({ "reason": "Отмена" }),
+    )
+    .await;
+    tokens
+}
+
+/// Each device got the cancellation exactly once.
+pub fn assert_one_cancellation_each(simulators: &bilet::simulators::Simulators, tokens: &[String]) {
+    let inbox = simulators.get(ChannelKind::Apns).unwrap().inbox.clone();
+    for token in tokens {
+        let got = inbox
+            .messages(Some(token))
+            .into_iter()
+            .filter(|m| m.body["kind"] == "event_cancelled")
+            .count();
+        assert_eq!(got, 1, "exactly one cancellation for {token}");
+    }
+}
