@@ -401,6 +401,7 @@ pub fn complete(spec: &str) -> String {
     let mut doc: Value = serde_json::from_str(spec).expect("poem-openapi writes JSON");
     let request_schemas = request_schemas(&doc);
     let lists = code_lists();
+    let closed = closed_lists();
     if let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
@@ -417,8 +418,8 @@ pub fn complete(spec: &str) -> String {
                         shape(property, value);
                         password_bounds(name, property, value);
                     }
-                    if let Some((.., list)) = closed_lists()
-                        .into_iter()
+                    if let Some((.., list)) = closed
+                        .iter()
                         .find(|(o, p, _)| *o == name.as_str() && *p == property.as_str())
                         && value["type"] == "string"
                     {
