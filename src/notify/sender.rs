@@ -146,16 +146,34 @@ async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usi
     };
     let count = claimed.len();
     let lease_ends = tokio::time::Instant::now() + hub.settings.lease;
-    // Each outcome is recorded as soon as the provider answers (together with those that
-    // answered while the previous record was being written), not after the whole round:
-    // a crash or a lost database connection then re-sends only what was truly in flight.
+    let accepted_before = accepted_before(hub, channel, &claimed).await;
+    let unmarked = std::sync::atomic::AtomicUsize::new(0);
+    // Each answer is marked in Redis the moment it arrives, and its outcome recorded in
+    // the ledger as soon as the previous record is written, not after the whole round: a
+    // crash or a lost database connection then re-sends only what was truly in flight.
     let (done, mut answered) = tokio::sync::mpsc::channel(hub.settings.concurrency.max(1));
-    let sending = async move {
+    let sending = async {
         futures_util::stream::iter(claimed)
             .map(|delivery| {
                 let done = done.clone();
+                let (accepted_before, unmarked) = (&accepted_before, &unmarked);
                 async move {
-                    let result = send_one(hub, channel, &delivery).await;
+                    let result = match accepted_before.get(&delivery.id) {
+                        // Accepted under an earlier attempt whose sender died before the
+                        // ledger had it: recorded now, not sent again.
+                        Some(provider_id) => Ok(provider_id.clone()),
+                        None => {
+                            let result = send_one(hub, channel, &delivery).await;
+                            if let Ok(provider_id) = &result {
+                                let mark = [(delivery.id, provider_id.as_str())];
+                                let ttl = hub.settings.lease * 2;
+                                if hub.streams.mark_answered(&mark, ttl).await.is_err() {
+                                    unmarked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
+                            }
+                            result
+                        }
+                    };
                     let outcome = outcome_of(hub, channel, &delivery, result).await?;
                     // The recorder only stops early on its own error, reported below.
                     let _ = done.send((delivery.id, delivery.attempts, outcome)).await;
@@ -164,7 +182,9 @@ async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usi
             })
             .buffer_unordered(hub.settings.concurrency.max(1))
             .try_collect::<Vec<()>>()
-            .await
+            .await?;
+        drop(done);
+        Ok::<(), StoreError>(())
     };
     let recording = async {
         let (mut batch, mut sent, mut recorded) = (Vec::new(), 0, 0);
@@ -182,6 +202,16 @@ async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usi
     let (sending, recording) = tokio::join!(sending, recording);
     let (sent, recorded) = recording?;
     sending?;
+    let unmarked = unmarked.into_inner();
+    if unmarked > 0 {
+        // Redis is away: the ledger still records every answer, only a crash in the next
+        // few milliseconds would send these again.
+        tracing::warn!(
+            channel = channel.as_str(),
+            answers = unmarked,
+            "could not mark provider answers in Redis"
+        );
+    }
     if recorded < sent {
         // Leases ran out before the sends finished: those rows were handed to another
         // attempt, which records its own outcome.
@@ -193,6 +223,45 @@ async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usi
         );
     }
     Ok(count)
+}
+
+/// The providers' ids of the claimed deliveries a provider accepted under an earlier
+/// attempt (by their Redis marks). Only a second or later attempt can have one; when
+/// Redis cannot say, they are sent again (at least once, never lost).
+async fn accepted_before(
+    hub: &Hub,
+    channel: ChannelKind,
+    claimed: &[ClaimedDelivery],
+) -> std::collections::HashMap<Uuid, String> {
+    let again: Vec<Uuid> = claimed
+        .iter()
+        .filter(|d| d.attempts > 1)
+        .map(|d| d.id)
+        .collect();
+    if again.is_empty() {
+        return Default::default();
+    }
+    match hub.streams.answered(&again).await {
+        Ok(marks) => {
+            let found: std::collections::HashMap<Uuid, String> = again
+                .into_iter()
+                .zip(marks)
+                .filter_map(|(id, mark)| Some((id, mark?)))
+                .collect();
+            if !found.is_empty() {
+                tracing::info!(
+                    channel = channel.as_str(),
+                    deliveries = found.len(),
+                    "recorded deliveries a provider had accepted before their sender stopped; not sending them again"
+                );
+            }
+            found
+        }
+        Err(err) => {
+            tracing::warn!(channel = channel.as_str(), deliveries = again.len(), error = %err, "could not read answer marks from Redis; sending these again");
+            Default::default()
+        }
+    }
 }
 
 /// Records outcomes, retrying a database error until the round's lease runs out: the
@@ -380,6 +449,10 @@ async fn send_one(
         .data
         .insert("delivery_id".to_owned(), delivery.id.to_string());
     message.collapse_key = message.data.get("event_id").cloned();
+    message.replaces = message
+        .collapse_key
+        .clone()
+        .or_else(|| message.data.get("notification_id").cloned());
     if matches!(channel, ChannelKind::Sms | ChannelKind::Email) {
         message.link = delivery.link.clone();
     }

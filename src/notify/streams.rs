@@ -238,6 +238,52 @@ impl Streams {
         Ok(entries.len())
     }
 
+    fn answered_key(&self, delivery: uuid::Uuid) -> String {
+        self.redis.keys.key(&format!("hub:answered:{delivery}"))
+    }
+
+    /// Marks deliveries as accepted by their providers, with the providers' ids, for
+    /// `ttl`. This is the first record of an answer, written within a millisecond of it
+    /// (the ledger's follows a few milliseconds later): a sender that dies in between
+    /// leaves the mark, and whoever claims the delivery again records it instead of
+    /// sending it twice (see [`Streams::answered`]). Losing the marks (Redis flushed)
+    /// loses no message, only this protection.
+    pub async fn mark_answered(
+        &self,
+        answers: &[(uuid::Uuid, &str)],
+        ttl: Duration,
+    ) -> RedisResult<()> {
+        if answers.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.redis.conn.clone();
+        let mut pipe = redis::pipe();
+        for (delivery, provider_id) in answers {
+            pipe.cmd("SET")
+                .arg(self.answered_key(*delivery))
+                .arg(*provider_id)
+                .arg("PX")
+                .arg(ttl.as_millis().max(1) as u64)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut conn).await
+    }
+
+    /// The providers' ids of those `deliveries` a provider has already accepted, by their
+    /// marks; `None` for the others. One pipelined round trip (single-key commands, so it
+    /// holds under Redis Cluster too).
+    pub async fn answered(&self, deliveries: &[uuid::Uuid]) -> RedisResult<Vec<Option<String>>> {
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.redis.conn.clone();
+        let mut pipe = redis::pipe();
+        for delivery in deliveries {
+            pipe.cmd("GET").arg(self.answered_key(*delivery));
+        }
+        pipe.query_async(&mut conn).await
+    }
+
     /// Acknowledges and deletes handled entries.
     pub async fn ack(&self, stream: &str, group: &str, ids: &[String]) -> RedisResult<()> {
         if ids.is_empty() {

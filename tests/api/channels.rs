@@ -131,7 +131,7 @@ async fn apns_delivers_over_http2_with_apples_headers_and_an_ids_only_payload() 
     let sim = simulator(&channels, ChannelKind::Apns);
     let mut message = push(ChannelKind::Apns, "a1b2c3");
     message.urgent = true;
-    message.collapse_key = Some("event-42".into());
+    message.replaces = Some("event-42".into());
     message.category = Some("EVENT_CHANGE".into());
     message.ttl = Duration::from_secs(3600);
     let delivered = channels.send(&message).await.expect("delivered");
@@ -359,6 +359,7 @@ async fn fcm_delivers_with_android_priority_ttl_collapse_key_and_data() {
     let mut message = push(ChannelKind::Fcm, "fcm-token-1");
     message.urgent = true;
     message.collapse_key = Some("event-42".into());
+    message.replaces = Some("event-42".into());
     message.ttl = Duration::from_secs(3600);
     let delivered = channels.send(&message).await.expect("delivered");
     assert!(
@@ -375,6 +376,7 @@ async fn fcm_delivers_with_android_priority_ttl_collapse_key_and_data() {
     assert_eq!(body["android"]["priority"], "HIGH");
     assert_eq!(body["android"]["ttl"], "3600s");
     assert_eq!(body["android"]["collapse_key"], "event-42");
+    assert_eq!(body["android"]["notification"]["tag"], "event-42");
     assert_eq!(body["notification"]["title"], "Событие отменено");
     assert_eq!(body["data"]["event_id"], "42");
     assert_eq!(body["data"]["kind"], "event_cancelled");

@@ -270,6 +270,97 @@ async fn a_killed_worker_s_sends_resume_within_seconds_not_after_its_lease() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_its_provider_accepted_is_not_sent_again_when_its_worker_dies_before_the_ledger_has_it()
+ {
+    // `slow-` tokens: the APNs simulator takes the push at once and answers 5 s later.
+    let app = spawn_api_only(|_| {}).await;
+    let (simulators, dir, config) = crate::helpers::outside_simulators().await;
+    let tokens = crate::helpers::cancelled_for_children_on_iphones(&app, 3, "slow-answered-").await;
+    let mut first = crate::helpers::bilet_work(&app, &config, &[]);
+    let claimed: Vec<Uuid> = eventually(
+        Duration::from_secs(30),
+        "the three pushes to be in flight",
+        || async {
+            let ids: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT d.id FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+                 WHERE n.kind = 'event_cancelled' AND d.channel = 'apns' AND d.status = 'sending'",
+            )
+            .fetch_all(&app.db)
+            .await
+            .ok()?;
+            (ids.len() == 3).then_some(ids)
+        },
+    )
+    .await;
+    // Hold the rows, so the outcomes cannot reach the ledger once the answers come.
+    let mut holder = app.db.begin().await.unwrap();
+    sqlx::query("SELECT id FROM deliveries WHERE id = ANY($1) FOR UPDATE")
+        .bind(&claimed)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let hub = app.state.hub();
+    eventually(
+        Duration::from_secs(20),
+        "the provider's answers to be marked",
+        || async {
+            let marks = hub.streams.answered(&claimed).await.ok()?;
+            marks.iter().all(Option::is_some).then_some(())
+        },
+    )
+    .await;
+    crate::helpers::kill_worker(&mut first);
+    // Its statement waiting on the rows would still run once they are free: PostgreSQL
+    // notices a dead client only when it next talks to it. End it, as a lost connection
+    // would.
+    eventually(
+        Duration::from_secs(10),
+        "the dead worker's write to be ended",
+        || async {
+            let ended: Vec<bool> = sqlx::query_scalar(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND pid <> pg_backend_pid()",
+            )
+            .fetch_all(&app.db)
+            .await
+            .ok()?;
+            (!ended.is_empty()).then_some(())
+        },
+    )
+    .await;
+    holder.rollback().await.unwrap();
+    let still_sending: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM deliveries WHERE id = ANY($1) AND status = 'sending'",
+    )
+    .bind(&claimed)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(still_sending, 3, "the dead worker recorded nothing");
+
+    let mut second = crate::helpers::bilet_work(&app, &config, &[]);
+    app.settled("event_cancelled").await;
+    crate::helpers::stop_worker(&mut second);
+    let rows: Vec<(String, i32, Option<String>)> = sqlx::query_as(
+        "SELECT status, attempts, provider_id FROM deliveries WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(&claimed)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    for (status, attempts, provider_id) in &rows {
+        assert_eq!(status, "delivered");
+        assert_eq!(*attempts, 2, "claimed again after the kill");
+        assert!(provider_id.is_some(), "the first answer's id is kept");
+    }
+    // Each phone has the push once: the second claim recorded the first answer.
+    crate::helpers::assert_one_cancellation_each(&simulators, &tokens);
+    simulators.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_at_one_third_of_two_thousand_families_loses_nothing_and_resends_only_what_was_in_flight()
  {
     // The API alone; `bilet work` child processes with the hub's default settings (a round

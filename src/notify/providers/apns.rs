@@ -215,7 +215,7 @@ pub fn build_request(message: &OutboundMessage, topic: &str) -> Result<ApnsReque
         return Err(SendError::TokenInvalid);
     }
     let apns_id = message.delivery_id.hyphenated().to_string();
-    let collapse_id = match &message.collapse_key {
+    let collapse_id = match &message.replaces {
         Some(key) => Some(
             CollapseId::new(key)
                 .map_err(|_| SendError::permanent("collapse key over APNs' 64 bytes"))?,
@@ -388,7 +388,7 @@ mod tests {
     fn the_payload_has_the_alert_and_ids_and_the_headers_say_priority_and_collapse() {
         let mut urgent = message();
         urgent.urgent = true;
-        urgent.collapse_key = Some("event-42".into());
+        urgent.replaces = Some("event-42".into());
         urgent.category = Some("EVENT_CHANGE".into());
         let request = build_request(&urgent, "ru.bilet.app").unwrap();
         let payload: serde_json::Value = serde_json::from_str(&request.payload).unwrap();

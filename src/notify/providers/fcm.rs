@@ -209,6 +209,9 @@ pub fn build_body(message: &OutboundMessage) -> Result<serde_json::Value, SendEr
     if let Some(key) = &message.collapse_key {
         android["collapse_key"] = json!(key);
     }
+    if let Some(tag) = &message.replaces {
+        android["notification"] = json!({"tag": tag});
+    }
     Ok(json!({
         "message": {
             "token": token,
@@ -374,6 +377,7 @@ mod tests {
         );
         message.urgent = true;
         message.collapse_key = Some("event-7".into());
+        message.replaces = Some("event-7".into());
         message.ttl = Duration::from_secs(3600);
         message.data.insert("event_id".into(), "7".into());
         let body = build_body(&message).unwrap();
@@ -383,6 +387,7 @@ mod tests {
         assert_eq!(body["message"]["android"]["priority"], "HIGH");
         assert_eq!(body["message"]["android"]["ttl"], "3600s");
         assert_eq!(body["message"]["android"]["collapse_key"], "event-7");
+        assert_eq!(body["message"]["android"]["notification"]["tag"], "event-7");
     }
 
     #[test]

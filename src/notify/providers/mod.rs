@@ -132,8 +132,13 @@ pub struct OutboundMessage {
     pub kind: String,
     /// Urgent notices wake the device (APNs priority 10, Android priority high).
     pub urgent: bool,
-    /// Notices with the same key replace each other on the device (per event).
+    /// Notices with the same key are kept as one while the device is offline (FCM's
+    /// `android.collapse_key`: the event, since FCM keeps at most four keys per device).
     pub collapse_key: Option<String>,
+    /// Notices with the same key replace each other where the phone shows them (APNs'
+    /// `apns-collapse-id`, FCM's `android.notification.tag`): the event for notices about
+    /// one, else the notification, so a notice sent twice shows once.
+    pub replaces: Option<String>,
     pub title: String,
     /// Short plain text; for e-mail, the text part.
     pub body: String,
@@ -170,6 +175,7 @@ impl OutboundMessage {
             kind: kind.into(),
             urgent: false,
             collapse_key: None,
+            replaces: None,
             title: title.into(),
             body: body.into(),
             data: BTreeMap::new(),
