@@ -11,7 +11,7 @@
 //!   derives `#[serde(deny_unknown_fields)]`, so the server refuses unknown fields.
 //! - Codes the server checks against a list in the code (regions, profession areas,
 //!   time zones, languages, accessibility features) carry that list as their `enum`.
-//! - `Idempotency-Key`, accepted on every POST, is declared with its shape.
+//! - `Idempotency-Key`, accepted on every signed-in POST, is declared with its shape.
 //!
 //! The integration tests check every response they get against this document.
 
@@ -429,6 +429,12 @@ pub fn complete(spec: &str) -> String {
             }
         }
     }
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        close_disabled_kinds(schemas);
+    }
     let handler: BTreeMap<&str, &[StatusProblems]> = HANDLER_PROBLEMS.iter().copied().collect();
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
@@ -500,8 +506,30 @@ fn shape(name: &str, schema: &mut Value) {
         "refresh_token" => {
             schema["pattern"] = json!("^brt_[A-Za-z0-9_-]{43}$");
         }
+        "quiet_from" | "quiet_to" => {
+            schema["pattern"] = json!(super::notifications::HHMM_PATTERN);
+        }
         _ => {}
     }
+}
+
+/// `disabled` in the preferences: an object whose keys are the kinds of notice a person
+/// may configure (those that show in the inbox), each a list of channel groups.
+fn close_disabled_kinds(schemas: &mut Map<String, Value>) {
+    let Some(disabled) = schemas
+        .get_mut("Preferences")
+        .and_then(|p| p.pointer_mut("/properties/disabled"))
+    else {
+        return;
+    };
+    let Some(groups) = disabled.get("additionalProperties").cloned() else {
+        return;
+    };
+    let kinds: Map<String, Value> = super::notifications::configurable_kinds()
+        .map(|kind| (kind.as_str().to_owned(), groups.clone()))
+        .collect();
+    disabled["properties"] = Value::Object(kinds);
+    disabled["additionalProperties"] = Value::Bool(false);
 }
 
 /// A password being set (registration, reset, change), as `domain::password` checks its
@@ -552,7 +580,7 @@ fn complete_operation(
             .or_default()
             .extend(types.iter().copied());
     }
-    if method == "post" {
+    if method == "post" && signed_in(operation) {
         declare_idempotency_key(operation);
     }
     if let Some(parameters) = operation
@@ -637,11 +665,23 @@ fn shape_problems(
         add(400, "bad-request");
     }
     if method == "post" {
-        add(409, "idempotency-in-flight");
-        add(422, "idempotency-key-reused");
         add(422, "validation");
     }
+    if method == "post" && signed_in(operation) {
+        add(409, "idempotency-in-flight");
+        add(422, "idempotency-key-reused");
+    }
     problems
+}
+
+/// Whether an operation needs a bearer token. Keys are kept per account, so only these
+/// take an `Idempotency-Key`; the public ones (register, log in, reset a password) ignore
+/// it and do not declare it.
+fn signed_in(operation: &Value) -> bool {
+    operation
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|schemes| !schemes.is_empty())
 }
 
 /// The response of one error status: a problem document whose `type` is one of `types`.
@@ -669,7 +709,7 @@ fn problem_response(status: u16, types: &BTreeSet<&str>) -> Value {
     })
 }
 
-/// Declares (or completes) the `Idempotency-Key` header every POST accepts.
+/// Declares (or completes) the `Idempotency-Key` header every signed-in POST accepts.
 fn declare_idempotency_key(operation: &mut Value) {
     let declared = json!({
         "name": "Idempotency-Key",

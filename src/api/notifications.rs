@@ -257,7 +257,7 @@ impl NotificationsApi {
         for kind in body.disabled.keys() {
             if kind
                 .parse::<Kind>()
-                .map_or(true, |kind| !policy::policy(kind).inbox)
+                .map_or(true, |kind| !configurable_kinds().any(|k| k == kind))
             {
                 fields.reject(
                     &format!("disabled.{kind}"),
@@ -295,9 +295,24 @@ fn group_name(group: ChannelGroup) -> &'static str {
     }
 }
 
+/// A local time of day as the preferences take it.
+pub const HHMM_PATTERN: &str = "^([01][0-9]|2[0-3]):[0-5][0-9]$";
+
+/// The kinds of notice a person may switch channels off for: those in the inbox.
+pub fn configurable_kinds() -> impl Iterator<Item = Kind> {
+    Kind::ALL
+        .iter()
+        .copied()
+        .filter(|kind| policy::policy(*kind).inbox)
+}
+
 fn parse_hhmm(text: &str) -> Result<i16, String> {
     let invalid = || "must be a time as HH:MM".to_owned();
-    let (h, m) = text.split_once(':').ok_or_else(invalid)?;
+    let two_digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+    let (h, m) = text
+        .split_once(':')
+        .filter(|(h, m)| two_digits(h) && two_digits(m))
+        .ok_or_else(invalid)?;
     let (h, m): (i16, i16) = (
         h.parse().map_err(|_| invalid())?,
         m.parse().map_err(|_| invalid())?,

@@ -167,3 +167,88 @@ async fn the_served_document_is_the_published_one() {
     let docs = app.get("/docs/").await.text().await.unwrap();
     assert!(docs.contains("urn:bilet:problem:already-signed-up"));
 }
+
+/// The contract fuzzer (schemathesis, installed by `scripts/setup`) against a test server,
+/// with every check, four times: with a token the server does not know, then as a
+/// parent, a student and an organizer with a published event (each run also tries every
+/// operation without the token). Any failure fails the test
+/// with the fuzzer's report. Without `st` on the PATH the test says so and passes, unless
+/// `CI` is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contract_fuzzer_finds_no_failure_anonymous_or_as_parent_student_and_organizer() {
+    let fuzzer = std::env::var("SCHEMATHESIS_BIN").unwrap_or_else(|_| "st".to_owned());
+    if std::process::Command::new(&fuzzer)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "schemathesis (`{fuzzer}`) is missing; scripts/setup installs it"
+        );
+        eprintln!(
+            "skipped: schemathesis (`{fuzzer}`) is not installed (scripts/setup installs it)"
+        );
+        return;
+    }
+    let app = crate::helpers::spawn_app().await;
+    let family = app.family().await;
+    let organizer = app.organizer().await;
+    app.publish_event(
+        &organizer,
+        &crate::helpers::event_input(chrono::Duration::days(5), 30),
+    )
+    .await;
+    let seconds: u64 = std::env::var("CONTRACT_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let schema = app.url("/openapi.json");
+    let base = app.url("");
+    let mut failed = Vec::new();
+    for (who, token) in [
+        ("nobody", "not-a-token".to_owned()),
+        ("a parent", family.parent.access.clone()),
+        ("a student", family.child.access.clone()),
+        ("an organizer", organizer.access.clone()),
+    ] {
+        let fuzzer = fuzzer.clone();
+        let (schema, base) = (schema.clone(), base.clone());
+        let output = tokio::task::spawn_blocking(move || {
+            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/contract-fuzz");
+            std::process::Command::new(&fuzzer)
+                .args(["--config-file", &format!("{dir}/schemathesis.toml")])
+                .args(["run", &schema, "--url", &base, "--checks", "all"])
+                .args(["--phases", "examples,coverage,fuzzing"])
+                .args(["--max-time", &seconds.to_string(), "--seed", "20261130"])
+                // One worker: hypothesis reads lambdas' source with `ast`, which CPython
+                // 3.11 does not do safely from several threads at once (a run with two
+                // failed on "AST constructor recursion depth mismatch").
+                .args(["--workers", "1", "--no-color", "--warnings", "off"])
+                // Signing out would end the run's own session.
+                .args(["--exclude-path", "/v1/auth/logout"])
+                // The token goes through the document's security scheme (see
+                // schemathesis.toml), so the fuzzer also tries each operation without it.
+                .env("CONTRACT_FUZZ_TOKEN", &token)
+                .env("SCHEMATHESIS_HOOKS", format!("{dir}/hooks.py"))
+                .args(["--output-sanitize", "false"])
+                .output()
+        })
+        .await
+        .unwrap()
+        .expect("the fuzzer runs");
+        let report = String::from_utf8_lossy(&output.stdout);
+        let summary: Vec<&str> = report
+            .lines()
+            .filter(|l| l.contains("passed") || l.contains("failed") || l.contains("Failures"))
+            .collect();
+        eprintln!("as {who}: {}", summary.join(" | "));
+        if !output.status.success() {
+            failed.push(format!(
+                "as {who}:\n{report}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
+}
