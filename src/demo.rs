@@ -18,7 +18,7 @@ use crate::domain::snils::Snils;
 use crate::participation::{self, Decision, organizer};
 use crate::privacy::vault::{ParentProfile, StudentProfile, fields};
 use crate::settings::{DatabaseSettings, Secret};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::accounts::NewAccount;
 use crate::store::events::EventFields;
 use crate::store::{self, StoreError};

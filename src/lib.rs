@@ -22,6 +22,7 @@ pub mod settings;
 #[cfg(feature = "simulators")]
 pub use bilet_simulators as simulators;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod worker;

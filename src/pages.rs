@@ -15,13 +15,13 @@ use poem::{Endpoint, IntoResponse, Request, Response, handler};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::problem::Problem;
 use crate::domain::ids::{AccountId, EventId, SignupId};
 use crate::http::headers::csp_hash;
+use crate::http::problem::Problem;
 use crate::notify::fanout::format_local;
 use crate::notify::links;
 use crate::participation::{self, Decision, ParticipationError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 
 #[derive(Debug, Deserialize)]

@@ -19,10 +19,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
-use super::problem::{PROBLEM_JSON, TYPE_PREFIX};
 use crate::domain::devices::{TOKEN_LENGTH, TOKEN_PATTERN};
 use crate::domain::events::{ACCESSIBILITY_FEATURES, PROFESSION_AREAS, TIME_ZONES};
 use crate::domain::region::SUBJECTS;
+use crate::http::problem::{PROBLEM_JSON, TYPE_PREFIX};
 
 /// One error status and the problem `type` slugs it may carry.
 pub type StatusProblems = (u16, &'static [&'static str]);

@@ -13,14 +13,14 @@ use uuid::Uuid;
 use super::ApiTag;
 use super::body::JsonBody;
 use super::fields::Fields;
-use super::problem::{FieldError, Problem};
 use super::security::{BearerAuth, Caller, Role};
 use crate::domain::events::{self as rules, ProfessionArea, Schedule};
 use crate::domain::ids::{EventId, OrganizationId};
 use crate::domain::names::ShortText;
 use crate::domain::region::Region;
+use crate::http::problem::{FieldError, Problem};
 use crate::participation::{self, organizer};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::events::{EventFields, EventFilter, EventRow, NewSchedule, Position};
 use crate::store::{self};
 

@@ -11,15 +11,15 @@ use uuid::Uuid;
 
 use super::ApiTag;
 use super::families::{LinkRequestView, link_request_view};
-use super::problem::Problem;
 use super::profiles::{
     Disclosure, ParentProfileView, StudentProfileView, load_parent, load_student, parent_view,
     student_view,
 };
 use super::security::{BearerAuth, Caller, ClientInfo, Role};
 use crate::domain::ids::AccountId;
+use crate::http::problem::Problem;
 use crate::privacy::vault::fields;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use crate::store::accounts::MailedCode;
 use crate::store::audit::{self, AuditAction};

@@ -11,13 +11,13 @@ use uuid::Uuid;
 use super::ApiTag;
 use super::body::JsonBody;
 use super::fields::Fields;
-use super::problem::Problem;
 use super::security::{BearerAuth, Role};
 use crate::domain::domain_events::{self, DomainEvent};
 use crate::domain::ids::EventId;
 use crate::domain::ids::NoticeId;
 use crate::domain::names::ShortText;
-use crate::startup::AppState;
+use crate::http::problem::Problem;
+use crate::state::AppState;
 use crate::store::{self, deliveries::FailedDelivery};
 
 pub struct NoticesApi;

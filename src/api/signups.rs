@@ -14,12 +14,12 @@ use super::ApiTag;
 use super::body::{JsonBody, OptionalJsonBody};
 use super::events::participation_problem;
 use super::fields::Fields;
-use super::problem::Problem;
 use super::security::{BearerAuth, Role};
 use crate::domain::ids::{EventId, SignupId};
 use crate::domain::names::ShortText;
+use crate::http::problem::Problem;
 use crate::participation::{self, Actor, Decision};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, signups::SignupListing};
 
 pub struct SignupsApi;
