@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use crate::domain::devices::{TOKEN_LENGTH, TOKEN_PATTERN};
-use crate::domain::events::{ACCESSIBILITY_FEATURES, PROFESSION_AREAS, TIME_ZONES};
+use crate::domain::events::{ACCESSIBILITY_FEATURES, ProfessionArea, TIME_ZONES};
 use crate::domain::region::SUBJECTS;
 use crate::http::problem::{PROBLEM_JSON, TYPE_PREFIX};
 
@@ -387,7 +387,13 @@ fn bound(owner: &str, name: &str, schema: &mut Value) {
 fn code_lists() -> Vec<(&'static str, Vec<&'static str>)> {
     vec![
         ("region", SUBJECTS.iter().map(|(code, _)| *code).collect()),
-        ("profession_area", PROFESSION_AREAS.to_vec()),
+        (
+            "profession_area",
+            ProfessionArea::ALL
+                .iter()
+                .map(|area| area.as_str())
+                .collect(),
+        ),
         (
             "time_zone",
             TIME_ZONES.iter().map(|(zone, _)| *zone).collect(),

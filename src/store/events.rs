@@ -309,3 +309,38 @@ pub async fn list_for_organization(
     .fetch_all(exec)
     .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::events::ProfessionArea;
+
+    /// The values inside the last `profession_area IN (...)` check of the migrations.
+    fn checked_profession_areas() -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        let mut last = None;
+        for file in files {
+            let sql = std::fs::read_to_string(file).unwrap();
+            for (at, _) in sql.match_indices("profession_area IN (") {
+                let list = &sql[at + "profession_area IN (".len()..];
+                let list = &list[..list.find(')').unwrap()];
+                last = Some(
+                    list.split(',')
+                        .map(|value| value.trim().trim_matches('\'').to_owned())
+                        .collect(),
+                );
+            }
+        }
+        last.expect("a migration checks events.profession_area")
+    }
+
+    #[test]
+    fn the_database_checks_exactly_the_profession_areas_of_the_code() {
+        let code: Vec<&str> = ProfessionArea::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(checked_profession_areas(), code);
+    }
+}
