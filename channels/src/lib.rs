@@ -78,6 +78,15 @@ impl FromStr for ChannelKind {
     }
 }
 
+impl TryFrom<String> for ChannelKind {
+    type Error = UnknownChannel;
+
+    /// A stored channel name (the ledger's `channel` column) read back.
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        name.parse()
+    }
+}
+
 /// The `[simulators]` settings: where `bilet simulate` listens and what it writes.
 #[derive(Debug, Clone)]
 pub struct SimulatorSettings {

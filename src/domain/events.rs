@@ -4,21 +4,42 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::Reason;
+use super::vocabulary::{UnknownValue, vocabulary};
 
-/// The states of an event, as the `events.status` column allows them.
-pub const EVENT_STATUSES: &[&str] = &["draft", "published", "cancelled"];
-/// How an event is held, as the `events.format` column allows it.
-pub const EVENT_FORMATS: &[&str] = &["in_person", "online"];
-/// The states of a sign-up, as the `signups.status` column allows them.
-pub const SIGNUP_STATUSES: &[&str] = &[
-    "pending_parent",
-    "approved",
-    "declined",
-    "expired",
-    "withdrawn",
-    "waitlisted",
-    "cancelled",
-];
+vocabulary!(
+    /// The states of an event, as the `events.status` column allows them.
+    EventStatus("event status") {
+        Draft = "draft",
+        Published = "published",
+        Cancelled = "cancelled",
+    }
+);
+
+vocabulary!(
+    /// How an event is held, as the `events.format` column allows it.
+    EventFormat("event format") {
+        InPerson = "in_person",
+        Online = "online",
+    }
+);
+
+vocabulary!(
+    /// The states of a sign-up, as the `signups.status` column allows them.
+    SignupStatus("sign-up status") {
+        /// Waiting for a parent's decision; holds a seat.
+        PendingParent = "pending_parent",
+        /// A parent approved; holds a seat.
+        Approved = "approved",
+        Declined = "declined",
+        /// No parent decided within the approval window.
+        Expired = "expired",
+        Withdrawn = "withdrawn",
+        /// In the queue for a seat.
+        Waitlisted = "waitlisted",
+        /// Ended by the event's cancellation.
+        Cancelled = "cancelled",
+    }
+);
 
 /// A field of work an event lets students try. The one list of them: the API's enum,
 /// the check of `events.profession_area` (a test compares the migration's with it), and
@@ -94,6 +115,18 @@ impl ProfessionArea {
                 let names: Vec<&str> = Self::ALL.iter().map(|a| a.as_str()).collect();
                 format!("must be one of {}", names.join(", "))
             })
+    }
+}
+
+impl TryFrom<String> for ProfessionArea {
+    type Error = UnknownValue;
+
+    /// A stored area (`events.profession_area`) read back.
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value).map_err(|_| UnknownValue {
+            vocabulary: "profession area",
+            value,
+        })
     }
 }
 

@@ -6,18 +6,24 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::error::StoreResult;
+use crate::domain::events::{EventFormat, EventStatus, ProfessionArea};
 use crate::domain::ids::{AccountId, EventId, OrganizationId};
 
-/// An event as stored.
+/// An event as stored: typed ids, and the closed vocabularies as enums (a value the code
+/// does not know fails to decode).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
-    pub id: Uuid,
-    pub organization_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: EventId,
+    #[sqlx(try_from = "Uuid")]
+    pub organization_id: OrganizationId,
     pub organization_name: String,
     pub title: String,
     pub description: String,
-    pub profession_area: String,
-    pub format: String,
+    #[sqlx(try_from = "String")]
+    pub profession_area: ProfessionArea,
+    #[sqlx(try_from = "String")]
+    pub format: EventFormat,
     pub region: Option<String>,
     pub city: Option<String>,
     pub address: Option<String>,
@@ -31,7 +37,8 @@ pub struct EventRow {
     pub accessibility: Vec<String>,
     pub signup_deadline: DateTime<Utc>,
     pub approval_window_secs: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: EventStatus,
     pub published_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
