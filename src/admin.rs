@@ -10,7 +10,7 @@ use crate::domain::password::NewPassword;
 use crate::domain::roles::Role;
 use crate::privacy::rotation::{self, RotationReport};
 use crate::security::password;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, accounts::NewAccount};
 
 /// A staff role an administrator can create.

@@ -12,13 +12,13 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::domain::documents::DocumentKind;
-use crate::domain::ids::{AccountId, ConsentId, EventId, SignupId};
+use crate::domain::ids::{AccountId, ConsentId, EventId};
 use crate::domain::roles::Role;
 use crate::domain::snils::Snils;
 use crate::participation::{self, Decision, organizer};
 use crate::privacy::vault::{ParentProfile, StudentProfile, fields};
 use crate::settings::{DatabaseSettings, Secret};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::accounts::NewAccount;
 use crate::store::events::EventFields;
 use crate::store::{self, StoreError};
@@ -195,14 +195,7 @@ pub async fn seed(state: &AppState) -> Result<Seeded, anyhow::Error> {
             .await?;
         }
         let signup = participation::sign_up(&mut tx, event, student).await?;
-        participation::decide(
-            &mut tx,
-            SignupId(signup.id),
-            parent,
-            Decision::Approve,
-            None,
-        )
-        .await?;
+        participation::decide(&mut tx, signup.id, parent, Decision::Approve, None).await?;
         tx.commit().await?;
     }
     Ok(Seeded {
@@ -248,7 +241,7 @@ pub async fn cancel(state: &AppState, event: EventId) -> Result<Uuid, anyhow::Er
     organizer::cancel_event(
         &mut tx,
         event,
-        crate::domain::ids::OrganizationId(row.organization_id),
+        row.organization_id,
         "Площадка закрыта: авария водопровода",
     )
     .await?;

@@ -17,9 +17,12 @@ pub mod privacy;
 pub mod queue;
 pub mod security;
 pub mod settings;
+/// The provider simulators (the `bilet-simulators` crate), in builds with the default
+/// `simulators` feature.
 #[cfg(feature = "simulators")]
-pub mod simulators;
+pub use bilet_simulators as simulators;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod worker;

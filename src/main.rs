@@ -149,8 +149,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         #[cfg(feature = "simulators")]
         Command::Simulate => {
             let config = bilet::notify::providers::PushConfig::load(&settings.push_config)?;
-            bilet::simulators::run_all(&config, shutdown_on_signal(), |line| println!("{line}"))
-                .await?;
+            bilet::simulators::run_all(&config.simulators, shutdown_on_signal(), |line| {
+                println!("{line}")
+            })
+            .await?;
             Ok(())
         }
         Command::Contract { .. } => unreachable!("handled before settings are loaded"),

@@ -15,13 +15,14 @@ use poem::{Endpoint, IntoResponse, Request, Response, handler};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::problem::Problem;
-use crate::domain::ids::{AccountId, EventId, SignupId};
+use crate::domain::events::{EventStatus, SignupStatus};
+use crate::domain::ids::{AccountId, SignupId};
 use crate::http::headers::csp_hash;
+use crate::http::problem::Problem;
 use crate::notify::fanout::format_local;
 use crate::notify::links;
 use crate::participation::{self, Decision, ParticipationError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 
 #[derive(Debug, Deserialize)]
@@ -84,30 +85,31 @@ pub async fn decide_approval(
     let Some(link_id) = links::approval_link_id(&state.index, &token) else {
         return not_found();
     };
-    let result: Result<Option<Result<String, ParticipationError>>, store::StoreError> = async {
-        let mut tx = state.db.begin().await?;
-        let Some(link) = store::approval_links::use_once(&mut *tx, link_id).await? else {
-            return Ok(None);
-        };
-        let outcome = participation::decide(
-            &mut tx,
-            SignupId(link.signup_id),
-            AccountId(link.parent_id),
-            decision,
-            None,
-        )
-        .await;
-        match outcome {
-            Ok(row) => {
-                tx.commit().await?;
-                Ok(Some(Ok(row.status)))
+    let result: Result<Option<Result<SignupStatus, ParticipationError>>, store::StoreError> =
+        async {
+            let mut tx = state.db.begin().await?;
+            let Some(link) = store::approval_links::use_once(&mut *tx, link_id).await? else {
+                return Ok(None);
+            };
+            let outcome = participation::decide(
+                &mut tx,
+                SignupId(link.signup_id),
+                AccountId(link.parent_id),
+                decision,
+                None,
+            )
+            .await;
+            match outcome {
+                Ok(row) => {
+                    tx.commit().await?;
+                    Ok(Some(Ok(row.status)))
+                }
+                Err(err) => Ok(Some(Err(err))),
             }
-            Err(err) => Ok(Some(Err(err))),
         }
-    }
-    .await;
+        .await;
     match result {
-        Ok(Some(Ok(status))) if status == "approved" => page(
+        Ok(Some(Ok(SignupStatus::Approved))) => page(
             StatusCode::OK,
             "Спасибо!",
             "<p>Участие одобрено. Ребёнок получит уведомление.</p>",
@@ -120,7 +122,7 @@ pub async fn decide_approval(
         Ok(Some(Err(ParticipationError::AlreadyDecided(status)))) => page(
             StatusCode::CONFLICT,
             "Решение уже принято",
-            if status == "approved" {
+            if status == SignupStatus::Approved {
                 "<p>Другой родитель уже одобрил эту запись.</p>"
             } else {
                 "<p>Другой родитель уже отклонил эту запись.</p>"
@@ -203,22 +205,22 @@ struct Settled {
 
 /// What became of a sign-up that no longer awaits a parent, if it does not.
 fn settled(
-    signup_status: &str,
+    signup_status: SignupStatus,
     event: Option<&store::events::EventRow>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Settled> {
-    let event_over = event.is_none_or(|e| e.status == "cancelled" || e.starts_at <= now);
+    let event_over = event.is_none_or(|e| e.status == EventStatus::Cancelled || e.starts_at <= now);
     match signup_status {
-        "approved" => Some(Settled {
+        SignupStatus::Approved => Some(Settled {
             title: "Решение уже принято",
             body: "<p>Участие в этой пробе уже одобрено.</p>",
         }),
-        "declined" => Some(Settled {
+        SignupStatus::Declined => Some(Settled {
             title: "Решение уже принято",
             body: "<p>Эта запись уже отклонена.</p>",
         }),
-        "pending_parent" if !event_over => None,
-        _ if event.is_some_and(|e| e.status == "cancelled") => Some(Settled {
+        SignupStatus::PendingParent if !event_over => None,
+        _ if event.is_some_and(|e| e.status == EventStatus::Cancelled) => Some(Settled {
             title: "Проба отменена",
             body: "<p>Организатор отменил эту пробу, решение больше не нужно.</p>",
         }),
@@ -244,8 +246,8 @@ async fn approval_context(
     let Some(signup) = store::signups::find(&state.db, SignupId(link.signup_id)).await? else {
         return Ok(None);
     };
-    let event = store::events::find(&state.db, EventId(signup.event_id)).await?;
-    let settled = settled(&signup.status, event.as_ref(), chrono::Utc::now());
+    let event = store::events::find(&state.db, signup.event_id).await?;
+    let settled = settled(signup.status, event.as_ref(), chrono::Utc::now());
     let line = event
         .map(|e| {
             let place = e.city.map(|c| format!(", {c}")).unwrap_or_default();

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
 
+/// The duration syntax every settings file shares (`500ms`, `30s`, `5m`, `1h`, `30d`).
+pub use bilet_channels::parse_duration;
+
 /// The file read when neither `--config` nor `BILET_CONFIG` names one and it exists.
 pub const DEFAULT_FILE: &str = "bilet.toml";
 /// The channel settings read when `BILET_PUSH_CONFIG` is not set.
@@ -870,23 +873,6 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
-/// `30s`, `500ms`, `5m`, `1h`, `30d`, or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let invalid = || format!("`{s}` is not a duration like 500ms, 30s, 5m, 1h or 30d");
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let number: u64 = number.parse().map_err(|_| invalid())?;
-    let duration = match unit.trim() {
-        "" | "s" => Duration::from_secs(number),
-        "ms" => Duration::from_millis(number),
-        "m" | "min" => Duration::from_secs(number.saturating_mul(60)),
-        "h" => Duration::from_secs(number.saturating_mul(3600)),
-        "d" => Duration::from_secs(number.saturating_mul(86400)),
-        _ => return Err(invalid()),
-    };
-    Ok(duration)
-}
-
 /// `65536`, `64KiB`, `1MiB`.
 pub fn parse_bytes(s: &str) -> Result<usize, String> {
     let invalid = || format!("`{s}` is not a size like 65536, 64KiB or 1MiB");
@@ -1064,11 +1050,7 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_sizes_parse_with_units() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert!(parse_duration("7 weeks").is_err());
+    fn sizes_parse_with_units() {
         assert_eq!(parse_bytes("64KiB"), Ok(65536));
         assert!(parse_bytes("0").is_err());
     }

@@ -13,51 +13,21 @@ use tokio_util::sync::CancellationToken;
 
 use crate::diagnostics::{Catalog, CatalogError};
 use crate::metrics::Metrics;
-use crate::notify::hub::Hub;
 use crate::notify::providers::{Channels, ChannelsError};
-use crate::notify::streams::Streams;
 use crate::notify::templates::{TemplateError, Templates};
 use crate::privacy::Vault;
-use crate::queue::{self, Redis};
+use crate::queue;
 use crate::security::blind_index::BlindIndex;
 use crate::security::cipher::Cipher;
 use crate::security::keys::{KeyError, Keys};
 use crate::security::tokens::TokenSigner;
 use crate::settings::Settings;
-use crate::store::{self, Db};
+use crate::store;
 use crate::worker::{self, Supervisor};
 use crate::{api, http};
 
-/// What every handler and worker shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    pub redis: Redis,
-    pub metrics: Metrics,
-    pub process: ProcessInfo,
-    /// Encrypts and decrypts personal data at rest.
-    pub vault: Vault,
-    /// Keyed digests: the SNILS registry, codes, rate-limit keys.
-    pub index: BlindIndex,
-    /// Signs and verifies access tokens.
-    pub tokens: TokenSigner,
-    /// The delivery channels (in-process simulators for those without credentials).
-    pub channels: Arc<Channels>,
-    /// The hub's message templates.
-    pub templates: Arc<Templates>,
-    /// The test definitions, validated at startup.
-    pub catalog: Arc<Catalog>,
-    /// Which dependencies the readiness probe last found down.
-    pub dependencies: Arc<crate::telemetry::DependencyWatch>,
-    /// This database's installation id, which owns the Redis key prefix.
-    pub installation: uuid::Uuid,
-    /// Set while another installation holds the prefix: the workers stop consuming and
-    /// `/ready` answers 503.
-    pub prefix_lost: Arc<std::sync::atomic::AtomicBool>,
-}
-
 pub use crate::dependency::DependencyError;
+use crate::state::AppState;
 pub use crate::worker::process::{ProcessInfo, ProcessRole};
 
 /// Why the service did not start; each prints as one line.
@@ -213,8 +183,15 @@ impl Application {
         if self.workers {
             register_workers(&supervisor, &self.state);
         }
+        let edge = http::Edge {
+            metrics: self.state.metrics.clone(),
+            body_limit: self.state.settings.http.body_limit,
+            db: self.state.db.clone(),
+            tokens: self.state.tokens.clone(),
+            routes: api::route_table(),
+        };
         let routes = api::routes(&self.state).data(self.state.clone());
-        let app = http::wrap(routes, &self.state).boxed();
+        let app = http::wrap(routes, &edge).boxed();
         let app = match self.outer {
             Some(layer) => layer(app),
             None => app,
@@ -233,7 +210,7 @@ impl Application {
                 return Ok(());
             };
             let routes = api::metrics_routes().data(self.state.clone());
-            let app = http::wrap(routes, &self.state);
+            let app = http::wrap(routes, &edge);
             Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
                 .run_with_graceful_shutdown(app, shutdown.clone().cancelled_owned(), Some(grace))
                 .await
@@ -284,24 +261,4 @@ pub fn register_workers(supervisor: &Supervisor, state: &AppState) {
     supervisor.register("test-deadlines", move |shutdown| {
         crate::diagnostics::deadlines::run(db.clone(), catalog.clone(), rules, shutdown)
     });
-}
-
-impl AppState {
-    /// What the hub's tasks share, taken from the application's state.
-    pub fn hub(&self) -> Hub {
-        Hub {
-            db: self.db.clone(),
-            streams: Streams::new(self.redis.clone()),
-            templates: self.templates.clone(),
-            channels: self.channels.clone(),
-            catalog: self.catalog.clone(),
-            vault: self.vault.clone(),
-            index: self.index.clone(),
-            settings: self.settings.hub.clone(),
-            metrics: self.metrics.clone(),
-            consumer: self.process.name.clone(),
-            installation: self.installation,
-            prefix_lost: self.prefix_lost.clone(),
-        }
-    }
 }

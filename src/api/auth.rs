@@ -23,7 +23,6 @@ use uuid::Uuid;
 use super::ApiTag;
 use super::body::JsonBody;
 use super::fields::Fields;
-use super::problem::Problem;
 use super::security::{BearerAuth, ClientInfo, Role};
 use crate::domain::domain_events::{
     AccountNotice, DomainEvent, Kind, PendingRegistration, SealedCode,
@@ -32,9 +31,10 @@ use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::names::ShortText;
 use crate::domain::password::NewPassword;
+use crate::http::problem::Problem;
 use crate::notify::codes;
 use crate::security::{login_throttle, password, rate_limit, tokens};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::accounts::MailedCode;
 use crate::store::{self, accounts::NewAccount};
 

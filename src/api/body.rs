@@ -23,8 +23,8 @@ use poem_openapi::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::problem::{FieldError, Problem};
 use crate::domain::names::is_forbidden_in_text;
+use crate::http::problem::{FieldError, Problem};
 
 /// A JSON request body, parsed with serde and documented with the type's OpenAPI schema.
 #[derive(Debug, Clone)]

@@ -15,15 +15,15 @@ use uuid::Uuid;
 use super::ApiTag;
 use super::body::JsonBody;
 use super::fields::Fields;
-use super::problem::Problem;
 use super::profiles::linked_child;
 use super::security::{BearerAuth, Caller, ClientInfo, Role};
 use crate::domain::documents::Passport;
 use crate::domain::domain_events::{ConsentChange, DomainEvent};
 use crate::domain::ids::{AccountId, ConsentId};
+use crate::http::problem::Problem;
 use crate::privacy::consent_texts::{self, ConsentKind};
 use crate::privacy::vault::fields;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::audit::{self, AuditAction};
 use crate::store::{self, consents::ConsentRow};
 

@@ -14,12 +14,12 @@ use super::ApiTag;
 use super::auth::NoContentResponse;
 use super::body::JsonBody;
 use super::fields::Fields;
-use super::problem::Problem;
 use super::security::BearerAuth;
 use crate::domain::devices::{DeviceToken, PushPlatform};
 use crate::domain::names::ShortText;
+use crate::http::problem::Problem;
 use crate::notify::providers::{ChannelKind, ChannelMode};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 
 pub struct DevicesApi;

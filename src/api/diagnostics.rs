@@ -18,7 +18,6 @@ use uuid::Uuid;
 
 use super::ApiTag;
 use super::body::JsonBody;
-use super::problem::{FieldError, Problem, ProblemDocument};
 use super::profiles::linked_child;
 use super::security::{BearerAuth, Caller, Role};
 use crate::diagnostics::answers::{AnswerValue, RawValue};
@@ -27,7 +26,8 @@ use crate::diagnostics::catalog::{QuestionKind, TestDefinition};
 use crate::diagnostics::scoring::Scored;
 use crate::diagnostics::{Catalog, Rules};
 use crate::domain::ids::AccountId;
-use crate::startup::AppState;
+use crate::http::problem::{FieldError, Problem, ProblemDocument};
+use crate::state::AppState;
 use crate::store;
 use crate::store::diagnostics::{AnswerRow, AttemptRow, ResultRow};
 

@@ -19,10 +19,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
-use super::problem::{PROBLEM_JSON, TYPE_PREFIX};
 use crate::domain::devices::{TOKEN_LENGTH, TOKEN_PATTERN};
-use crate::domain::events::{ACCESSIBILITY_FEATURES, PROFESSION_AREAS, TIME_ZONES};
+use crate::domain::events::{ACCESSIBILITY_FEATURES, ProfessionArea, TIME_ZONES};
 use crate::domain::region::SUBJECTS;
+use crate::http::problem::{PROBLEM_JSON, TYPE_PREFIX};
 
 /// One error status and the problem `type` slugs it may carry.
 pub type StatusProblems = (u16, &'static [&'static str]);
@@ -387,7 +387,13 @@ fn bound(owner: &str, name: &str, schema: &mut Value) {
 fn code_lists() -> Vec<(&'static str, Vec<&'static str>)> {
     vec![
         ("region", SUBJECTS.iter().map(|(code, _)| *code).collect()),
-        ("profession_area", PROFESSION_AREAS.to_vec()),
+        (
+            "profession_area",
+            ProfessionArea::ALL
+                .iter()
+                .map(|area| area.as_str())
+                .collect(),
+        ),
         (
             "time_zone",
             TIME_ZONES.iter().map(|(zone, _)| *zone).collect(),
@@ -457,7 +463,7 @@ fn closed_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
     use crate::domain::consents::{CONSENT_STATUSES, ConsentKind};
     use crate::domain::devices::DEVICE_PLATFORMS;
     use crate::domain::domain_events::Kind;
-    use crate::domain::events::{EVENT_FORMATS, EVENT_STATUSES, SIGNUP_STATUSES};
+    use crate::domain::events::{EventFormat, EventStatus, SignupStatus};
     use crate::domain::roles::Role;
     use crate::notify::providers::ChannelKind;
     let inbox_kinds = Kind::ALL
@@ -466,9 +472,9 @@ fn closed_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         .map(|kind| kind.as_str())
         .collect();
     vec![
-        ("SignupView", "status", SIGNUP_STATUSES.to_vec()),
-        ("EventView", "status", EVENT_STATUSES.to_vec()),
-        ("EventView", "format", EVENT_FORMATS.to_vec()),
+        ("SignupView", "status", SignupStatus::names()),
+        ("EventView", "status", EventStatus::names()),
+        ("EventView", "format", EventFormat::names()),
         ("DeviceView", "platform", DEVICE_PLATFORMS.to_vec()),
         (
             "ChannelCounts",
@@ -803,19 +809,24 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        use crate::domain::deliveries::DeliveryStatus;
         use crate::domain::devices::DEVICE_PLATFORMS;
-        use crate::domain::events::{EVENT_FORMATS, EVENT_STATUSES, SIGNUP_STATUSES};
+        use crate::domain::events::{EventFormat, EventStatus, SignupStatus};
         use crate::domain::roles::Role;
+        use crate::notify::providers::ChannelKind;
         let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        let channels: Vec<&str> = ChannelKind::ALL.iter().map(|c| c.as_str()).collect();
         for (column, list) in [
-            ("status", EVENT_STATUSES),
-            ("format", EVENT_FORMATS),
-            ("status", SIGNUP_STATUSES),
-            ("platform", DEVICE_PLATFORMS),
-            ("role", &roles[..]),
+            ("status", EventStatus::names()),
+            ("format", EventFormat::names()),
+            ("status", SignupStatus::names()),
+            ("status", DeliveryStatus::names()),
+            ("channel", channels),
+            ("platform", DEVICE_PLATFORMS.to_vec()),
+            ("role", roles),
         ] {
-            let check = format!("CHECK ({column} IN ( {})", quoted(list));
-            let check_tight = format!("CHECK ({column} IN ({})", quoted(list));
+            let check = format!("CHECK ({column} IN ( {})", quoted(&list));
+            let check_tight = format!("CHECK ({column} IN ({})", quoted(&list));
             assert!(
                 migrations.contains(&check) || migrations.contains(&check_tight),
                 "no column check lists {list:?}"

@@ -13,14 +13,14 @@ use uuid::Uuid;
 use super::ApiTag;
 use super::body::JsonBody;
 use super::fields::Fields;
-use super::problem::{FieldError, Problem};
 use super::security::{BearerAuth, Caller, Role};
-use crate::domain::events::{self as rules, ProfessionArea, Schedule};
+use crate::domain::events::{self as rules, EventStatus, ProfessionArea, Schedule};
 use crate::domain::ids::{EventId, OrganizationId};
 use crate::domain::names::ShortText;
 use crate::domain::region::Region;
+use crate::http::problem::{FieldError, Problem};
 use crate::participation::{self, organizer};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::events::{EventFields, EventFilter, EventRow, NewSchedule, Position};
 use crate::store::{self};
 
@@ -265,7 +265,7 @@ impl EventsApi {
             }
         };
         store::events::update(&mut *tx, id, &fields).await?;
-        if current.status == "published" && fields.capacity > current.capacity {
+        if current.status == EventStatus::Published && fields.capacity > current.capacity {
             participation::promote_waitlist(&mut tx, id)
                 .await
                 .map_err(participation_problem)?;
@@ -482,7 +482,7 @@ impl EventsApi {
                         .vault
                         .open(
                             crate::privacy::vault::fields::STUDENT_HEALTH,
-                            row.student_id,
+                            row.student_id.0,
                             sealed,
                         )
                         .map_err(Problem::internal_from)?;
@@ -493,14 +493,14 @@ impl EventsApi {
                 _ => None,
             };
             entries.push(RosterEntry {
-                signup_id: row.signup_id,
+                signup_id: row.signup_id.0,
                 given_name: row.given_name,
                 surname_initial: row
                     .surname
                     .and_then(|s| s.chars().next())
                     .map(|c| format!("{c}.")),
                 grade: row.grade,
-                status: row.status,
+                status: row.status.as_str().to_owned(),
                 accessibility_needs: needs,
             });
         }
@@ -596,10 +596,8 @@ impl EventsApi {
         let row = store::events::find(&state.db, EventId(event_id.0))
             .await?
             .filter(|e| {
-                e.status != "draft"
-                    || caller
-                        .organization
-                        .is_some_and(|o| o.0 == e.organization_id)
+                e.status != EventStatus::Draft
+                    || caller.organization.is_some_and(|o| o == e.organization_id)
             })
             .ok_or_else(|| Problem::not_found("no such event"))?;
         Ok(EventResponse::Ok(Json(event_view(row))))
@@ -614,7 +612,7 @@ fn organizer_of(caller: &Caller) -> Result<OrganizationId, Problem> {
 
 /// The event if it belongs to the organization; anyone else's is 404.
 fn own_event(row: Option<EventRow>, organization: OrganizationId) -> Result<EventRow, Problem> {
-    row.filter(|e| e.organization_id == organization.0)
+    row.filter(|e| e.organization_id == organization)
         .ok_or_else(|| Problem::not_found("no such event"))
 }
 
@@ -776,7 +774,7 @@ fn check_published_change(current: &EventRow, next: &EventFields) -> Result<(), 
     let moved = current.starts_at != next.starts_at
         || current.ends_at != next.ends_at
         || current.time_zone != next.time_zone
-        || current.format != next.format
+        || current.format.as_str() != next.format
         || current.region != next.region
         || current.city != next.city
         || current.address != next.address;
@@ -789,7 +787,7 @@ fn check_published_change(current: &EventRow, next: &EventFields) -> Result<(), 
     }
     if current.grade_min != next.grade_min
         || current.grade_max != next.grade_max
-        || current.profession_area != next.profession_area
+        || current.profession_area.as_str() != next.profession_area
     {
         return Err(Problem::conflict(
             "immutable-after-publish",
@@ -838,7 +836,7 @@ fn page(mut rows: Vec<EventRow>, limit: i64, applied: bool) -> EventPage {
     let next_cursor = more
         .then(|| {
             rows.last()
-                .map(|last| super::cursor::encode(last.starts_at, last.id))
+                .map(|last| super::cursor::encode(last.starts_at, last.id.0))
         })
         .flatten();
     EventPage {
@@ -850,13 +848,13 @@ fn page(mut rows: Vec<EventRow>, limit: i64, applied: bool) -> EventPage {
 
 pub fn event_view(row: EventRow) -> EventView {
     EventView {
-        id: row.id,
-        organization_id: row.organization_id,
+        id: row.id.0,
+        organization_id: row.organization_id.0,
         organization_name: row.organization_name,
         title: row.title,
         description: row.description,
-        profession_area: row.profession_area,
-        format: row.format,
+        profession_area: row.profession_area.as_str().to_owned(),
+        format: row.format.as_str().to_owned(),
         region_name: row
             .region
             .as_deref()
@@ -875,7 +873,7 @@ pub fn event_view(row: EventRow) -> EventView {
         accessibility: row.accessibility,
         signup_deadline: row.signup_deadline,
         approval_window_hours: row.approval_window_secs / 3600,
-        status: row.status,
+        status: row.status.as_str().to_owned(),
         cancel_reason: row.cancel_reason,
     }
 }

@@ -11,15 +11,15 @@ use uuid::Uuid;
 
 use super::ApiTag;
 use super::families::{LinkRequestView, link_request_view};
-use super::problem::Problem;
 use super::profiles::{
     Disclosure, ParentProfileView, StudentProfileView, load_parent, load_student, parent_view,
     student_view,
 };
 use super::security::{BearerAuth, Caller, ClientInfo, Role};
 use crate::domain::ids::AccountId;
+use crate::http::problem::Problem;
 use crate::privacy::vault::fields;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use crate::store::accounts::MailedCode;
 use crate::store::audit::{self, AuditAction};
@@ -654,9 +654,9 @@ async fn notifications_of(
                 deliveries: mine
                     .into_iter()
                     .map(|d| DeliveryExport {
-                        channel: d.channel,
+                        channel: d.channel.as_str().to_owned(),
                         device_token: d.device_token,
-                        status: d.status,
+                        status: d.status.as_str().to_owned(),
                         attempts: d.attempts,
                         created_at: d.created_at,
                         delivered_at: d.delivered_at,
@@ -672,11 +672,11 @@ async fn signups_of(state: &AppState, student: AccountId) -> Result<Vec<SignupEx
         .await?
         .into_iter()
         .map(|s| SignupExport {
-            id: s.id,
-            event_id: s.event_id,
+            id: s.id.0,
+            event_id: s.event_id.0,
             event_title: s.event_title,
             event_starts_at: s.event_starts_at,
-            status: s.status,
+            status: s.status.as_str().to_owned(),
             created_at: s.created_at,
             expires_at: s.expires_at,
             decided_at: s.decided_at,

@@ -17,7 +17,6 @@ use super::ApiTag;
 use super::auth::NoContentResponse;
 use super::body::JsonBody;
 use super::fields::Fields;
-use super::problem::Problem;
 use super::profiles::linked_child;
 use super::security::{BearerAuth, Role};
 use crate::domain::domain_events::{
@@ -25,8 +24,9 @@ use crate::domain::domain_events::{
 };
 use crate::domain::email::Email;
 use crate::domain::ids::{AccountId, InvitationId, LinkRequestId};
+use crate::http::problem::Problem;
 use crate::security::rate_limit;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use crate::store::families::{LinkRequestRow, LinkVia};
 
@@ -269,10 +269,12 @@ impl FamiliesApi {
         let digest = state.index.digest("link-code", &code);
         let mut tx = state.db.begin().await?;
         let Some(redeemed) = store::families::redeem_link_code(&mut *tx, &digest).await? else {
-            return Err(Problem::validation(vec![super::problem::FieldError::new(
-                "code",
-                "is wrong, already used or expired; ask the child for a new one",
-            )]));
+            return Err(Problem::validation(vec![
+                crate::http::problem::FieldError::new(
+                    "code",
+                    "is wrong, already used or expired; ask the child for a new one",
+                ),
+            ]));
         };
         let child = redeemed.student;
         let (via, confirmed_by) = match redeemed.created_by {

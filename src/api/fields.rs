@@ -1,7 +1,7 @@
 //! Collecting per-field validation errors, so one 422 lists every rejected field.
 
-use super::problem::{FieldError, Problem};
 use crate::domain::Reason;
+use crate::http::problem::{FieldError, Problem};
 
 /// The errors found so far while parsing one request.
 #[derive(Debug, Default)]

@@ -7,8 +7,8 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::ApiTag;
-use super::problem::Problem;
-use crate::startup::AppState;
+use crate::http::problem::Problem;
+use crate::state::AppState;
 use crate::store;
 
 /// How long each dependency gets to answer a readiness check.

@@ -18,18 +18,20 @@ pub mod health;
 pub mod notices;
 pub mod notifications;
 pub mod passwords;
-pub mod problem;
 pub mod profiles;
 pub mod recommendations;
 pub mod security;
 pub mod signups;
 
+use std::sync::{Arc, LazyLock};
+
 use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, handler, web::Data};
 use poem_openapi::{OpenApiService, Tags};
 
+use crate::http::routes::RouteTable;
 use crate::pages;
 use crate::settings::Environment;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Groups of operations in the OpenAPI document.
 #[derive(Tags)]
@@ -91,6 +93,24 @@ pub fn contract() -> String {
     document::complete(&service().spec())
 }
 
+/// The methods of every route [`routes`] and [`metrics_routes`] serve, for the edge: the
+/// API's from its published document, and the pages'. Built once per process.
+pub fn route_table() -> Arc<RouteTable> {
+    static TABLE: LazyLock<Arc<RouteTable>> = LazyLock::new(|| {
+        let mut table = RouteTable::from_openapi(&contract());
+        for (path, methods) in [
+            ("/a/{token}", &["GET", "POST"][..]),
+            ("/u/{token}", &["GET", "POST"]),
+            ("/openapi.json", &["GET"]),
+            ("/metrics", &["GET"]),
+        ] {
+            table.add(path, methods);
+        }
+        Arc::new(table)
+    });
+    TABLE.clone()
+}
+
 /// Every route the public listener answers, without the edge middleware. `/metrics` is
 /// among them only in development; in production it is on its own listener
 /// ([`metrics_routes`]), never on the public one.
@@ -147,4 +167,27 @@ async fn get_metrics(state: Data<&AppState>) -> impl IntoResponse {
         .metrics
         .render()
         .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::http::Method;
+
+    #[test]
+    fn the_edge_is_told_the_methods_of_the_api_and_the_pages() {
+        let table = super::route_table();
+        assert_eq!(table.allow("/health").as_deref(), Some("GET"));
+        let children = table.allow("/v1/me/children").unwrap();
+        assert!(
+            children.contains("GET") && children.contains("POST"),
+            "{children}"
+        );
+        assert_eq!(table.allow("/a/some-token").as_deref(), Some("GET, POST"));
+        assert_eq!(table.allow("/nowhere"), None);
+        assert!(table.has(&Method::POST, "/v1/me/link-codes"));
+        assert!(table.has(&Method::POST, "/v1/events/abc/cancel"));
+        assert!(table.has(&Method::POST, "/a/token"));
+        assert!(!table.has(&Method::POST, "/v1/me"));
+        assert!(!table.has(&Method::PATCH, "/v1/me/link-codes"));
+    }
 }

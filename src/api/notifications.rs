@@ -18,12 +18,12 @@ use super::auth::NoContentResponse;
 use super::body::JsonBody;
 use super::document::LANGUAGES;
 use super::fields::Fields;
-use super::problem::Problem;
 use super::security::BearerAuth;
 use crate::domain::domain_events::Kind;
 use crate::domain::events::parse_time_zone;
+use crate::http::problem::Problem;
 use crate::notify::policy;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, notifications::PreferencesRow};
 
 pub struct NotificationsApi;

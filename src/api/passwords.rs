@@ -16,15 +16,15 @@ use super::ApiTag;
 use super::auth::{NoContentResponse, limit_attempts, new_code};
 use super::body::JsonBody;
 use super::fields::Fields;
-use super::problem::{FieldError, Problem};
 use super::security::{BearerAuth, ClientInfo};
 use crate::domain::domain_events::{self, DomainEvent, Kind, SealedCode};
 use crate::domain::email::Email;
 use crate::domain::ids::AccountId;
 use crate::domain::password::NewPassword;
+use crate::http::problem::{FieldError, Problem};
 use crate::notify::codes;
 use crate::security::{login_throttle, password};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use crate::store::accounts::MailedCode;
 

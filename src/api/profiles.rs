@@ -15,7 +15,6 @@ use uuid::Uuid;
 use super::ApiTag;
 use super::body::JsonBody;
 use super::fields::Fields;
-use super::problem::Problem;
 use super::security::{BearerAuth, Caller, ClientInfo, Role};
 use crate::domain::documents::{self, BirthCertificate, DocumentKind, Passport};
 use crate::domain::ids::AccountId;
@@ -24,9 +23,10 @@ use crate::domain::phone::Phone;
 use crate::domain::region::Region;
 use crate::domain::snils::Snils;
 use crate::domain::student::{self, Grade};
+use crate::http::problem::Problem;
 use crate::privacy::vault::{Health, OpenStudent, ParentProfile, StudentProfile};
 use crate::security::rate_limit;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use crate::store::audit::{self, AuditAction};
 
@@ -268,10 +268,12 @@ impl ProfilesApi {
         if profile.health.is_some()
             && !store::consents::is_current(&mut *tx, caller.account, "health_data").await?
         {
-            return Err(Problem::validation(vec![super::problem::FieldError::new(
-                "health",
-                "a linked parent must first give health-data consent",
-            )]));
+            return Err(Problem::validation(vec![
+                crate::http::problem::FieldError::new(
+                    "health",
+                    "a linked parent must first give health-data consent",
+                ),
+            ]));
         }
         let mut tx = claim_snils(&state, tx, &caller, &client, &profile.snils).await?;
         let row = state.vault.seal_student(caller.account, &profile);

@@ -13,13 +13,13 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::ApiTag;
-use super::problem::Problem;
 use super::profiles::{linked_child, load_student};
 use super::security::{BearerAuth, Role};
 use crate::diagnostics::recommendations::{self, Interest};
 use crate::diagnostics::scoring::Scored;
 use crate::domain::ids::AccountId;
-use crate::startup::AppState;
+use crate::http::problem::Problem;
+use crate::state::AppState;
 use crate::store;
 
 /// Candidate events read before ranking.

@@ -9,10 +9,10 @@ use poem::{FromRequest, Request, RequestBody};
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 
-use super::problem::Problem;
 use crate::domain::ids::{AccountId, OrganizationId, SessionId};
+use crate::http::problem::{BEARER_REQUIRED, Problem};
 use crate::http::request_id::RequestId;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 
 pub use crate::domain::roles::Role;
@@ -52,10 +52,6 @@ impl Caller {
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer")]
 pub struct BearerAuth(pub Caller);
-
-/// The one detail of every refused or missing access token: why a token failed is logged
-/// at debug level (never the token), not told to the caller.
-pub const BEARER_REQUIRED: &str = "a valid bearer access token is required";
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
     let state = req

@@ -14,12 +14,12 @@ use super::ApiTag;
 use super::body::{JsonBody, OptionalJsonBody};
 use super::events::participation_problem;
 use super::fields::Fields;
-use super::problem::Problem;
 use super::security::{BearerAuth, Role};
 use crate::domain::ids::{EventId, SignupId};
 use crate::domain::names::ShortText;
+use crate::http::problem::Problem;
 use crate::participation::{self, Actor, Decision};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, signups::SignupListing};
 
 pub struct SignupsApi;
@@ -124,7 +124,7 @@ impl SignupsApi {
             .map_err(participation_problem)?;
         tx.commit().await?;
         Ok(CreatedSignupResponse::Created(Json(
-            view(&state, SignupId(signup.id)).await?,
+            view(&state, signup.id).await?,
         )))
     }
 
@@ -174,9 +174,7 @@ impl SignupsApi {
         .await
         .map_err(participation_problem)?;
         tx.commit().await?;
-        Ok(SignupResponse::Ok(Json(
-            view(&state, SignupId(signup.id)).await?,
-        )))
+        Ok(SignupResponse::Ok(Json(view(&state, signup.id).await?)))
     }
 
     /// The student, or a linked parent, withdraws; a held seat goes to the first student
@@ -207,9 +205,7 @@ impl SignupsApi {
             .await
             .map_err(participation_problem)?;
         tx.commit().await?;
-        Ok(SignupResponse::Ok(Json(
-            view(&state, SignupId(signup.id)).await?,
-        )))
+        Ok(SignupResponse::Ok(Json(view(&state, signup.id).await?)))
     }
 
     /// One sign-up, for the student and their linked parents.
@@ -228,7 +224,7 @@ impl SignupsApi {
         let listing = store::signups::listing(&state.db, SignupId(signup_id.0))
             .await?
             .ok_or_else(|| Problem::not_found("no such sign-up"))?;
-        let student = crate::domain::ids::AccountId(listing.student_id);
+        let student = listing.student_id;
         let allowed = match caller.role {
             Role::Student => caller.account == student,
             Role::Parent => store::families::is_linked(&state.db, caller.account, student).await?,
@@ -285,15 +281,15 @@ async fn view(state: &AppState, id: SignupId) -> Result<SignupView, Problem> {
 
 fn to_view(row: SignupListing) -> SignupView {
     SignupView {
-        id: row.id,
-        event_id: row.event_id,
+        id: row.id.0,
+        event_id: row.event_id.0,
         event_title: row.event_title,
         event_starts_at: row.event_starts_at,
         event_ends_at: row.event_ends_at,
-        event_status: row.event_status,
-        student_account_id: row.student_id,
+        event_status: row.event_status.as_str().to_owned(),
+        student_account_id: row.student_id.0,
         student_given_name: row.student_given_name,
-        status: row.status,
+        status: row.status.as_str().to_owned(),
         waitlist_position: row.waitlist_ahead.map(|ahead| ahead + 1),
         expires_at: row.expires_at,
         decided_at: row.decided_at,

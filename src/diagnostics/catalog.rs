@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::domain::events::ProfessionArea;
+
 /// The definitions shipped with this build: `(file name, JSON)`.
 const FILES: &[(&str, &str)] = &[
     (
@@ -59,8 +61,8 @@ pub struct TestDefinition {
     pub scoring: Scoring,
 }
 
-/// What a test measures, with the profession areas (values of `events.profession_area`)
-/// that an interest in it points to.
+/// What a test measures, with the profession areas ([`ProfessionArea`] names, checked at
+/// load) that an interest in it points to.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scale {
@@ -385,7 +387,7 @@ fn validate(raw: RawTest) -> Result<TestDefinition, Vec<String>> {
             problems.push(format!("scale id `{}` is empty or repeated", scale.id));
         }
         for area in &scale.areas {
-            if !PROFESSION_AREAS.contains(&area.as_str()) {
+            if ProfessionArea::parse(area).is_err() {
                 problems.push(format!(
                     "scale `{}` names unknown profession area `{area}`",
                     scale.id
@@ -712,26 +714,6 @@ fn validate_bands(def: &TestDefinition, problems: &mut Vec<String>) {
     }
 }
 
-/// The values of `events.profession_area`.
-pub const PROFESSION_AREAS: &[&str] = &[
-    "it",
-    "engineering",
-    "industry",
-    "medicine",
-    "science",
-    "arts_design",
-    "services",
-    "agriculture",
-    "transport",
-    "education",
-    "construction",
-    "energy",
-    "media",
-    "sports",
-    "public_service",
-    "finance",
-];
-
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -744,6 +726,19 @@ mod tests {
         edit(&mut value);
         let text = value.to_string();
         Catalog::from_sources(&[(FILES[file].0, &text)]).unwrap_err()
+    }
+
+    #[test]
+    fn the_shipped_catalog_points_to_every_profession_area_and_no_other() {
+        let catalog = Catalog::embedded().unwrap();
+        let named: BTreeSet<ProfessionArea> = catalog
+            .current()
+            .iter()
+            .flat_map(|test| test.scales.iter().flat_map(|scale| scale.areas.iter()))
+            .map(|area| ProfessionArea::parse(area).unwrap())
+            .collect();
+        let all: BTreeSet<ProfessionArea> = ProfessionArea::ALL.into_iter().collect();
+        assert_eq!(named, all);
     }
 
     #[test]

@@ -4,57 +4,129 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::Reason;
+use super::vocabulary::{UnknownValue, vocabulary};
 
-/// A field of work an event lets students try.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProfessionArea(&'static str);
+vocabulary!(
+    /// The states of an event, as the `events.status` column allows them.
+    EventStatus("event status") {
+        Draft = "draft",
+        Published = "published",
+        Cancelled = "cancelled",
+    }
+);
 
-/// Every profession area, as stored and as the API names them.
-/// The states of an event, as the `events.status` column allows them.
-pub const EVENT_STATUSES: &[&str] = &["draft", "published", "cancelled"];
-/// How an event is held, as the `events.format` column allows it.
-pub const EVENT_FORMATS: &[&str] = &["in_person", "online"];
-/// The states of a sign-up, as the `signups.status` column allows them.
-pub const SIGNUP_STATUSES: &[&str] = &[
-    "pending_parent",
-    "approved",
-    "declined",
-    "expired",
-    "withdrawn",
-    "waitlisted",
-    "cancelled",
-];
+vocabulary!(
+    /// How an event is held, as the `events.format` column allows it.
+    EventFormat("event format") {
+        InPerson = "in_person",
+        Online = "online",
+    }
+);
 
-pub const PROFESSION_AREAS: &[&str] = &[
-    "it",
-    "engineering",
-    "industry",
-    "medicine",
-    "science",
-    "arts_design",
-    "services",
-    "agriculture",
-    "transport",
-    "education",
-    "construction",
-    "energy",
-    "media",
-    "sports",
-    "public_service",
-    "finance",
-];
+vocabulary!(
+    /// The states of a sign-up, as the `signups.status` column allows them.
+    SignupStatus("sign-up status") {
+        /// Waiting for a parent's decision; holds a seat.
+        PendingParent = "pending_parent",
+        /// A parent approved; holds a seat.
+        Approved = "approved",
+        Declined = "declined",
+        /// No parent decided within the approval window.
+        Expired = "expired",
+        Withdrawn = "withdrawn",
+        /// In the queue for a seat.
+        Waitlisted = "waitlisted",
+        /// Ended by the event's cancellation.
+        Cancelled = "cancelled",
+    }
+);
+
+/// A field of work an event lets students try. The one list of them: the API's enum,
+/// the check of `events.profession_area` (a test compares the migration's with it), and
+/// the areas the test catalog's scales point to are all read from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProfessionArea {
+    It,
+    Engineering,
+    Industry,
+    Medicine,
+    Science,
+    ArtsDesign,
+    Services,
+    Agriculture,
+    Transport,
+    Education,
+    Construction,
+    Energy,
+    Media,
+    Sports,
+    PublicService,
+    Finance,
+}
 
 impl ProfessionArea {
-    pub fn parse(input: &str) -> Result<Self, Reason> {
-        PROFESSION_AREAS
-            .iter()
-            .find(|a| **a == input)
-            .map(|a| Self(a))
-            .ok_or_else(|| format!("must be one of {}", PROFESSION_AREAS.join(", ")))
+    /// Every profession area, in the order the API lists them.
+    pub const ALL: [ProfessionArea; 16] = [
+        ProfessionArea::It,
+        ProfessionArea::Engineering,
+        ProfessionArea::Industry,
+        ProfessionArea::Medicine,
+        ProfessionArea::Science,
+        ProfessionArea::ArtsDesign,
+        ProfessionArea::Services,
+        ProfessionArea::Agriculture,
+        ProfessionArea::Transport,
+        ProfessionArea::Education,
+        ProfessionArea::Construction,
+        ProfessionArea::Energy,
+        ProfessionArea::Media,
+        ProfessionArea::Sports,
+        ProfessionArea::PublicService,
+        ProfessionArea::Finance,
+    ];
+
+    /// The name as stored and as the API and the catalog spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfessionArea::It => "it",
+            ProfessionArea::Engineering => "engineering",
+            ProfessionArea::Industry => "industry",
+            ProfessionArea::Medicine => "medicine",
+            ProfessionArea::Science => "science",
+            ProfessionArea::ArtsDesign => "arts_design",
+            ProfessionArea::Services => "services",
+            ProfessionArea::Agriculture => "agriculture",
+            ProfessionArea::Transport => "transport",
+            ProfessionArea::Education => "education",
+            ProfessionArea::Construction => "construction",
+            ProfessionArea::Energy => "energy",
+            ProfessionArea::Media => "media",
+            ProfessionArea::Sports => "sports",
+            ProfessionArea::PublicService => "public_service",
+            ProfessionArea::Finance => "finance",
+        }
     }
 
-    pub fn as_str(self) -> &'static str {
-        self.0
+    pub fn parse(input: &str) -> Result<Self, Reason> {
+        Self::ALL
+            .into_iter()
+            .find(|area| area.as_str() == input)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|a| a.as_str()).collect();
+                format!("must be one of {}", names.join(", "))
+            })
+    }
+}
+
+impl TryFrom<String> for ProfessionArea {
+    type Error = UnknownValue;
+
+    /// A stored area (`events.profession_area`) read back.
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value).map_err(|_| UnknownValue {
+            vocabulary: "profession area",
+            value,
+        })
     }
 }
 

@@ -1,7 +1,10 @@
 //! Domain types that cannot hold invalid values: each `parse` returns the value or the
 //! reason it was refused. No HTTP and no SQL here.
 
+pub mod vocabulary;
+
 pub mod consents;
+pub mod deliveries;
 pub mod devices;
 pub mod documents;
 pub mod domain_events;

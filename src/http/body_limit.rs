@@ -6,10 +6,16 @@ use futures_util::StreamExt;
 use poem::http::header;
 use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
 
-use crate::api::problem::Problem;
+use super::problem::Problem;
+use super::routes::RouteTable;
 
-pub async fn enforce<E: Endpoint>(next: E, mut req: Request, limit: usize) -> Result<Response> {
-    if super::errors::lacks_method(req.uri().path(), req.method()) {
+pub async fn enforce<E: Endpoint>(
+    next: E,
+    mut req: Request,
+    limit: usize,
+    routes: &RouteTable,
+) -> Result<Response> {
+    if routes.lacks_method(req.uri().path(), req.method()) {
         // A method the route lacks is a 405 whatever the body; nothing reads it.
         return next.call(req).await.map(IntoResponse::into_response);
     }

@@ -3,7 +3,7 @@
 //! so their plain-text defaults never reach a client.
 
 use std::any::Any;
-use std::sync::LazyLock;
+use std::sync::Arc;
 
 use poem::PathPattern;
 use poem::error::{MethodNotAllowedError, NotFoundError};
@@ -14,7 +14,8 @@ use poem_openapi::error::{
     ParseRequestPayloadError,
 };
 
-use crate::api::problem::{FieldError, Problem};
+use super::problem::{BEARER_REQUIRED, FieldError, Problem};
+use super::routes::RouteTable;
 
 /// Renders any error as problem+json, keeping the matched route for the access log.
 pub async fn into_problem_response(err: Error) -> Response {
@@ -68,7 +69,7 @@ fn problem_for(err: &Error) -> Problem {
         );
     }
     if err.is::<AuthorizationError>() {
-        return Problem::unauthorized(crate::api::security::BEARER_REQUIRED);
+        return Problem::unauthorized(BEARER_REQUIRED);
     }
     match err.status() {
         StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
@@ -103,66 +104,12 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     Problem::internal().to_response()
 }
 
-/// The methods of each route: the API's from its published document, and the pages'.
-static ROUTE_METHODS: LazyLock<Vec<(Vec<String>, Vec<String>)>> = LazyLock::new(|| {
-    let mut routes: Vec<(Vec<String>, Vec<String>)> = Vec::new();
-    let document: serde_json::Value =
-        serde_json::from_str(&crate::api::contract()).unwrap_or_default();
-    if let Some(paths) = document["paths"].as_object() {
-        for (path, item) in paths {
-            let mut methods: Vec<String> = item
-                .as_object()
-                .map(|item| item.keys().map(|m| m.to_ascii_uppercase()).collect())
-                .unwrap_or_default();
-            methods.sort();
-            routes.push((segments(path), methods));
-        }
-    }
-    for (path, methods) in [
-        ("/a/{token}", &["GET", "POST"][..]),
-        ("/u/{token}", &["GET", "POST"]),
-        ("/openapi.json", &["GET"]),
-        ("/metrics", &["GET"]),
-    ] {
-        routes.push((
-            segments(path),
-            methods.iter().map(|m| (*m).to_owned()).collect(),
-        ));
-    }
-    routes
-});
-
-fn segments(path: &str) -> Vec<String> {
-    path.split('/').map(str::to_owned).collect()
-}
-
-/// The methods the route at `path` answers, as an `Allow` header value.
-fn allowed_methods(path: &str) -> Option<String> {
-    let given: Vec<&str> = path.split('/').collect();
-    ROUTE_METHODS
-        .iter()
-        .filter(|(template, _)| {
-            template.len() == given.len()
-                && template.iter().zip(&given).all(|(t, g)| {
-                    t == g || (t.starts_with('{') && t.ends_with('}') && !g.is_empty())
-                })
-        })
-        .max_by_key(|(template, _)| template.iter().filter(|t| !t.starts_with('{')).count())
-        .map(|(_, methods)| methods.join(", "))
-}
-
-/// The route at `path` exists but has no such method: the router answers 405 without
-/// reading the body.
-pub fn lacks_method(path: &str, method: &poem::http::Method) -> bool {
-    allowed_methods(path).is_some_and(|methods| {
-        !methods
-            .split(", ")
-            .any(|allowed| allowed == method.as_str())
-    })
-}
-
 /// A 405 says which methods the resource has (RFC 9110 §15.5.6), in `Allow`.
-pub async fn allow_on_405<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+pub async fn allow_on_405<E: Endpoint>(
+    next: E,
+    req: Request,
+    routes: Arc<RouteTable>,
+) -> poem::Result<Response> {
     let path = req.uri().path().to_owned();
     let mut response = match next.call(req).await {
         Ok(response) => response.into_response(),
@@ -170,7 +117,7 @@ pub async fn allow_on_405<E: Endpoint>(next: E, req: Request) -> poem::Result<Re
     };
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && !response.headers().contains_key(poem::http::header::ALLOW)
-        && let Some(methods) = allowed_methods(&path)
+        && let Some(methods) = routes.allow(&path)
         && let Ok(value) = poem::http::HeaderValue::from_str(&methods)
     {
         response
@@ -178,24 +125,4 @@ pub async fn allow_on_405<E: Endpoint>(next: E, req: Request) -> poem::Result<Re
             .insert(poem::http::header::ALLOW, value);
     }
     Ok(response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn allow_names_the_methods_of_the_route_template() {
-        assert_eq!(allowed_methods("/health").as_deref(), Some("GET"));
-        let children = allowed_methods("/v1/me/children").unwrap();
-        assert!(
-            children.contains("GET") && children.contains("POST"),
-            "{children}"
-        );
-        assert_eq!(
-            allowed_methods("/a/some-token").as_deref(),
-            Some("GET, POST")
-        );
-        assert_eq!(allowed_methods("/nowhere"), None);
-    }
 }

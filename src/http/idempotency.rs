@@ -9,7 +9,7 @@
 //! that does not exist, passes on untouched, to be answered 401, 404 or 405 as without a
 //! key; a replay never outlives a logout.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use poem::http::{HeaderValue, Method, header};
@@ -17,10 +17,9 @@ use poem::{Body, Endpoint, IntoResponse, PathPattern, Request, Response, Result}
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use super::errors;
-use crate::api::problem::{FieldError, Problem};
+use super::problem::{FieldError, Problem};
+use super::{Edge, errors};
 use crate::domain::ids::{AccountId, SessionId};
-use crate::startup::AppState;
 use crate::store::{self, Db};
 
 pub const HEADER: &str = "idempotency-key";
@@ -31,16 +30,16 @@ pub const KEEP: Duration = Duration::hours(24);
 /// A first request silent this long is presumed dead, and a retry may run again.
 const ABANDONED_AFTER: Duration = Duration::seconds(60);
 
-pub async fn apply<E: Endpoint>(next: E, mut req: Request, state: AppState) -> Result<Response> {
+pub async fn apply<E: Endpoint>(next: E, mut req: Request, edge: Edge) -> Result<Response> {
     let raw_key = match req.headers().get(HEADER) {
         Some(value) if matches!(*req.method(), Method::POST | Method::PATCH) => value.clone(),
         _ => return next.call(req).await.map(IntoResponse::into_response),
     };
-    let Some(account) = live_account(&req, &state).await? else {
+    let Some(account) = live_account(&req, &edge).await? else {
         // No valid credentials: the route answers 401 itself; nothing to remember or replay.
         return next.call(req).await.map(IntoResponse::into_response);
     };
-    if !OPERATIONS.accepts(req.method(), req.uri().path()) {
+    if !edge.routes.has(req.method(), req.uri().path()) {
         // The router answers 404 or 405; nothing runs, so nothing to remember.
         return next.call(req).await.map(IntoResponse::into_response);
     }
@@ -61,7 +60,7 @@ pub async fn apply<E: Endpoint>(next: E, mut req: Request, state: AppState) -> R
     let digest = request_digest(&operation, req.uri().query(), &body);
     req.set_body(Body::from_bytes(body));
 
-    match claim(&state.db, account, &key, &operation, &digest).await? {
+    match claim(&edge.db, account, &key, &operation, &digest).await? {
         Claim::Run => {}
         Claim::Replay(response) => return Ok(response),
     }
@@ -70,7 +69,7 @@ pub async fn apply<E: Endpoint>(next: E, mut req: Request, state: AppState) -> R
         Err(err) => errors::into_problem_response(err).await,
     };
     if response.status().is_server_error() {
-        store::idempotency::release(&state.db, account, &key)
+        store::idempotency::release(&edge.db, account, &key)
             .await
             .map_err(Problem::from)?;
         return Ok(response);
@@ -82,7 +81,7 @@ pub async fn apply<E: Endpoint>(next: E, mut req: Request, state: AppState) -> R
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     store::idempotency::complete(
-        &state.db,
+        &edge.db,
         account,
         &key,
         parts.status.as_u16(),
@@ -179,7 +178,7 @@ fn is_valid_key(key: &str) -> bool {
 }
 
 /// The caller's account when the bearer token is valid and its session is still live now.
-async fn live_account(req: &Request, state: &AppState) -> Result<Option<AccountId>, Problem> {
+async fn live_account(req: &Request, edge: &Edge) -> Result<Option<AccountId>, Problem> {
     let Some(claims) = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -188,59 +187,13 @@ async fn live_account(req: &Request, state: &AppState) -> Result<Option<AccountI
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .and_then(|token| state.tokens.verify(token.trim()).ok())
+        .and_then(|token| edge.tokens.verify(token.trim()).ok())
     else {
         return Ok(None);
     };
     let account = AccountId(claims.sub);
-    let live = store::sessions::live(&state.db, account, SessionId(claims.sid)).await?;
+    let live = store::sessions::live(&edge.db, account, SessionId(claims.sid)).await?;
     Ok(live.map(|_| account))
-}
-
-/// The POST and PATCH operations the service has, as path templates from the API's own
-/// document (plus the pages), so that a key on a request the router will refuse is not
-/// judged before the router has said 404 or 405.
-static OPERATIONS: LazyLock<Operations> = LazyLock::new(|| {
-    let mut operations = Operations::from_contract(&crate::api::contract());
-    for page in ["/a/{token}", "/u/{token}"] {
-        operations.add(Method::POST, page);
-    }
-    operations
-});
-
-struct Operations(Vec<(Method, Vec<String>)>);
-
-impl Operations {
-    fn from_contract(contract: &str) -> Self {
-        let mut operations = Self(Vec::new());
-        let document: serde_json::Value = serde_json::from_str(contract).unwrap_or_default();
-        if let Some(paths) = document["paths"].as_object() {
-            for (path, item) in paths {
-                for (name, method) in [("post", Method::POST), ("patch", Method::PATCH)] {
-                    if item.get(name).is_some() {
-                        operations.add(method, path);
-                    }
-                }
-            }
-        }
-        operations
-    }
-
-    fn add(&mut self, method: Method, template: &str) {
-        let segments = template.split('/').map(str::to_owned).collect();
-        self.0.push((method, segments));
-    }
-
-    fn accepts(&self, method: &Method, path: &str) -> bool {
-        let given: Vec<&str> = path.split('/').collect();
-        self.0.iter().any(|(m, template)| {
-            m == method
-                && template.len() == given.len()
-                && template.iter().zip(&given).all(|(t, g)| {
-                    t == g || (t.starts_with('{') && t.ends_with('}') && !g.is_empty())
-                })
-        })
-    }
 }
 
 pub fn request_digest(operation: &str, query: Option<&str>, body: &[u8]) -> Vec<u8> {
@@ -278,18 +231,6 @@ mod tests {
         assert!(!is_valid_key("has space"));
         assert!(!is_valid_key("ключ"));
         assert!(!is_valid_key(&"k".repeat(256)));
-    }
-
-    #[test]
-    fn only_existing_post_and_patch_routes_are_operations() {
-        let ops = &*OPERATIONS;
-        assert!(ops.accepts(&Method::POST, "/v1/me/link-codes"));
-        assert!(ops.accepts(&Method::POST, "/v1/events/abc/cancel"));
-        assert!(ops.accepts(&Method::POST, "/a/token"));
-        assert!(!ops.accepts(&Method::POST, "/v1/me"));
-        assert!(!ops.accepts(&Method::POST, "/health"));
-        assert!(!ops.accepts(&Method::POST, "/v1/events//cancel"));
-        assert!(!ops.accepts(&Method::PATCH, "/v1/me/link-codes"));
     }
 
     #[test]

@@ -374,7 +374,7 @@ async fn outcome_of(
 async fn dead_letter(hub: &Hub, delivery: &ClaimedDelivery, reason: &str) -> Outcome {
     if let Err(err) = hub
         .streams
-        .add_dead_letter(&delivery.id.to_string(), &delivery.channel, reason)
+        .add_dead_letter(&delivery.id.to_string(), delivery.channel.as_str(), reason)
         .await
     {
         // The ledger status is the record; the stream is a convenience for operators.

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Result, end_live};
 use crate::domain::domain_events::DomainEvent;
-use crate::domain::ids::{EventId, SignupId};
+use crate::domain::events::SignupStatus;
 use crate::store::{self, Db};
 
 /// How often the worker looks for due reminders and expiries.
@@ -22,7 +22,7 @@ pub async fn remind_due(db: &Db) -> Result<usize> {
         let mut tx = db.begin().await?;
         let due = store::signups::take_due_reminders(&mut *tx, BATCH).await?;
         for signup in &due {
-            let event = store::events::find(&mut *tx, EventId(signup.event_id)).await?;
+            let event = store::events::find(&mut *tx, signup.event_id).await?;
             if let Some(event) = event {
                 super::announce(
                     &mut tx,
@@ -50,13 +50,20 @@ pub async fn expire_due(db: &Db) -> Result<usize> {
         claim.commit().await?;
         for signup in &due {
             let mut tx = db.begin().await?;
-            let current = store::signups::find(&mut *tx, SignupId(signup.id)).await?;
+            let current = store::signups::find(&mut *tx, signup.id).await?;
             let still_due = current.is_some_and(|s| {
-                s.status == "pending_parent"
+                s.status == SignupStatus::PendingParent
                     && s.expires_at.is_some_and(|at| at <= chrono::Utc::now())
             });
             if still_due {
-                end_live(&mut tx, SignupId(signup.id), None, "expired", "no_decision").await?;
+                end_live(
+                    &mut tx,
+                    signup.id,
+                    None,
+                    SignupStatus::Expired,
+                    "no_decision",
+                )
+                .await?;
             }
             tx.commit().await?;
         }

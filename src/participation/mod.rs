@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::domain::domain_events::{DomainEvent, SignupChange};
+use crate::domain::events::{EventStatus, SignupStatus};
 use crate::domain::ids::{AccountId, EventId, SignupId};
 use crate::store::events::EventRow;
 use crate::store::signups::{SignupRow, Wait};
@@ -40,11 +41,11 @@ pub enum ParticipationError {
     #[error("no such sign-up")]
     SignupNotFound,
     #[error("a parent already decided: {0}")]
-    AlreadyDecided(String),
+    AlreadyDecided(SignupStatus),
     #[error("the sign-up is not waiting for a decision (it is {0})")]
-    NotAwaitingDecision(String),
+    NotAwaitingDecision(SignupStatus),
     #[error("the sign-up has already ended (it is {0})")]
-    AlreadyEnded(String),
+    AlreadyEnded(SignupStatus),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -65,10 +66,10 @@ pub enum Decision {
 }
 
 impl Decision {
-    fn status(self) -> &'static str {
+    fn status(self) -> SignupStatus {
         match self {
-            Decision::Approve => "approved",
-            Decision::Decline => "declined",
+            Decision::Approve => SignupStatus::Approved,
+            Decision::Decline => SignupStatus::Declined,
         }
     }
 }
@@ -104,10 +105,10 @@ pub async fn sign_up(
     }
     let event = store::events::lock(&mut *tx, event_id)
         .await?
-        .filter(|e| e.status != "draft")
+        .filter(|e| e.status != EventStatus::Draft)
         .ok_or(ParticipationError::EventNotFound)?;
     let now = Utc::now();
-    if event.status != "published" || event.starts_at <= now {
+    if event.status != EventStatus::Published || event.starts_at <= now {
         return Err(ParticipationError::EventNotOpen);
     }
     if event.signup_deadline <= now {
@@ -145,7 +146,7 @@ pub async fn sign_up(
             }
             Err(err) => return Err(err.into()),
         };
-    if signup.status == "pending_parent" {
+    if signup.status == SignupStatus::PendingParent {
         announce(
             &mut *tx,
             DomainEvent::SignupRequested(change(&signup, &event)),
@@ -167,15 +168,19 @@ pub async fn decide(
     let seen = store::signups::find(&mut *tx, signup_id)
         .await?
         .ok_or(ParticipationError::SignupNotFound)?;
-    if !store::families::is_linked(&mut *tx, parent, AccountId(seen.student_id)).await? {
+    if !store::families::is_linked(&mut *tx, parent, seen.student_id).await? {
         return Err(ParticipationError::SignupNotFound);
     }
     let (event, signup) = lock_in_order(tx, &seen).await?;
-    match signup.status.as_str() {
-        "pending_parent" => {}
-        "approved" | "declined" if signup.status == decision.status() => return Ok(signup),
-        "approved" | "declined" => return Err(ParticipationError::AlreadyDecided(signup.status)),
-        other => return Err(ParticipationError::NotAwaitingDecision(other.to_owned())),
+    match signup.status {
+        SignupStatus::PendingParent => {}
+        SignupStatus::Approved | SignupStatus::Declined if signup.status == decision.status() => {
+            return Ok(signup);
+        }
+        SignupStatus::Approved | SignupStatus::Declined => {
+            return Err(ParticipationError::AlreadyDecided(signup.status));
+        }
+        other => return Err(ParticipationError::NotAwaitingDecision(other)),
     }
     let decided =
         store::signups::decide(&mut *tx, signup_id, decision.status(), parent, comment).await?;
@@ -208,7 +213,7 @@ pub async fn withdraw(
     let seen = store::signups::find(&mut *tx, signup_id)
         .await?
         .ok_or(ParticipationError::SignupNotFound)?;
-    let student = AccountId(seen.student_id);
+    let student = seen.student_id;
     let (by, allowed) = match actor {
         Actor::Student(id) => (id, id == student),
         Actor::Parent(id) => (id, store::families::is_linked(&mut *tx, id, student).await?),
@@ -216,16 +221,23 @@ pub async fn withdraw(
     if !allowed {
         return Err(ParticipationError::SignupNotFound);
     }
-    end_live(tx, signup_id, Some(by), "withdrawn", "withdrawn").await
+    end_live(
+        tx,
+        signup_id,
+        Some(by),
+        SignupStatus::Withdrawn,
+        "withdrawn",
+    )
+    .await
 }
 
 /// Locks a sign-up's event, then the sign-up itself: the order every change takes (after
 /// the student's row), so concurrent changes cannot deadlock. Returns both as they are now.
 async fn lock_in_order(tx: &mut PgConnection, seen: &SignupRow) -> Result<(EventRow, SignupRow)> {
-    let event = store::events::lock(&mut *tx, EventId(seen.event_id))
+    let event = store::events::lock(&mut *tx, seen.event_id)
         .await?
         .ok_or(ParticipationError::EventNotFound)?;
-    let signup = store::signups::lock(&mut *tx, SignupId(seen.id))
+    let signup = store::signups::lock(&mut *tx, seen.id)
         .await?
         .ok_or(ParticipationError::SignupNotFound)?;
     Ok((event, signup))
@@ -236,7 +248,7 @@ async fn end_live(
     tx: &mut PgConnection,
     signup_id: SignupId,
     by: Option<AccountId>,
-    status: &str,
+    status: SignupStatus,
     reason: &str,
 ) -> Result<SignupRow> {
     let seen = store::signups::find(&mut *tx, signup_id)
@@ -244,8 +256,8 @@ async fn end_live(
         .ok_or(ParticipationError::SignupNotFound)?;
     let (event, signup) = lock_in_order(tx, &seen).await?;
     if !matches!(
-        signup.status.as_str(),
-        "pending_parent" | "approved" | "waitlisted"
+        signup.status,
+        SignupStatus::PendingParent | SignupStatus::Approved | SignupStatus::Waitlisted
     ) {
         return if signup.status == status {
             Ok(signup)
@@ -260,7 +272,7 @@ async fn end_live(
         by,
         ..change(&ended, &event)
     };
-    let announced = if status == "expired" {
+    let announced = if status == SignupStatus::Expired {
         DomainEvent::SignupExpired(facts)
     } else {
         DomainEvent::SignupWithdrawn(facts)
@@ -283,9 +295,9 @@ pub async fn end_for_withdrawn_consent(
     for signup in &live {
         end_live(
             tx,
-            SignupId(signup.id),
+            signup.id,
             Some(by),
-            "withdrawn",
+            SignupStatus::Withdrawn,
             "consent_withdrawn",
         )
         .await?;
@@ -296,8 +308,8 @@ pub async fn end_for_withdrawn_consent(
 /// Gives a released seat back and moves the first waitlisted students onto free seats.
 /// The caller holds the event's lock.
 async fn release_and_promote(tx: &mut PgConnection, event: &EventRow) -> Result<()> {
-    store::events::release_seat(&mut *tx, EventId(event.id)).await?;
-    promote_waitlist(tx, EventId(event.id)).await
+    store::events::release_seat(&mut *tx, event.id).await?;
+    promote_waitlist(tx, event.id).await
 }
 
 /// Fills free seats from the waitlist, in order, while the event is open. The caller holds
@@ -308,7 +320,7 @@ pub async fn promote_waitlist(tx: &mut PgConnection, event_id: EventId) -> Resul
             return Ok(());
         };
         let now = Utc::now();
-        if event.status != "published"
+        if event.status != EventStatus::Published
             || event.starts_at <= now
             || event.seats_held >= event.capacity
         {
@@ -320,8 +332,7 @@ pub async fn promote_waitlist(tx: &mut PgConnection, event_id: EventId) -> Resul
         if !store::events::take_seat(&mut *tx, event_id).await? {
             return Ok(());
         }
-        let promoted =
-            store::signups::promote(&mut *tx, SignupId(next.id), wait_from(now, &event)).await?;
+        let promoted = store::signups::promote(&mut *tx, next.id, wait_from(now, &event)).await?;
         announce(
             &mut *tx,
             DomainEvent::WaitlistPromoted(change(&promoted, &event)),
@@ -333,10 +344,10 @@ pub async fn promote_waitlist(tx: &mut PgConnection, event_id: EventId) -> Resul
 /// What a sign-up's domain event says of it: ids and times only, never personal data.
 fn change(signup: &SignupRow, event: &EventRow) -> SignupChange {
     SignupChange {
-        signup_id: SignupId(signup.id),
-        event_id: EventId(event.id),
-        student_id: AccountId(signup.student_id),
-        status: signup.status.clone(),
+        signup_id: signup.id,
+        event_id: event.id,
+        student_id: signup.student_id,
+        status: signup.status.as_str().to_owned(),
         expires_at: signup.expires_at,
         event_starts_at: event.starts_at,
         reason: None,

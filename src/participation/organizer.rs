@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 
 use super::{ParticipationError, Result};
 use crate::domain::domain_events::{DomainEvent, EventCancelled, EventRescheduled};
-use crate::domain::events::is_urgent;
+use crate::domain::events::{EventStatus, is_urgent};
 use crate::domain::ids::{EventId, OrganizationId};
 use crate::store::events::{EventRow, NewSchedule};
 use crate::store::{self};
@@ -20,7 +20,7 @@ async fn lock_own(
 ) -> Result<EventRow> {
     store::events::lock(&mut *tx, event_id)
         .await?
-        .filter(|e| e.organization_id == organization.0)
+        .filter(|e| e.organization_id == organization)
         .ok_or(ParticipationError::EventNotFound)
 }
 
@@ -32,10 +32,10 @@ pub async fn cancel_event(
     reason: &str,
 ) -> Result<EventRow> {
     let event = lock_own(tx, event_id, organization).await?;
-    if event.status == "cancelled" {
+    if event.status == EventStatus::Cancelled {
         return Ok(event);
     }
-    let was_published = event.status == "published";
+    let was_published = event.status == EventStatus::Published;
     let affected = store::signups::cancel_all_live(&mut *tx, event_id).await?;
     store::events::cancel(&mut *tx, event_id, reason).await?;
     if was_published {
@@ -65,10 +65,10 @@ pub async fn reschedule_event(
     schedule: &NewSchedule<'_>,
 ) -> Result<EventRow> {
     let event = lock_own(tx, event_id, organization).await?;
-    if event.status != "published" || event.starts_at <= Utc::now() {
+    if event.status != EventStatus::Published || event.starts_at <= Utc::now() {
         return Err(ParticipationError::EventNotOpen);
     }
-    let place_changed = event.format != schedule.format
+    let place_changed = event.format.as_str() != schedule.format
         || event.region.as_deref() != schedule.region
         || event.city.as_deref() != schedule.city
         || event.address.as_deref() != schedule.address;

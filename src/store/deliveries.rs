@@ -9,7 +9,10 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
+use bilet_channels::ChannelKind;
+
 use super::error::StoreResult;
+use crate::domain::deliveries::DeliveryStatus;
 
 /// Who hears of a domain event, and as what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -246,7 +249,8 @@ fn copy_escape(value: &str) -> String {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedDelivery {
     pub id: Uuid,
-    pub channel: String,
+    #[sqlx(try_from = "String")]
+    pub channel: ChannelKind,
     pub device_token: Option<String>,
     pub attempts: i32,
     pub account_id: Uuid,
@@ -534,13 +538,23 @@ pub async fn stale_unfanned_events(
     .await?)
 }
 
+/// How many deliveries of one channel are in one state.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryCount {
+    #[sqlx(try_from = "String")]
+    pub channel: ChannelKind,
+    #[sqlx(try_from = "String")]
+    pub status: DeliveryStatus,
+    pub count: i64,
+}
+
 /// Counts by channel and status for one notice (or any domain event).
 pub async fn counts_for_event(
     exec: impl PgExecutor<'_>,
     event_id: Uuid,
-) -> StoreResult<Vec<(String, String, i64)>> {
+) -> StoreResult<Vec<DeliveryCount>> {
     Ok(sqlx::query_as(
-        "SELECT d.channel, d.status, count(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+        "SELECT d.channel, d.status, count(*) AS count FROM deliveries d JOIN notifications n ON n.id = d.notification_id
          WHERE n.event_id = $1 GROUP BY d.channel, d.status ORDER BY d.channel, d.status",
     )
     .bind(event_id)
@@ -554,8 +568,10 @@ pub struct FailedDelivery {
     pub id: Uuid,
     pub notification_id: Uuid,
     pub kind: String,
-    pub channel: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub channel: ChannelKind,
+    #[sqlx(try_from = "String")]
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub updated_at: DateTime<Utc>,

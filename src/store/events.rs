@@ -6,18 +6,24 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::error::StoreResult;
+use crate::domain::events::{EventFormat, EventStatus, ProfessionArea};
 use crate::domain::ids::{AccountId, EventId, OrganizationId};
 
-/// An event as stored.
+/// An event as stored: typed ids, and the closed vocabularies as enums (a value the code
+/// does not know fails to decode).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
-    pub id: Uuid,
-    pub organization_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: EventId,
+    #[sqlx(try_from = "Uuid")]
+    pub organization_id: OrganizationId,
     pub organization_name: String,
     pub title: String,
     pub description: String,
-    pub profession_area: String,
-    pub format: String,
+    #[sqlx(try_from = "String")]
+    pub profession_area: ProfessionArea,
+    #[sqlx(try_from = "String")]
+    pub format: EventFormat,
     pub region: Option<String>,
     pub city: Option<String>,
     pub address: Option<String>,
@@ -31,7 +37,8 @@ pub struct EventRow {
     pub accessibility: Vec<String>,
     pub signup_deadline: DateTime<Utc>,
     pub approval_window_secs: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: EventStatus,
     pub published_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
@@ -308,4 +315,39 @@ pub async fn list_for_organization(
     .bind(limit)
     .fetch_all(exec)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::events::ProfessionArea;
+
+    /// The values inside the last `profession_area IN (...)` check of the migrations.
+    fn checked_profession_areas() -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        let mut last = None;
+        for file in files {
+            let sql = std::fs::read_to_string(file).unwrap();
+            for (at, _) in sql.match_indices("profession_area IN (") {
+                let list = &sql[at + "profession_area IN (".len()..];
+                let list = &list[..list.find(')').unwrap()];
+                last = Some(
+                    list.split(',')
+                        .map(|value| value.trim().trim_matches('\'').to_owned())
+                        .collect(),
+                );
+            }
+        }
+        last.expect("a migration checks events.profession_area")
+    }
+
+    #[test]
+    fn the_database_checks_exactly_the_profession_areas_of_the_code() {
+        let code: Vec<&str> = ProfessionArea::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(checked_profession_areas(), code);
+    }
 }

@@ -6,7 +6,10 @@ use serde_json::Value;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use bilet_channels::ChannelKind;
+
 use super::error::StoreResult;
+use crate::domain::deliveries::DeliveryStatus;
 use crate::domain::ids::AccountId;
 
 /// An inbox item.
@@ -150,9 +153,11 @@ pub async fn all_of(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryRecord {
     pub notification_id: Uuid,
-    pub channel: String,
+    #[sqlx(try_from = "String")]
+    pub channel: ChannelKind,
     pub device_token: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,

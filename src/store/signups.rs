@@ -6,6 +6,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::error::StoreResult;
+use crate::domain::events::{EventStatus, SignupStatus};
 use crate::domain::ids::{AccountId, EventId, SignupId};
 
 /// Statuses that hold a seat.
@@ -14,10 +15,14 @@ pub const HOLDING: [&str; 2] = ["pending_parent", "approved"];
 /// A sign-up as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SignupRow {
-    pub id: Uuid,
-    pub event_id: Uuid,
-    pub student_id: Uuid,
-    pub status: String,
+    #[sqlx(try_from = "Uuid")]
+    pub id: SignupId,
+    #[sqlx(try_from = "Uuid")]
+    pub event_id: EventId,
+    #[sqlx(try_from = "Uuid")]
+    pub student_id: AccountId,
+    #[sqlx(try_from = "String")]
+    pub status: SignupStatus,
     pub queue_position: i64,
     pub created_at: DateTime<Utc>,
     pub requested_at: Option<DateTime<Utc>>,
@@ -94,7 +99,7 @@ pub async fn lock(exec: impl PgExecutor<'_>, id: SignupId) -> StoreResult<Option
 pub async fn decide(
     exec: impl PgExecutor<'_>,
     id: SignupId,
-    status: &str,
+    status: SignupStatus,
     parent: AccountId,
     comment: Option<&str>,
 ) -> StoreResult<SignupRow> {
@@ -103,7 +108,7 @@ pub async fn decide(
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id.0)
-    .bind(status)
+    .bind(status.as_str())
     .bind(parent.0)
     .bind(comment)
     .fetch_one(exec)
@@ -114,7 +119,7 @@ pub async fn decide(
 pub async fn end(
     exec: impl PgExecutor<'_>,
     id: SignupId,
-    status: &str,
+    status: SignupStatus,
     by: Option<AccountId>,
     reason: &str,
 ) -> StoreResult<SignupRow> {
@@ -123,7 +128,7 @@ pub async fn end(
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id.0)
-    .bind(status)
+    .bind(status.as_str())
     .bind(by.map(|b| b.0))
     .bind(reason)
     .fetch_one(exec)
@@ -260,10 +265,14 @@ pub async fn live_upcoming_for_student(
 /// A sign-up with the event it is for, as families see it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SignupListing {
-    pub id: Uuid,
-    pub event_id: Uuid,
-    pub student_id: Uuid,
-    pub status: String,
+    #[sqlx(try_from = "Uuid")]
+    pub id: SignupId,
+    #[sqlx(try_from = "Uuid")]
+    pub event_id: EventId,
+    #[sqlx(try_from = "Uuid")]
+    pub student_id: AccountId,
+    #[sqlx(try_from = "String")]
+    pub status: SignupStatus,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub decided_at: Option<DateTime<Utc>>,
@@ -273,7 +282,8 @@ pub struct SignupListing {
     pub event_title: String,
     pub event_starts_at: DateTime<Utc>,
     pub event_ends_at: DateTime<Utc>,
-    pub event_status: String,
+    #[sqlx(try_from = "String")]
+    pub event_status: EventStatus,
     pub student_given_name: Option<String>,
 }
 
@@ -330,9 +340,12 @@ pub async fn pending_for_parent(
 /// One line of an event's roster, before health data is opened.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RosterRow {
-    pub signup_id: Uuid,
-    pub student_id: Uuid,
-    pub status: String,
+    #[sqlx(try_from = "Uuid")]
+    pub signup_id: SignupId,
+    #[sqlx(try_from = "Uuid")]
+    pub student_id: AccountId,
+    #[sqlx(try_from = "String")]
+    pub status: SignupStatus,
     pub given_name: Option<String>,
     pub surname: Option<String>,
     pub grade: Option<i16>,

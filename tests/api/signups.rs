@@ -759,7 +759,10 @@ async fn a_rolled_back_change_leaves_no_outbox_rows() {
     )
     .await
     .unwrap();
-    assert_eq!(signup.status, "pending_parent");
+    assert_eq!(
+        signup.status,
+        bilet::domain::events::SignupStatus::PendingParent
+    );
     let inside: i64 =
         sqlx::query_scalar("SELECT count(*) FROM outbox WHERE kind = 'signup_requested'")
             .fetch_one(&mut *tx)

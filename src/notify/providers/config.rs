@@ -14,8 +14,10 @@ use super::apns::{self, ApnsConfig};
 use super::email::SmtpTls;
 use super::fcm::{self, ServiceAccount};
 use super::jwt::{Es256Key, Rs256Key};
-use super::{ChannelKind, rustore, sms};
+use super::{rustore, sms};
 use crate::settings::{Secret, parse_duration};
+
+pub use bilet_channels::{Binds, SimulatorSettings};
 
 pub use crate::settings::DEFAULT_PUSH_CONFIG as DEFAULT_PATH;
 
@@ -48,16 +50,6 @@ pub struct PushConfig {
     pub rustore: RustoreSettings,
     pub sms: SmsSettings,
     pub email: EmailSettings,
-}
-
-/// Where `bilet simulate` listens and what it writes.
-#[derive(Debug, Clone)]
-pub struct SimulatorSettings {
-    pub binds: Binds,
-    /// Where `bilet simulate` keeps the credentials its simulators accept.
-    pub credentials_dir: PathBuf,
-    /// Extra fault rules, tried before the built-in prefixes.
-    pub rules_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -536,44 +528,6 @@ impl Validator<'_> {
             timeout: self.duration("email.timeout", raw.timeout, DEFAULT_TIMEOUT),
             pool_size: raw.pool_size.unwrap_or(64).clamp(1, 256),
             relay,
-        }
-    }
-}
-
-/// Where each simulator listens (port 0: any free port).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binds {
-    pub host: IpAddr,
-    pub apns: u16,
-    pub fcm: u16,
-    pub rustore: u16,
-    pub sms: u16,
-    pub smtp: u16,
-    /// The SMTP simulator's inspection API (HTTP).
-    pub smtp_inspect: u16,
-}
-
-impl Binds {
-    /// Every simulator on a free port of 127.0.0.1 (in-process simulators, tests).
-    pub fn ephemeral() -> Self {
-        Self {
-            host: IpAddr::from([127, 0, 0, 1]),
-            apns: 0,
-            fcm: 0,
-            rustore: 0,
-            sms: 0,
-            smtp: 0,
-            smtp_inspect: 0,
-        }
-    }
-
-    pub fn port(&self, kind: ChannelKind) -> u16 {
-        match kind {
-            ChannelKind::Apns => self.apns,
-            ChannelKind::Fcm => self.fcm,
-            ChannelKind::Rustore => self.rustore,
-            ChannelKind::Sms => self.sms,
-            ChannelKind::Email => self.smtp,
         }
     }
 }

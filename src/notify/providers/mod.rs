@@ -17,55 +17,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use bilet_channels::ChannelKind;
 pub use config::{ConfigError, PushConfig};
 pub use registry::{ChannelMode, Channels, ChannelsError};
-
-/// The five ways a notice leaves bilet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChannelKind {
-    /// Apple Push Notification service (iPhones).
-    Apns,
-    /// Firebase Cloud Messaging, HTTP v1 (Android with Google services).
-    Fcm,
-    /// RuStore push (Android without Google services).
-    Rustore,
-    /// Text messages through an HTTP SMS gateway.
-    Sms,
-    /// E-mail through an SMTP relay.
-    Email,
-}
-
-impl ChannelKind {
-    /// Every channel, in the order startup reports them.
-    pub const ALL: [ChannelKind; 5] = [
-        ChannelKind::Apns,
-        ChannelKind::Fcm,
-        ChannelKind::Rustore,
-        ChannelKind::Sms,
-        ChannelKind::Email,
-    ];
-
-    /// The name used in settings, logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChannelKind::Apns => "apns",
-            ChannelKind::Fcm => "fcm",
-            ChannelKind::Rustore => "rustore",
-            ChannelKind::Sms => "sms",
-            ChannelKind::Email => "email",
-        }
-    }
-}
-
-impl fmt::Display for ChannelKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Where a notice goes. Personal data: never logged (use [`Recipient::fingerprint`]).
 #[derive(Clone, PartialEq, Eq, Hash)]

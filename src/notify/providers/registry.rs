@@ -299,7 +299,7 @@ mod in_process {
     use super::super::apns::ApnsClient;
     use super::super::config::{ApnsCredentials, PushConfig};
     use super::super::email::{EmailClient, EmailConfig, SmtpTls};
-    use super::super::fcm::{FcmClient, FcmConfig};
+    use super::super::fcm::{FcmClient, FcmConfig, ServiceAccount};
     use super::super::rustore::{RustoreClient, RustoreConfig};
     use super::super::sms::{SmsClient, SmsConfig};
     use super::super::{Channel, ChannelKind, ConfigError};
@@ -385,8 +385,17 @@ mod in_process {
             ChannelKind::Fcm => Arc::new(
                 FcmClient::new(FcmConfig {
                     base_url,
-                    service_account: credentials
-                        .service_account(&fcm_token_uri.unwrap_or_default()),
+                    service_account: {
+                        let account =
+                            credentials.service_account(&fcm_token_uri.unwrap_or_default());
+                        ServiceAccount {
+                            project_id: account.project_id,
+                            private_key_id: account.private_key_id,
+                            private_key: account.private_key,
+                            client_email: account.client_email,
+                            token_uri: account.token_uri,
+                        }
+                    },
                     timeout: config.fcm.timeout,
                 })
                 .map_err(|err| err.to_string())?,

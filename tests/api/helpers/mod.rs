@@ -24,7 +24,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bilet::settings::KeyList;
 use bilet::settings::Settings;
-use bilet::startup::{AppState, Application};
+use bilet::startup::Application;
+use bilet::state::AppState;
 use bilet::store::database::quote_identifier;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::{ConnectOptions, Connection, PgConnection};

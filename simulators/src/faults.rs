@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::settings::parse_duration;
+use bilet_channels::parse_duration;
 
 /// How a simulator misbehaves for a recipient; each simulator answers in its protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,7 @@
 //! The one error type every handler returns, rendered as RFC 9457 `application/problem+json`.
+//! It lives at the edge, below the handlers, so that both the edge's own refusals (body
+//! limit, idempotency keys, poem's parse errors) and `api/` speak it without `http/`
+//! importing `api/`.
 //!
 //! Each kind of problem has a stable `type` URI (`urn:bilet:problem:<slug>`) that clients
 //! match on; `title` is fixed per type and `detail` explains this occurrence. Nothing from
@@ -18,6 +21,10 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Prefix of every problem `type`.
 pub const TYPE_PREFIX: &str = "urn:bilet:problem:";
+
+/// The one detail of every refused or missing access token: why a token failed is logged
+/// at debug level (never the token), not told to the caller.
+pub const BEARER_REQUIRED: &str = "a valid bearer access token is required";
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, Serialize, Object)]

@@ -26,12 +26,11 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::notify::providers::ChannelKind;
 use credentials::{CredentialsError, SimCredentials};
 use faults::Faults;
 use inbox::Inbox;
 
-pub use crate::notify::providers::config::Binds;
+pub use bilet_channels::{Binds, ChannelKind, SimulatorSettings};
 
 /// Which credentials the simulators accept.
 #[derive(Debug, Clone)]
@@ -324,21 +323,21 @@ async fn bind(kind: ChannelKind, host: IpAddr, port: u16) -> Result<TcpListener,
         })
 }
 
-/// `bilet simulate`: every simulator on the ports of `config`, with the credentials kept
+/// `bilet simulate`: every simulator on the ports of `settings`, with the credentials kept
 /// in its credentials directory, until `shutdown`. `announce` gets one line per simulator.
 pub async fn run_all(
-    config: &crate::notify::providers::PushConfig,
+    settings: &SimulatorSettings,
     shutdown: CancellationToken,
     mut announce: impl FnMut(String),
 ) -> Result<(), RunError> {
-    let faults = match &config.simulators.rules_file {
+    let faults = match &settings.rules_file {
         Some(path) => Faults::from_file(path)?,
         None => Faults::default(),
     };
     let simulators = Simulators::start(
         &ChannelKind::ALL,
-        &config.simulators.binds,
-        CredentialSource::Directory(config.simulators.credentials_dir.clone()),
+        &settings.binds,
+        CredentialSource::Directory(settings.credentials_dir.clone()),
         Arc::new(faults),
     )
     .await?;
@@ -355,10 +354,10 @@ pub async fn run_all(
             simulator.inspect_url()
         ));
     }
-    let client_settings = config.simulators.credentials_dir.join(CLIENT_SETTINGS_FILE);
+    let client_settings = settings.credentials_dir.join(CLIENT_SETTINGS_FILE);
     std::fs::write(
         &client_settings,
-        simulators.client_settings(&config.simulators.credentials_dir),
+        simulators.client_settings(&settings.credentials_dir),
     )
     .map_err(|err| RunError::Write {
         path: client_settings.clone(),

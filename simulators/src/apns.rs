@@ -12,9 +12,11 @@ use serde_json::json;
 use super::faults::{Fault, Faults};
 use super::inbox::{Accepted, Inbox};
 use super::server::{Handler, Reply, SimRequest};
-use super::tokens;
-use crate::notify::providers::apns::MAX_PAYLOAD_BYTES;
-use crate::notify::providers::jwt::now_unix;
+use super::tokens::{self, now_unix};
+
+/// The largest payload Apple accepts for an alert, in bytes. Stated here as Apple states
+/// it, not taken from the client, so that the simulator catches a client that is wrong.
+pub const MAX_PAYLOAD_BYTES: usize = 4096;
 
 /// Apple rejects provider tokens older than this.
 const TOKEN_MAX_AGE_SECS: u64 = 3600;

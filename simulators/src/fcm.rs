@@ -13,9 +13,11 @@ use serde_json::{Value, json};
 use super::faults::{Fault, Faults};
 use super::inbox::{Accepted, Inbox};
 use super::server::{Handler, Reply, SimRequest, form_pairs};
-use super::tokens;
-use crate::notify::providers::fcm::SCOPE;
-use crate::notify::providers::jwt::now_unix;
+use super::tokens::{self, now_unix};
+
+/// The OAuth scope Google requires for FCM sends. Stated here as Google states it, not
+/// taken from the client, so that the simulator catches a client that asks for another.
+pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 
 /// A service account the token endpoint trusts.
 #[derive(Clone)]

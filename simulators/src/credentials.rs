@@ -8,8 +8,9 @@ use std::sync::OnceLock;
 
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
+use serde::{Deserialize, Serialize};
+
 use super::tokens::{self, TokenError};
-use crate::notify::providers::fcm::ServiceAccount;
 
 /// The APNs key id the simulator knows.
 pub const APNS_KEY_ID: &str = "SIMKEY0001";
@@ -30,6 +31,16 @@ pub const FCM_ACCOUNT_FILE: &str = "fcm-service-account.json";
 pub const RUSTORE_TOKEN_FILE: &str = "rustore-token";
 /// The SMS `api_id` file under the credentials directory.
 pub const SMS_API_ID_FILE: &str = "sms-api-id";
+
+/// A Google service-account JSON file: the fields a client reads, as Google writes them.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ServiceAccount {
+    pub project_id: String,
+    pub private_key_id: String,
+    pub private_key: String,
+    pub client_email: String,
+    pub token_uri: String,
+}
 
 /// Credentials that could not be made, read or written.
 #[derive(Debug, thiserror::Error)]

@@ -118,6 +118,14 @@ pub fn verify_es256(decoded: &Decoded, public_key: &[u8]) -> bool {
         .is_ok()
 }
 
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// True when `decoded` was signed with the RSA key whose DER `RSAPublicKey` is given.
 pub fn verify_rs256(decoded: &Decoded, public_key: &[u8]) -> bool {
     signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, public_key)
@@ -128,17 +136,21 @@ pub fn verify_rs256(decoded: &Decoded, public_key: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::providers::jwt::Es256Key;
     use serde_json::json;
+
+    /// Signed as the service signs its provider tokens: `jsonwebtoken`, ES256, `kid`.
+    fn sign_es256(pem: &str, key_id: &str, claims: &Value) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some(key_id.to_owned());
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    }
 
     #[test]
     fn a_token_the_service_signs_verifies_with_its_key_and_not_another() {
         let pem = generate_es256_pem().unwrap();
         let other = generate_es256_pem().unwrap();
-        let token = Es256Key::from_pem(&pem)
-            .unwrap()
-            .sign("K", &json!({"iss": "T", "iat": 1}))
-            .unwrap();
+        let token = sign_es256(&pem, "K", &json!({"iss": "T", "iat": 1}));
         let decoded = decode(&token).unwrap();
         assert_eq!(decoded.header["kid"], "K");
         assert_eq!(decoded.header["alg"], "ES256");
