@@ -160,7 +160,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn run_admin(command: AdminCommand, settings: Settings) -> anyhow::Result<()> {
-    let state = startup::connect(settings, ProcessRole::Worker).await?;
+    let state = startup::connect(settings, ProcessRole::Admin).await?;
     match command {
         AdminCommand::CreateUser {
             role,

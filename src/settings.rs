@@ -18,6 +18,11 @@ pub const DEFAULT_FILE: &str = "bilet.toml";
 /// The channel settings read when `BILET_PUSH_CONFIG` is not set.
 pub const DEFAULT_PUSH_CONFIG: &str = "push-config/channels.toml";
 
+/// Everything at `info`, except PostgreSQL's notices (such as "relation
+/// `_sqlx_migrations` already exists, skipping" on every start), which only matter when
+/// they warn.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx::postgres::notice=warn";
+
 /// Everything the service can be told, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -661,7 +666,7 @@ impl Layers {
                 "json" => Ok(LogFormat::Json),
                 _ => Err(format!("`{s}` is not one of pretty, json")),
             }),
-            filter: self.get("log_filter", "info".to_owned(), |s| {
+            filter: self.get("log_filter", DEFAULT_LOG_FILTER.to_owned(), |s| {
                 tracing_subscriber::EnvFilter::try_new(s)
                     .map(|_| s.to_owned())
                     .map_err(|err| format!("not a log filter: {err}"))

@@ -82,7 +82,10 @@ pub async fn connect(settings: Settings, role: ProcessRole) -> Result<AppState, 
     }
     let keys = Keys::load(&settings.keys, settings.env)?;
     let templates = Arc::new(Templates::load(&settings.hub.templates_dir)?);
-    let channels = Arc::new(Channels::start(&settings).await?);
+    let channels = Arc::new(match role {
+        ProcessRole::Admin => Channels::none(),
+        ProcessRole::Api | ProcessRole::Worker => Channels::start(&settings).await?,
+    });
     Ok(AppState {
         vault: Vault::new(Cipher::new(keys.data.clone())),
         index: BlindIndex::new(&keys.index),

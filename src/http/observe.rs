@@ -44,7 +44,8 @@ pub async fn observe<E: Endpoint>(next: E, mut req: Request, metrics: Metrics) -
         tracing::info!(
             route = %route,
             status,
-            latency_ms = latency.as_secs_f64() * 1000.0,
+            // Hundredths of a millisecond: 0.23, not 0.22917099999999999.
+            latency_ms = (latency.as_secs_f64() * 100_000.0).round() / 100.0,
             "request finished"
         );
     });

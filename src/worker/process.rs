@@ -17,6 +17,9 @@ pub enum ProcessRole {
     Api,
     /// `bilet work`: workers only.
     Worker,
+    /// A one-off command (`bilet admin …`): it sends nothing, so it opens no channel and
+    /// starts no simulator.
+    Admin,
 }
 
 impl ProcessRole {
@@ -24,6 +27,7 @@ impl ProcessRole {
         match self {
             ProcessRole::Api => "api",
             ProcessRole::Worker => "worker",
+            ProcessRole::Admin => "admin",
         }
     }
 }

@@ -419,6 +419,12 @@ async fn bilet_admin_create_user_makes_an_organizer_who_can_log_in() {
         String::from_utf8_lossy(&output.stderr)
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
+    // A one-off command prints what a person needs: no channels or simulators started
+    // (it sends nothing), no PostgreSQL notice about the migrations table.
+    let everything = format!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    for noise in ["simulator", "channel ", "_sqlx_migrations"] {
+        assert!(!everything.contains(noise), "`{noise}` in: {everything}");
+    }
     let password = stdout
         .lines()
         .find_map(|l| l.strip_prefix("password (shown once): "))

@@ -43,6 +43,16 @@ pub enum SmtpTls {
     Implicit,
 }
 
+impl fmt::Display for SmtpTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SmtpTls::None => "plain",
+            SmtpTls::StartTls => "STARTTLS",
+            SmtpTls::Implicit => "implicit TLS",
+        })
+    }
+}
+
 /// Everything the e-mail client needs.
 #[derive(Clone)]
 pub struct EmailConfig {

@@ -85,6 +85,19 @@ impl Channels {
         Self::from_config(&config, settings.env).await
     }
 
+    /// No channel at all, for a process that sends nothing (see `ProcessRole::Admin`).
+    pub fn none() -> Self {
+        Self {
+            clients: BTreeMap::new(),
+            modes: ChannelKind::ALL
+                .into_iter()
+                .map(|kind| (kind, ChannelMode::Disabled))
+                .collect(),
+            #[cfg(feature = "simulators")]
+            simulators: None,
+        }
+    }
+
     /// Builds the channels of `config`; see [`Channels::start`].
     pub async fn from_config(config: &PushConfig, env: Environment) -> Result<Self, ChannelsError> {
         let mut unconfigured = Vec::new();
@@ -272,7 +285,7 @@ fn provider_client(config: &PushConfig, kind: ChannelKind) -> Result<Built, Stri
             let Some(relay) = config.email.relay.clone().filter(|_| config.email.enabled) else {
                 return Ok(None);
             };
-            let description = format!("smtp {}:{} ({:?})", relay.host, relay.port, relay.tls);
+            let description = format!("smtp {}:{} ({})", relay.host, relay.port, relay.tls);
             let client = EmailClient::new(EmailConfig {
                 host: relay.host,
                 port: relay.port,
