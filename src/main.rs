@@ -121,7 +121,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("bilet: {}", bilet::telemetry::error_chain(err.as_ref()));
+            eprintln!("bilet: {}", telemetry::error_chain(err.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -59,7 +59,7 @@ pub enum StartupError {
         ours: uuid::Uuid,
     },
     #[error("cannot read this database's installation id: {0}")]
-    Installation(#[from] crate::store::StoreError),
+    Installation(#[from] store::StoreError),
 }
 
 /// Connects to PostgreSQL (creating and migrating the database) and Redis.
@@ -256,7 +256,7 @@ pub fn register_workers(supervisor: &Supervisor, state: &AppState) {
     });
     let db = state.db.clone();
     supervisor.register("idempotency-janitor", move |shutdown| {
-        crate::http::idempotency::purge_expired(db.clone(), shutdown)
+        http::idempotency::purge_expired(db.clone(), shutdown)
     });
     state.hub().register(supervisor);
     let (db, catalog) = (state.db.clone(), state.catalog.clone());

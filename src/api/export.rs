@@ -555,7 +555,7 @@ impl ExportApi {
             }
             Role::Organizer | Role::Admin => {}
         }
-        document.access_log = store::audit::for_subject(db, me)
+        document.access_log = audit::for_subject(db, me)
             .await?
             .into_iter()
             .map(|a| AccessExport {
@@ -564,7 +564,7 @@ impl ExportApi {
                 action: a.action,
             })
             .collect();
-        document.access_actions = store::audit::by_actor(db, me)
+        document.access_actions = audit::by_actor(db, me)
             .await?
             .into_iter()
             .map(|a| ActionExport {

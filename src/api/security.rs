@@ -28,8 +28,8 @@ pub struct Caller {
 
 impl Caller {
     /// The caller as the access audit records them.
-    pub fn actor(&self) -> crate::store::audit::Actor<'_> {
-        crate::store::audit::Actor::Person {
+    pub fn actor(&self) -> store::audit::Actor<'_> {
+        store::audit::Actor::Person {
             id: self.account,
             role: self.role.as_str(),
         }

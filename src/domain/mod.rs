@@ -1,8 +1,6 @@
 //! Domain types that cannot hold invalid values: each `parse` returns the value or the
 //! reason it was refused. No HTTP and no SQL here.
 
-pub mod vocabulary;
-
 pub mod consents;
 pub mod deliveries;
 pub mod devices;
@@ -18,6 +16,7 @@ pub mod region;
 pub mod roles;
 pub mod snils;
 pub mod student;
+pub mod vocabulary;
 
 /// Why a value was refused, in words a person can act on.
 pub type Reason = String;

@@ -36,7 +36,7 @@ pub async fn run(hub: Hub, shutdown: CancellationToken) -> anyhow::Result<()> {
         if !hub.owns_prefix() {
             // Another installation holds the prefix: its jobs are not ours to take.
             tokio::select! {
-                () = tokio::time::sleep(super::hub::IDLE) => {}
+                () = tokio::time::sleep(IDLE) => {}
                 () = shutdown.cancelled() => return Ok(()),
             }
             continue;

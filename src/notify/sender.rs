@@ -78,7 +78,7 @@ pub async fn run(
         if !hub.owns_prefix() {
             // Another installation holds the prefix: its jobs are not ours to take.
             tokio::select! {
-                () = tokio::time::sleep(super::hub::IDLE) => {}
+                () = tokio::time::sleep(IDLE) => {}
                 () = shutdown.cancelled() => return Ok(()),
             }
             continue;

@@ -36,8 +36,8 @@ pub struct OutboxRow {
     pub event_id: Uuid,
     pub kind: String,
     pub payload: Value,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub relayed_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub relayed_at: Option<DateTime<Utc>>,
 }
 
 /// Events in order, for inspection and tests.
@@ -78,8 +78,8 @@ pub struct LockedEvent {
     pub event_id: Uuid,
     pub kind: String,
     pub payload: Value,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub fanned_out_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub fanned_out_at: Option<DateTime<Utc>>,
 }
 
 /// Locks an event for fan-out, so two workers given the same event fan it out once.

@@ -191,14 +191,11 @@ async fn the_contract_fuzzer_finds_no_failure_anonymous_or_as_parent_student_and
         );
         return;
     }
-    let app = crate::helpers::spawn_app().await;
+    let app = spawn_app().await;
     let family = app.family().await;
     let organizer = app.organizer().await;
-    app.publish_event(
-        &organizer,
-        &crate::helpers::event_input(chrono::Duration::days(5), 30),
-    )
-    .await;
+    app.publish_event(&organizer, &event_input(Duration::days(5), 30))
+        .await;
     let seconds: u64 = std::env::var("CONTRACT_FUZZ_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -1121,7 +1121,7 @@ async fn the_demo_binary_works_apart_from_a_service_and_refuses_a_second_demo() 
     let mut demo_redis = app.settings.redis.clone();
     demo_redis.prefix = prefix.clone();
     let redis = bilet::queue::connect(&demo_redis).await.unwrap();
-    crate::helpers::eventually(Duration::from_secs(30), "the worker's presence", || async {
+    eventually(Duration::from_secs(30), "the worker's presence", || async {
         (!redis.live_processes().await.unwrap().is_empty()).then_some(())
     })
     .await;
@@ -1148,7 +1148,7 @@ async fn a_domain_event_of_a_kind_this_build_does_not_know_is_left_unannounced_a
         .execute(&app.db)
         .await
         .unwrap();
-    let said = crate::helpers::eventually(
+    let said = eventually(
         Duration::from_secs(20),
         "the unreadable event to be logged",
         || async {

@@ -74,7 +74,7 @@ async fn each_outcome_is_recorded_when_its_provider_answers_not_when_the_round_e
     app.received(bilet::notify::providers::ChannelKind::Apns, &fast_token, 1)
         .await;
     let started = std::time::Instant::now();
-    crate::helpers::eventually(
+    eventually(
         Duration::from_secs(3),
         "the answered push to be recorded while the slow one is still out",
         || async { (status_of(&app, &fast_token).await? == "delivered").then_some(()) },
@@ -202,7 +202,7 @@ async fn while_another_installation_holds_the_prefix_nothing_is_consumed_and_rea
         .query_async(&mut conn)
         .await
         .unwrap();
-    crate::helpers::eventually(Duration::from_secs(5), "/ready to answer 503", || async {
+    eventually(Duration::from_secs(5), "/ready to answer 503", || async {
         let ready = app.get("/ready").await;
         (ready.status() == 503).then_some(())
     })
@@ -491,7 +491,7 @@ async fn outcomes_that_cannot_be_written_while_the_database_is_away_are_written_
     let token = format!("slow-{}", Uuid::new_v4().simple());
     app.register_device(&family.parent, &token, "ios").await;
     app.sign_up(&family.child.access, event, 201).await;
-    crate::helpers::eventually(
+    eventually(
         Duration::from_secs(10),
         "the push to be in flight",
         || async { (status_of(&app, &token).await? == "sending").then_some(()) },
@@ -515,7 +515,7 @@ async fn outcomes_that_cannot_be_written_while_the_database_is_away_are_written_
         .await
         .unwrap();
     let started = std::time::Instant::now();
-    crate::helpers::eventually(
+    eventually(
         Duration::from_secs(20),
         "the outcome to be recorded once the database is back",
         || async { (status_of(&app, &token).await? == "delivered").then_some(()) },

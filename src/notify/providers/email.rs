@@ -177,7 +177,7 @@ impl EmailClient {
         let unreachable = |_| SendError::retry(TRANSPORT_RETRY, "the SMTP connection failed");
         let tcp = tokio::time::timeout(
             self.config.timeout,
-            tokio::net::TcpStream::connect((self.config.host.as_str(), self.config.port)),
+            TcpStream::connect((self.config.host.as_str(), self.config.port)),
         )
         .await
         .map_err(|_| SendError::retry(TRANSPORT_RETRY, "the SMTP relay did not answer in time"))?
