@@ -275,6 +275,211 @@ async fn students_parents_and_wrong_passwords_get_the_same_refusal_and_the_api_r
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
 }
 
+/// An organizer's API token, for seeding events the console then shows.
+async fn api_token(app: &TestApp, address: &str) -> String {
+    let response = app.login(address, PASSWORD, "Ноутбук").await;
+    assert_eq!(response.status(), 200, "login");
+    let tokens: Value = response.json().await.unwrap();
+    tokens["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_notice_and_a_move_are_previewed_counted_and_sent_through_the_apis_rules() {
+    let app = spawn_app().await;
+    let address = staff_account(&app, StaffRole::Organizer, Some("Технопарк")).await;
+    let token = api_token(&app, &address).await;
+    let event = app
+        .publish_event(
+            &crate::helpers::Person {
+                account_id: Uuid::nil(),
+                email: address.clone(),
+                password: PASSWORD.to_owned(),
+                access: token.clone(),
+                refresh: String::new(),
+                session_id: Uuid::nil(),
+            },
+            &crate::helpers::event_input(chrono::Duration::days(10), 5),
+        )
+        .await;
+    let family = app.family().await;
+    app.sign_up(&family.child.access, event, 201).await;
+    let client = sign_in_http(&app, &address).await;
+    let origin = format!("http://{}", app.addr);
+    let page = client
+        .get(app.url(&format!("/console/events/{event}/notice")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csrf = csrf_in(&page.text().await.unwrap());
+
+    // The live count: SMS segments by the SMS fitting, push size by the APNs builder.
+    let short: Value = client
+        .get(app.url(&format!(
+            "/console/events/{event}/notice/size?text=Возьмите%20сменку"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(short["size"]["chars"], 15);
+    assert_eq!(short["size"]["sms_segments"], 1, "{short}");
+    let long: Value = client
+        .get(app.url(&format!(
+            "/console/events/{event}/notice/size?text={}",
+            "я".repeat(900)
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // 900 Cyrillic letters: two bytes each in the payload, and two SMS segments at most
+    // (the SMS fitting cuts the rest).
+    assert!(
+        long["size"]["push_bytes"].as_u64().unwrap()
+            >= short["size"]["push_bytes"].as_u64().unwrap() + 1700,
+        "{long}"
+    );
+    assert_eq!(long["size"]["sms_segments"], 2, "{long}");
+
+    // An empty notice is refused beside its field; a real one is previewed, then sent.
+    let empty = client
+        .post(app.url(&format!("/console/events/{event}/notice/preview")))
+        .header("origin", &origin)
+        .form(&[("csrf", csrf.as_str()), ("text", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 422);
+    assert!(empty.text().await.unwrap().contains("id=\"text-error\""));
+    let preview = client
+        .post(app.url(&format!("/console/events/{event}/notice/preview")))
+        .header("origin", &origin)
+        .form(&[("csrf", csrf.as_str()), ("text", "Возьмите сменную обувь")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), 200);
+    let html = preview.text().await.unwrap();
+    assert!(
+        html.contains("Возьмите сменную обувь") && html.contains("data-count=\"students\">1<"),
+        "{html}"
+    );
+    assert!(
+        app.outbox("organizer_notice").await.is_empty(),
+        "the preview sends nothing"
+    );
+    let sent = client
+        .post(app.url(&format!("/console/events/{event}/notice")))
+        .header("origin", &origin)
+        .form(&[("csrf", csrf.as_str()), ("text", "Возьмите сменную обувь")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 303);
+    let progress = sent.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        progress.starts_with("/console/announcements/"),
+        "{progress}"
+    );
+    assert_eq!(app.outbox("organizer_notice").await.len(), 1);
+    app.settled("organizer_notice").await;
+    let page = client
+        .get(app.url(&progress))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-done=\"true\""), "{page}");
+
+    // A move: the preview shows the new time, confirming moves it through the API's rule.
+    let new_start = chrono::Utc::now() + chrono::Duration::days(12);
+    let local = |at: chrono::DateTime<chrono::Utc>| {
+        at.with_timezone(&bilet::domain::events::utc_offset("Europe/Moscow"))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
+    let (starts, ends) = (
+        local(new_start),
+        local(new_start + chrono::Duration::hours(2)),
+    );
+    let bad = client
+        .post(app.url(&format!("/console/events/{event}/reschedule/preview")))
+        .header("origin", &origin)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("starts_at", starts.as_str()),
+            ("ends_at", starts.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    assert!(
+        bad.text()
+            .await
+            .unwrap()
+            .contains("id=\"ends_at-error\">должно быть позже начала")
+    );
+    let preview = client
+        .post(app.url(&format!("/console/events/{event}/reschedule/preview")))
+        .header("origin", &origin)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("starts_at", starts.as_str()),
+            ("ends_at", ends.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), 200);
+    assert!(
+        preview
+            .text()
+            .await
+            .unwrap()
+            .contains("data-urgent=\"false\"")
+    );
+    let moved = client
+        .post(app.url(&format!("/console/events/{event}/reschedule")))
+        .header("origin", &origin)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("starts_at", starts.as_str()),
+            ("ends_at", ends.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 303);
+    assert_eq!(app.outbox("event_rescheduled").await.len(), 1);
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM access_audit WHERE object_id IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(actions, ["send_notice", "reschedule_event"]);
+
+    // Another organization's event is a 404 page, here as everywhere.
+    let stranger = staff_account(&app, StaffRole::Organizer, Some("Чужая площадка")).await;
+    let other = sign_in_http(&app, &stranger).await;
+    for path in [
+        format!("/console/events/{event}/notice"),
+        format!("/console/events/{event}/notice/size?text=x"),
+        progress.clone(),
+    ] {
+        let response = other.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The browser journey.
 
