@@ -628,6 +628,17 @@ async fn click(browser: &Client, css: &str) {
         .expect("clicked");
 }
 
+/// Waits for an element of the page a click leads to (a click that submits a form may
+/// return before the next page is there).
+async fn wait_css(browser: &Client, css: &str) {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("{css} did not appear"));
+}
+
 async fn text_of(browser: &Client, css: &str) -> String {
     browser
         .find(Locator::Css(css))
@@ -648,6 +659,7 @@ async fn sign_in(browser: &Client, app: &TestApp, address: &str) {
     fill(browser, "email", address).await;
     fill(browser, "password", PASSWORD).await;
     click(browser, "form[action='/console/login'] button[type=submit]").await;
+    wait_css(browser, "form[action='/console/logout']").await;
     let main = text_of(browser, "main").await;
     assert_eq!(path_of(browser).await, "/console/events", "{main}");
 }
@@ -700,6 +712,7 @@ async fn an_organizer_publishes_cancels_with_a_preview_and_watches_every_message
 
         // 2. Create (first with a mistake, shown beside its field) and publish.
         click(&browser, "a[href='/console/events/new']").await;
+        wait_css(&browser, "#title").await;
         fill(&browser, "title", "Р").await;
         fill(
             &browser,
@@ -740,6 +753,7 @@ async fn an_organizer_publishes_cancels_with_a_preview_and_watches_every_message
         )
         .await;
         click(&browser, "form.stack button[type=submit]").await;
+        wait_css(&browser, "#title-error").await;
         let error = text_of(&browser, "#title-error").await;
         assert!(error.contains("не короче 3 символов"), "{error}");
         assert_eq!(
@@ -757,6 +771,7 @@ async fn an_organizer_publishes_cancels_with_a_preview_and_watches_every_message
         assert_accessible(&browser, "event form with errors").await;
         fill(&browser, "title", "Проба: программирование роботов").await;
         click(&browser, "form.stack button[type=submit]").await;
+        wait_css(&browser, "dl.facts").await;
         let event_path = path_of(&browser).await;
         let event: Uuid = event_path
             .trim_start_matches("/console/events/")
@@ -820,6 +835,7 @@ async fn an_organizer_publishes_cancels_with_a_preview_and_watches_every_message
         .await;
         fill(&browser, "reason", "Заболел ведущий инженер").await;
         click(&browser, "form.stack button[type=submit]").await;
+        wait_css(&browser, "[data-count=students]").await;
         assert_eq!(text_of(&browser, "[data-count=students]").await, "2");
         assert_eq!(text_of(&browser, "[data-count=parents]").await, "2");
         assert_eq!(text_of(&browser, "[data-count=push]").await, "4");
@@ -844,6 +860,7 @@ async fn an_organizer_publishes_cancels_with_a_preview_and_watches_every_message
             .unwrap();
         assert_eq!(still, "published", "the preview changes nothing");
         click(&browser, "form.actions button[type=submit]").await;
+        wait_css(&browser, "#progress-state").await;
 
         // 6. The progress, fed by server-sent events, reaches every message.
         let progress_path = path_of(&browser).await;
@@ -882,6 +899,7 @@ async fn an_organizer_publishes_cancels_with_a_preview_and_watches_every_message
 
         // 7. The report.
         click(&browser, "#report-link").await;
+        wait_css(&browser, "#no-failures").await;
         assert!(path_of(&browser).await.ends_with("/report"));
         assert!(
             text_of(&browser, "#no-failures")
@@ -903,6 +921,7 @@ async fn an_organizer_publishes_cancels_with_a_preview_and_watches_every_message
 
         // 8. Another organizer sees none of it.
         click(&browser, "form[action='/console/logout'] button").await;
+        wait_css(&browser, "#password").await;
         sign_in(&browser, &app, &other).await;
         assert!(
             !text_of(&browser, "main")
@@ -923,6 +942,76 @@ async fn an_organizer_publishes_cancels_with_a_preview_and_watches_every_message
             );
         }
         screenshot(&browser, "other-organizer-not-found").await;
+    }
+    .await;
+    let _ = browser.close().await;
+    drop(driver);
+    outcome
+}
+
+#[tokio::test]
+async fn a_parent_approves_through_the_approval_page_in_a_real_browser() {
+    let Some(driver_path) = chromedriver() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but chromedriver is missing: install chromium and chromium-driver"
+        );
+        eprintln!("SKIPPED: the approval page's browser test needs chromedriver");
+        return;
+    };
+    // The page's form is checked against BILET_PUBLIC_URL, so it is the app's own address.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.http.addr = ([127, 0, 0, 1], port).into();
+        settings.hub.public_url = format!("http://127.0.0.1:{port}");
+    })
+    .await;
+    let organizer = app.organizer().await;
+    let family = app.family().await;
+    let event = app
+        .publish_event(
+            &organizer,
+            &crate::helpers::event_input(chrono::Duration::days(5), 5),
+        )
+        .await;
+    let signup = app.sign_up(&family.child.access, event, 201).await;
+    // The parent has no app: the request comes by SMS with a single-use link.
+    let sms = app
+        .received(ChannelKind::Sms, &family.parent_phone, 1)
+        .await;
+    let text = sms[0].body.to_string();
+    let start = text.find("http://").expect("the SMS carries a link");
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '\\')
+        .collect();
+    let driver = start_driver(&driver_path).await;
+    let browser = browser(&driver).await;
+    let outcome = async {
+        browser.goto(&link).await.expect("the approval page");
+        assert!(
+            text_of(&browser, "h1")
+                .await
+                .contains("Нужно ваше согласие")
+        );
+        assert_accessible(&browser, "approval page").await;
+        screenshot(&browser, "approval-page").await;
+        click(&browser, "button[value=approve]").await;
+        wait_css(&browser, "main:not(:has(form))").await;
+        let answer = text_of(&browser, "main").await;
+        assert!(
+            answer.contains("Спасибо") && answer.contains("Участие одобрено"),
+            "{answer}"
+        );
+        let status: String = sqlx::query_scalar("SELECT status FROM signups WHERE id = $1")
+            .bind(signup["id"].as_str().unwrap().parse::<Uuid>().unwrap())
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(status, "approved");
     }
     .await;
     let _ = browser.close().await;
