@@ -3,21 +3,19 @@
 //! cannot decide; the parent's tap posts the decision through the same rules as the API),
 //! and one-click unsubscribe from non-essential mail.
 //!
-//! The pages allow exactly their one inline stylesheet (by hash) and nothing else, may not
-//! be framed, and a POST from another site (a foreign `Origin` or `Referer`) is refused
+//! The pages are rendered from the console's templates (`src/console/templates/
+//! family_page.html`) with the console's headers: its stylesheet file and nothing else,
+//! never framed, and a POST from another site (a foreign `Origin` or `Referer`) is refused
 //! before it can decide or unsubscribe anything.
 
-use std::sync::LazyLock;
-
-use poem::http::{HeaderMap, HeaderValue, StatusCode, header};
-use poem::web::{Data, Form, Html, Path};
+use poem::http::{HeaderMap, StatusCode, header};
+use poem::web::{Data, Form, Path};
 use poem::{Endpoint, IntoResponse, Request, Response, handler};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::domain::events::{EventStatus, SignupStatus};
 use crate::domain::ids::{AccountId, SignupId};
-use crate::http::headers::csp_hash;
 use crate::http::problem::Problem;
 use crate::notify::fanout::format_local;
 use crate::notify::links;
@@ -38,26 +36,25 @@ pub async fn show_approval(state: Data<&AppState>, Path(token): Path<String>) ->
         Ok(Some((link, event_line, None)))
             if link.used_at.is_none() && link.expires_at > chrono::Utc::now() =>
         {
-            page(
+            render(
                 StatusCode::OK,
-                "Нужно ваше согласие",
-                &format!(
-                    "<p>Ваш ребёнок записался на профессиональную пробу:</p><p><b>{}</b></p>\
-                 <form method=\"post\"><button name=\"decision\" value=\"approve\">Одобрить</button> \
-                 <button name=\"decision\" value=\"decline\">Отклонить</button></form>",
-                    escape(&event_line)
-                ),
+                FamilyPage {
+                    title: "Нужно ваше согласие",
+                    text: "Ваш ребёнок записался на профессиональную пробу:",
+                    event_line: Some(event_line),
+                    form: Some(PageForm::Decision),
+                },
             )
         }
         Ok(Some((link, _, _))) if link.used_at.is_some() => page(
             StatusCode::GONE,
             "Ссылка уже использована",
-            "<p>Решение по этой записи уже принято.</p>",
+            "Решение по этой записи уже принято.",
         ),
         Ok(Some(_)) => page(
             StatusCode::GONE,
             "Срок ссылки истёк",
-            "<p>Откройте приложение, чтобы посмотреть запись.</p>",
+            "Откройте приложение, чтобы посмотреть запись.",
         ),
         Ok(None) => not_found(),
         Err(err) => failed(err),
@@ -78,7 +75,7 @@ pub async fn decide_approval(
             return page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Непонятный ответ",
-                "<p>Выберите «Одобрить» или «Отклонить».</p>",
+                "Выберите «Одобрить» или «Отклонить».",
             );
         }
     };
@@ -112,32 +109,32 @@ pub async fn decide_approval(
         Ok(Some(Ok(SignupStatus::Approved))) => page(
             StatusCode::OK,
             "Спасибо!",
-            "<p>Участие одобрено. Ребёнок получит уведомление.</p>",
+            "Участие одобрено. Ребёнок получит уведомление.",
         ),
         Ok(Some(Ok(_))) => page(
             StatusCode::OK,
             "Спасибо!",
-            "<p>Запись отклонена. Место передано следующему в очереди.</p>",
+            "Запись отклонена. Место передано следующему в очереди.",
         ),
         Ok(Some(Err(ParticipationError::AlreadyDecided(status)))) => page(
             StatusCode::CONFLICT,
             "Решение уже принято",
             if status == SignupStatus::Approved {
-                "<p>Другой родитель уже одобрил эту запись.</p>"
+                "Другой родитель уже одобрил эту запись."
             } else {
-                "<p>Другой родитель уже отклонил эту запись.</p>"
+                "Другой родитель уже отклонил эту запись."
             },
         ),
         Ok(Some(Err(ParticipationError::Store(err)))) => failed(err),
         Ok(Some(Err(_))) => page(
             StatusCode::CONFLICT,
             "Запись больше не ждёт решения",
-            "<p>Откройте приложение, чтобы посмотреть её состояние.</p>",
+            "Откройте приложение, чтобы посмотреть её состояние.",
         ),
         Ok(None) => page(
             StatusCode::GONE,
             "Ссылка недействительна",
-            "<p>Ссылка уже использована или её срок истёк.</p>",
+            "Ссылка уже использована или её срок истёк.",
         ),
         Err(err) => failed(err),
     }
@@ -147,11 +144,14 @@ pub async fn decide_approval(
 #[handler]
 pub async fn show_unsubscribe(state: Data<&AppState>, Path(token): Path<String>) -> Response {
     match links::unsubscribe_target(&state.index, &token) {
-        Some(_) => page(
+        Some(_) => render(
             StatusCode::OK,
-            "Отписаться от писем",
-            "<p>Вы больше не будете получать такие письма. Важные сообщения об отмене и переносе проб продолжат приходить.</p>\
-             <form method=\"post\"><button>Отписаться</button></form>",
+            FamilyPage {
+                title: "Отписаться от писем",
+                text: "Вы больше не будете получать такие письма. Важные сообщения об отмене и переносе проб продолжат приходить.",
+                event_line: None,
+                form: Some(PageForm::Unsubscribe),
+            },
         ),
         None => not_found(),
     }
@@ -188,11 +188,7 @@ pub async fn unsubscribe(state: Data<&AppState>, Path(token): Path<String>) -> R
     }
     .await;
     match result {
-        Ok(()) => page(
-            StatusCode::OK,
-            "Готово",
-            "<p>Вы отписались от этих писем.</p>",
-        ),
+        Ok(()) => page(StatusCode::OK, "Готово", "Вы отписались от этих писем."),
         Err(err) => failed(err),
     }
 }
@@ -213,20 +209,20 @@ fn settled(
     match signup_status {
         SignupStatus::Approved => Some(Settled {
             title: "Решение уже принято",
-            body: "<p>Участие в этой пробе уже одобрено.</p>",
+            body: "Участие в этой пробе уже одобрено.",
         }),
         SignupStatus::Declined => Some(Settled {
             title: "Решение уже принято",
-            body: "<p>Эта запись уже отклонена.</p>",
+            body: "Эта запись уже отклонена.",
         }),
         SignupStatus::PendingParent if !event_over => None,
         _ if event.is_some_and(|e| e.status == EventStatus::Cancelled) => Some(Settled {
             title: "Проба отменена",
-            body: "<p>Организатор отменил эту пробу, решение больше не нужно.</p>",
+            body: "Организатор отменил эту пробу, решение больше не нужно.",
         }),
         _ => Some(Settled {
             title: "Запись больше не ждёт решения",
-            body: "<p>Откройте приложение, чтобы посмотреть её состояние.</p>",
+            body: "Откройте приложение, чтобы посмотреть её состояние.",
         }),
     }
 }
@@ -265,7 +261,7 @@ fn not_found() -> Response {
     page(
         StatusCode::NOT_FOUND,
         "Ссылка не найдена",
-        "<p>Проверьте ссылку из сообщения.</p>",
+        "Проверьте ссылку из сообщения.",
     )
 }
 
@@ -274,36 +270,47 @@ fn failed(err: impl std::fmt::Display) -> Response {
     page(
         StatusCode::INTERNAL_SERVER_ERROR,
         "Что-то пошло не так",
-        "<p>Попробуйте ещё раз через минуту.</p>",
+        "Попробуйте ещё раз через минуту.",
     )
 }
 
-/// The pages' one stylesheet, inline and allowed by its hash.
-const STYLE: &str = "body{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}\
-                     button{font-size:1.1rem;padding:.6rem 1.2rem;margin:.3rem}";
+/// What a family's page shows: a title, a sentence, the event it is about, and the form
+/// of the decision or the unsubscribe button.
+#[derive(askama::Template)]
+#[template(path = "family_page.html")]
+struct FamilyPage {
+    title: &'static str,
+    text: &'static str,
+    event_line: Option<String>,
+    form: Option<PageForm>,
+}
 
-/// Nothing loads but the stylesheet; forms post only back here; never in a frame.
-static PAGE_CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
-    HeaderValue::from_str(&format!(
-        "default-src 'none'; style-src {}; form-action 'self'; frame-ancestors 'none'; \
-         base-uri 'none'",
-        csp_hash(STYLE)
-    ))
-    .expect("a hash is header-safe")
-});
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PageForm {
+    Decision,
+    Unsubscribe,
+}
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"robots\" content=\"noindex\"><title>{title}</title>\
-         <style>{STYLE}</style></head><body><h1>{title}</h1>{body}</body></html>"
-    );
-    let mut response = Html(html).into_response();
-    response.set_status(status);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_SECURITY_POLICY, PAGE_CSP.clone());
+/// A page with just a title and a sentence.
+fn page(status: StatusCode, title: &'static str, text: &'static str) -> Response {
+    render(
+        status,
+        FamilyPage {
+            title,
+            text,
+            event_line: None,
+            form: None,
+        },
+    )
+}
+
+/// Renders a family's page from the console's templates, with the console's headers:
+/// its stylesheet file only, no script, forms back here only, never in a frame, and a
+/// `same-origin` referrer policy (under `no-referrer` a browser sends `Origin: null` on
+/// the page's own form, which `same_site_posts_only` must refuse).
+fn render(status: StatusCode, page: FamilyPage) -> Response {
+    let mut response = crate::console::pages::render(status, &page);
+    crate::console::session::secure(response.headers_mut());
     response
 }
 
@@ -315,9 +322,12 @@ pub async fn same_site_posts_only<E: Endpoint>(next: E, req: Request) -> poem::R
         .map(|state| state.settings.hub.public_url.clone())
         .unwrap_or_default();
     if !is_same_site(req.headers(), &public_url) {
-        return Err(
-            Problem::forbidden("this form may only be sent from the service's own page").into(),
-        );
+        // A problem document, with the pages' headers like every answer at this path.
+        let mut refused =
+            Problem::forbidden("this form may only be sent from the service's own page")
+                .to_response();
+        crate::console::session::secure(refused.headers_mut());
+        return Ok(refused);
     }
     next.call(req).await.map(IntoResponse::into_response)
 }
@@ -361,18 +371,10 @@ fn origin_of(url: &str) -> Option<String> {
     Some(format!("{scheme}://{authority}"))
 }
 
-/// Escapes text for HTML.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use poem::http::HeaderValue;
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -413,21 +415,15 @@ mod tests {
     }
 
     #[test]
-    fn the_csp_allows_exactly_the_page_style() {
-        let response = page(StatusCode::OK, "t", "<p>x</p>");
+    fn the_csp_allows_only_the_stylesheet_file_and_no_frames() {
+        let response = page(StatusCode::OK, "t", "x");
         let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
             .to_str()
             .unwrap()
             .to_owned();
-        assert!(csp.contains(&csp_hash(STYLE)), "{csp}");
+        assert!(csp.contains("style-src 'self'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
         assert!(csp.contains("frame-ancestors 'none'"));
-    }
-
-    #[test]
-    fn organizer_text_is_escaped() {
-        assert_eq!(
-            escape("<b>\"x\" & 'y'</b>"),
-            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
-        );
+        assert_eq!(response.headers()[header::REFERRER_POLICY], "same-origin");
     }
 }

@@ -395,26 +395,7 @@ impl AuthApi {
         let (Some(email), Some(device)) = (email, device) else {
             return Err(Problem::internal());
         };
-        limit_address(&state, "login", &client).await?;
-        let subject = state.index.token("rate-email", email.as_str());
-        login_throttle::admit(&state.redis, &subject, super::passwords::slowdown(&state))
-            .await
-            .map_err(Problem::rate_limited)?;
-
-        let account = store::accounts::find_by_email(&state.db, email.as_str()).await?;
-        let usable = account
-            .as_ref()
-            .filter(|a| a.email_verified_at.is_some() && a.erased_at.is_none());
-        let matches = password::verify(
-            body.password.clone(),
-            usable.map(|a| a.password_hash.clone()),
-        )
-        .await
-        .map_err(Problem::internal_from)?;
-        let Some(account) = usable.filter(|_| matches) else {
-            return Err(Problem::unauthorized("the e-mail or password is wrong"));
-        };
-        login_throttle::succeeded(&state.redis, &subject).await;
+        let account = check_login(&state, &client, &email, body.password.clone()).await?;
         let mut tx = state.db.begin().await?;
         let pair = open_session(
             &state,
@@ -632,6 +613,32 @@ pub(super) async fn limit_attempts(
         (Err(a), Err(b)) => Err(Problem::rate_limited(a.max(b))),
         (Err(wait), _) | (_, Err(wait)) => Err(Problem::rate_limited(wait)),
     }
+}
+
+/// The account whose e-mail and password these are, under the login rate limits: attempts
+/// per client address, and the per-account slowdown after failures. Every refusal is the
+/// same 401. Shared by `POST /v1/auth/login` and the console's sign-in.
+pub async fn check_login(
+    state: &AppState,
+    client: &ClientInfo,
+    email: &Email,
+    password: String,
+) -> Result<store::accounts::AccountRow, Problem> {
+    limit_address(state, "login", client).await?;
+    let subject = state.index.token("rate-email", email.as_str());
+    login_throttle::admit(&state.redis, &subject, super::passwords::slowdown(state))
+        .await
+        .map_err(Problem::rate_limited)?;
+    let account = store::accounts::find_by_email(&state.db, email.as_str()).await?;
+    let usable = account.filter(|a| a.email_verified_at.is_some() && a.erased_at.is_none());
+    let matches = password::verify(password, usable.as_ref().map(|a| a.password_hash.clone()))
+        .await
+        .map_err(Problem::internal_from)?;
+    let Some(account) = usable.filter(|_| matches) else {
+        return Err(Problem::unauthorized("the e-mail or password is wrong"));
+    };
+    login_throttle::succeeded(&state.redis, &subject).await;
+    Ok(account)
 }
 
 /// Counts an attempt against the client address alone; 429 once it is over.

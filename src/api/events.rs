@@ -15,7 +15,7 @@ use super::body::JsonBody;
 use super::fields::Fields;
 use super::security::{BearerAuth, Caller, Role};
 use crate::domain::events::{self as rules, EventStatus, ProfessionArea, Schedule};
-use crate::domain::ids::{EventId, OrganizationId};
+use crate::domain::ids::{AccountId, EventId, OrganizationId};
 use crate::domain::names::ShortText;
 use crate::domain::region::Region;
 use crate::http::problem::{FieldError, Problem};
@@ -47,7 +47,7 @@ pub enum EventFormat {
 }
 
 impl EventFormat {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             EventFormat::InPerson => "in_person",
             EventFormat::Online => "online",
@@ -221,12 +221,7 @@ impl EventsApi {
         body: JsonBody<EventInput>,
     ) -> Result<CreatedEventResponse, Problem> {
         let organization = organizer_of(&auth.0)?;
-        let fields = parse_event_fields(&body, Some(Utc::now()))?;
-        let id = EventId::new();
-        store::events::insert(&state.db, id, organization, auth.0.account, &fields).await?;
-        let row = store::events::find(&state.db, id)
-            .await?
-            .ok_or_else(Problem::internal)?;
+        let row = create(&state, organization, auth.0.account, &body).await?;
         Ok(CreatedEventResponse::Created(Json(event_view(row))))
     }
 
@@ -246,34 +241,7 @@ impl EventsApi {
         body: JsonBody<EventInput>,
     ) -> Result<EventResponse, Problem> {
         let organization = organizer_of(&auth.0)?;
-        let id = EventId(event_id.0);
-        let mut tx = state.db.begin().await?;
-        let current = own_event(store::events::lock(&mut *tx, id).await?, organization)?;
-        let fields = match current.status.as_str() {
-            "draft" => parse_event_fields(&body, Some(Utc::now()))?,
-            "published" => {
-                let fields = parse_event_fields(&body, None)?;
-                check_published_change(&current, &fields)?;
-                fields
-            }
-            _ => {
-                return Err(Problem::conflict(
-                    "event-cancelled",
-                    "Event cancelled",
-                    "a cancelled event cannot change",
-                ));
-            }
-        };
-        store::events::update(&mut *tx, id, &fields).await?;
-        if current.status == EventStatus::Published && fields.capacity > current.capacity {
-            participation::promote_waitlist(&mut tx, id)
-                .await
-                .map_err(participation_problem)?;
-        }
-        let row = store::events::find(&mut *tx, id)
-            .await?
-            .ok_or_else(Problem::internal)?;
-        tx.commit().await?;
+        let row = update(&state, organization, EventId(event_id.0), &body).await?;
         Ok(EventResponse::Ok(Json(event_view(row))))
     }
 
@@ -290,40 +258,7 @@ impl EventsApi {
         event_id: Path<Uuid>,
     ) -> Result<EventResponse, Problem> {
         let organization = organizer_of(&auth.0)?;
-        let id = EventId(event_id.0);
-        let mut tx = state.db.begin().await?;
-        let current = own_event(store::events::lock(&mut *tx, id).await?, organization)?;
-        match current.status.as_str() {
-            "draft" => {
-                let schedule = Schedule {
-                    starts_at: current.starts_at,
-                    ends_at: current.ends_at,
-                    signup_deadline: current.signup_deadline,
-                };
-                let problems = rules::check_schedule(&schedule, Some(Utc::now()));
-                if !problems.is_empty() {
-                    return Err(Problem::validation(
-                        problems
-                            .into_iter()
-                            .map(|(f, r)| FieldError::new(f, r))
-                            .collect(),
-                    ));
-                }
-                store::events::publish(&mut *tx, id).await?;
-            }
-            "published" => {}
-            _ => {
-                return Err(Problem::conflict(
-                    "event-cancelled",
-                    "Event cancelled",
-                    "a cancelled event cannot be published",
-                ));
-            }
-        }
-        let row = store::events::find(&mut *tx, id)
-            .await?
-            .ok_or_else(Problem::internal)?;
-        tx.commit().await?;
+        let row = publish(&state, organization, EventId(event_id.0)).await?;
         Ok(EventResponse::Ok(Json(event_view(row))))
     }
 
@@ -341,20 +276,7 @@ impl EventsApi {
         body: JsonBody<CancelRequest>,
     ) -> Result<EventResponse, Problem> {
         let organization = organizer_of(&auth.0)?;
-        let mut fields = Fields::new();
-        let reason = fields.check(
-            "reason",
-            ShortText::parse(&body.reason, *REASON_CHARS.end())
-                .and_then(min_len(*REASON_CHARS.start())),
-        );
-        fields.finish()?;
-        let reason = reason.ok_or_else(Problem::internal)?;
-        let mut tx = state.db.begin().await?;
-        let row =
-            organizer::cancel_event(&mut tx, EventId(event_id.0), organization, reason.as_str())
-                .await
-                .map_err(participation_problem)?;
-        tx.commit().await?;
+        let row = cancel(&state, organization, EventId(event_id.0), &body.reason).await?;
         Ok(EventResponse::Ok(Json(event_view(row))))
     }
 
@@ -373,65 +295,7 @@ impl EventsApi {
         body: JsonBody<RescheduleRequest>,
     ) -> Result<EventResponse, Problem> {
         let organization = organizer_of(&auth.0)?;
-        let id = EventId(event_id.0);
-        let current = own_event(store::events::find(&state.db, id).await?, organization)?;
-        let mut fields = Fields::new();
-        let time_zone = match &body.time_zone {
-            Some(zone) => fields
-                .check("time_zone", rules::parse_time_zone(zone))
-                .map(str::to_owned),
-            None => Some(current.time_zone.clone()),
-        };
-        let format = body
-            .format
-            .map(EventFormat::as_str)
-            .unwrap_or(current.format.as_str())
-            .to_owned();
-        let place = parse_place(
-            &mut fields,
-            &format,
-            body.region.clone().or(current.region.clone()),
-            body.city.clone().or(current.city.clone()),
-            body.address.clone().or(current.address.clone()),
-        );
-        let starts_at = body.starts_at.trunc_subsecs(6);
-        let ends_at = body.ends_at.trunc_subsecs(6);
-        let signup_deadline = body
-            .signup_deadline
-            .unwrap_or(current.signup_deadline)
-            .trunc_subsecs(6)
-            .min(starts_at);
-        let schedule = Schedule {
-            starts_at,
-            ends_at,
-            signup_deadline,
-        };
-        for (field, reason) in rules::check_schedule(&schedule, Some(Utc::now())) {
-            fields.reject(field, reason);
-        }
-        fields.finish()?;
-        let (Some(time_zone), Some((region, city, address))) = (time_zone, place) else {
-            return Err(Problem::internal());
-        };
-        let mut tx = state.db.begin().await?;
-        let row = organizer::reschedule_event(
-            &mut tx,
-            id,
-            organization,
-            &NewSchedule {
-                starts_at,
-                ends_at,
-                signup_deadline,
-                time_zone: &time_zone,
-                format: &format,
-                region: region.as_deref(),
-                city: city.as_deref(),
-                address: address.as_deref(),
-            },
-        )
-        .await
-        .map_err(participation_problem)?;
-        tx.commit().await?;
+        let row = reschedule(&state, organization, EventId(event_id.0), &body).await?;
         Ok(EventResponse::Ok(Json(event_view(row))))
     }
 
@@ -471,39 +335,11 @@ impl EventsApi {
         event_id: Path<Uuid>,
     ) -> Result<RosterResponse, Problem> {
         let organization = organizer_of(&auth.0)?;
-        let id = EventId(event_id.0);
-        own_event(store::events::find(&state.db, id).await?, organization)?;
-        let rows = store::signups::roster(&state.db, id).await?;
-        let mut entries = Vec::with_capacity(rows.len());
-        for row in rows {
-            let needs = match (&row.health_enc, row.health_consent) {
-                (Some(sealed), true) => {
-                    let json = state
-                        .vault
-                        .open(
-                            crate::privacy::vault::fields::STUDENT_HEALTH,
-                            row.student_id.0,
-                            sealed,
-                        )
-                        .map_err(Problem::internal_from)?;
-                    let health: crate::privacy::vault::Health =
-                        serde_json::from_str(&json).map_err(Problem::internal_from)?;
-                    Some(health.needs)
-                }
-                _ => None,
-            };
-            entries.push(RosterEntry {
-                signup_id: row.signup_id.0,
-                given_name: row.given_name,
-                surname_initial: row
-                    .surname
-                    .and_then(|s| s.chars().next())
-                    .map(|c| format!("{c}.")),
-                grade: row.grade,
-                status: row.status.as_str().to_owned(),
-                accessibility_needs: needs,
-            });
-        }
+        let entries = roster(&state, organization, EventId(event_id.0))
+            .await?
+            .into_iter()
+            .map(|(_, entry)| entry)
+            .collect();
         Ok(RosterResponse::Ok(Json(entries)))
     }
 
@@ -604,6 +440,285 @@ impl EventsApi {
     }
 }
 
+// The rules of the organizer's operations, shared by the API handlers above and the
+// console (`src/console/`), so that no rule is written twice.
+
+/// Creates a draft event from `input`: every field checked, starting after now.
+pub async fn create(
+    state: &AppState,
+    organization: OrganizationId,
+    by: AccountId,
+    input: &EventInput,
+) -> Result<EventRow, Problem> {
+    let fields = parse_event_fields(input, Some(Utc::now()))?;
+    let id = EventId::new();
+    store::events::insert(&state.db, id, organization, by, &fields).await?;
+    store::events::find(&state.db, id)
+        .await?
+        .ok_or_else(Problem::internal)
+}
+
+/// Edits an event of the organization: a draft freely, a published one within
+/// [`check_published_change`]; a cancelled one not at all.
+pub async fn update(
+    state: &AppState,
+    organization: OrganizationId,
+    id: EventId,
+    input: &EventInput,
+) -> Result<EventRow, Problem> {
+    let mut tx = state.db.begin().await?;
+    let current = own_event(store::events::lock(&mut *tx, id).await?, organization)?;
+    let fields = match current.status.as_str() {
+        "draft" => parse_event_fields(input, Some(Utc::now()))?,
+        "published" => {
+            let fields = parse_event_fields(input, None)?;
+            check_published_change(&current, &fields)?;
+            fields
+        }
+        _ => {
+            return Err(Problem::conflict(
+                "event-cancelled",
+                "Event cancelled",
+                "a cancelled event cannot change",
+            ));
+        }
+    };
+    store::events::update(&mut *tx, id, &fields).await?;
+    if current.status == EventStatus::Published && fields.capacity > current.capacity {
+        participation::promote_waitlist(&mut tx, id)
+            .await
+            .map_err(participation_problem)?;
+    }
+    let row = store::events::find(&mut *tx, id)
+        .await?
+        .ok_or_else(Problem::internal)?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Publishes a draft of the organization whose schedule still holds; publishing twice
+/// changes nothing.
+pub async fn publish(
+    state: &AppState,
+    organization: OrganizationId,
+    id: EventId,
+) -> Result<EventRow, Problem> {
+    let mut tx = state.db.begin().await?;
+    let current = own_event(store::events::lock(&mut *tx, id).await?, organization)?;
+    match current.status.as_str() {
+        "draft" => {
+            let schedule = Schedule {
+                starts_at: current.starts_at,
+                ends_at: current.ends_at,
+                signup_deadline: current.signup_deadline,
+            };
+            let problems = rules::check_schedule(&schedule, Some(Utc::now()));
+            if !problems.is_empty() {
+                return Err(Problem::validation(
+                    problems
+                        .into_iter()
+                        .map(|(f, r)| FieldError::new(f, r))
+                        .collect(),
+                ));
+            }
+            store::events::publish(&mut *tx, id).await?;
+        }
+        "published" => {}
+        _ => {
+            return Err(Problem::conflict(
+                "event-cancelled",
+                "Event cancelled",
+                "a cancelled event cannot be published",
+            ));
+        }
+    }
+    let row = store::events::find(&mut *tx, id)
+        .await?
+        .ok_or_else(Problem::internal)?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// The reason families are shown for a cancellation, checked.
+pub fn parse_cancel_reason(reason: &str) -> Result<ShortText, Problem> {
+    let mut fields = Fields::new();
+    let reason = fields.check(
+        "reason",
+        ShortText::parse(reason, *REASON_CHARS.end()).and_then(min_len(*REASON_CHARS.start())),
+    );
+    fields.finish()?;
+    reason.ok_or_else(Problem::internal)
+}
+
+/// Cancels an event of the organization: every live sign-up ends, everyone is told.
+pub async fn cancel(
+    state: &AppState,
+    organization: OrganizationId,
+    id: EventId,
+    reason: &str,
+) -> Result<EventRow, Problem> {
+    let reason = parse_cancel_reason(reason)?;
+    let mut tx = state.db.begin().await?;
+    let row = organizer::cancel_event(&mut tx, id, organization, reason.as_str())
+        .await
+        .map_err(participation_problem)?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// New times and place of an event, checked and owned, before they are applied.
+#[derive(Debug, Clone)]
+pub struct PlannedMove {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub signup_deadline: DateTime<Utc>,
+    pub time_zone: String,
+    pub format: String,
+    pub region: Option<String>,
+    pub city: Option<String>,
+    pub address: Option<String>,
+}
+
+impl PlannedMove {
+    pub fn schedule(&self) -> NewSchedule<'_> {
+        NewSchedule {
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            signup_deadline: self.signup_deadline,
+            time_zone: &self.time_zone,
+            format: &self.format,
+            region: self.region.as_deref(),
+            city: self.city.as_deref(),
+            address: self.address.as_deref(),
+        }
+    }
+}
+
+/// Checks a move of `current`: omitted place fields and zone stay, the deadline defaults
+/// to the old one, moved no later than the new start.
+pub fn plan_move(current: &EventRow, body: &RescheduleRequest) -> Result<PlannedMove, Problem> {
+    let mut fields = Fields::new();
+    let time_zone = match &body.time_zone {
+        Some(zone) => fields
+            .check("time_zone", rules::parse_time_zone(zone))
+            .map(str::to_owned),
+        None => Some(current.time_zone.clone()),
+    };
+    let format = body
+        .format
+        .map(EventFormat::as_str)
+        .unwrap_or(current.format.as_str())
+        .to_owned();
+    let place = parse_place(
+        &mut fields,
+        &format,
+        body.region.clone().or(current.region.clone()),
+        body.city.clone().or(current.city.clone()),
+        body.address.clone().or(current.address.clone()),
+    );
+    let starts_at = body.starts_at.trunc_subsecs(6);
+    let ends_at = body.ends_at.trunc_subsecs(6);
+    let signup_deadline = body
+        .signup_deadline
+        .unwrap_or(current.signup_deadline)
+        .trunc_subsecs(6)
+        .min(starts_at);
+    let schedule = Schedule {
+        starts_at,
+        ends_at,
+        signup_deadline,
+    };
+    for (field, reason) in rules::check_schedule(&schedule, Some(Utc::now())) {
+        fields.reject(field, reason);
+    }
+    fields.finish()?;
+    let (Some(time_zone), Some((region, city, address))) = (time_zone, place) else {
+        return Err(Problem::internal());
+    };
+    Ok(PlannedMove {
+        starts_at,
+        ends_at,
+        signup_deadline,
+        time_zone,
+        format,
+        region,
+        city,
+        address,
+    })
+}
+
+/// Moves an event of the organization; sign-ups stay and families are told.
+pub async fn reschedule(
+    state: &AppState,
+    organization: OrganizationId,
+    id: EventId,
+    body: &RescheduleRequest,
+) -> Result<EventRow, Problem> {
+    let current = find_own(state, organization, id).await?;
+    let planned = plan_move(&current, body)?;
+    let mut tx = state.db.begin().await?;
+    let row = organizer::reschedule_event(&mut tx, id, organization, &planned.schedule())
+        .await
+        .map_err(participation_problem)?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// An event of the organization; anyone else's is 404.
+pub async fn find_own(
+    state: &AppState,
+    organization: OrganizationId,
+    id: EventId,
+) -> Result<EventRow, Problem> {
+    own_event(store::events::find(&state.db, id).await?, organization)
+}
+
+/// The roster of an event of the organization, with each entry's student id (for the
+/// access audit; the API does not show it): first name, surname initial, grade, status
+/// and, while health-data consent stands, accessibility needs.
+pub async fn roster(
+    state: &AppState,
+    organization: OrganizationId,
+    id: EventId,
+) -> Result<Vec<(Uuid, RosterEntry)>, Problem> {
+    find_own(state, organization, id).await?;
+    let rows = store::signups::roster(&state.db, id).await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        let needs = match (&row.health_enc, row.health_consent) {
+            (Some(sealed), true) => {
+                let json = state
+                    .vault
+                    .open(
+                        crate::privacy::vault::fields::STUDENT_HEALTH,
+                        row.student_id.0,
+                        sealed,
+                    )
+                    .map_err(Problem::internal_from)?;
+                let health: crate::privacy::vault::Health =
+                    serde_json::from_str(&json).map_err(Problem::internal_from)?;
+                Some(health.needs)
+            }
+            _ => None,
+        };
+        entries.push((
+            row.student_id.0,
+            RosterEntry {
+                signup_id: row.signup_id.0,
+                given_name: row.given_name,
+                surname_initial: row
+                    .surname
+                    .and_then(|s| s.chars().next())
+                    .map(|c| format!("{c}.")),
+                grade: row.grade,
+                status: row.status.as_str().to_owned(),
+                accessibility_needs: needs,
+            },
+        ));
+    }
+    Ok(entries)
+}
+
 /// The caller's organization; only organizers manage events.
 fn organizer_of(caller: &Caller) -> Result<OrganizationId, Problem> {
     caller.require(Role::Organizer)?;
@@ -663,7 +778,7 @@ fn parse_place(
 
 /// Every field checked; with `now`, the event must also start after it. Times are kept to
 /// the microsecond, as the database stores them.
-fn parse_event_fields(
+pub fn parse_event_fields(
     input: &EventInput,
     now: Option<DateTime<Utc>>,
 ) -> Result<EventFields, Problem> {

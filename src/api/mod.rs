@@ -142,7 +142,9 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
             "/u/:token",
             get(pages::show_unsubscribe)
                 .post(pages::unsubscribe.around(pages::same_site_posts_only)),
-        );
+        )
+        // The organizer console: pages, not part of the mobile contract.
+        .nest("/console", crate::console::routes());
     let route = if state.settings.env == Environment::Development {
         route.at("/metrics", get(get_metrics))
     } else {

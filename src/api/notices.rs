@@ -15,8 +15,7 @@ use super::security::{BearerAuth, Role};
 use crate::domain::deliveries::DeliveryStatus;
 use crate::domain::domain_events::{self, DomainEvent};
 use crate::domain::events::EventStatus;
-use crate::domain::ids::EventId;
-use crate::domain::ids::NoticeId;
+use crate::domain::ids::{AccountId, EventId, NoticeId, OrganizationId};
 use crate::domain::names::ShortText;
 use crate::http::problem::Problem;
 use crate::state::AppState;
@@ -42,7 +41,7 @@ pub struct NoticeCreated {
 }
 
 /// Deliveries of one channel by status.
-#[derive(Debug, Object, Default)]
+#[derive(Debug, Clone, Object, Default)]
 pub struct ChannelCounts {
     pub channel: String,
     /// Waiting to be sent (including retries and escalations not yet due).
@@ -110,43 +109,16 @@ impl NoticesApi {
     ) -> Result<NoticeCreatedResponse, Problem> {
         let caller = auth.0;
         caller.require(Role::Organizer)?;
-        let mut fields = Fields::new();
-        let text = fields.check("text", ShortText::parse(&body.text, TEXT_CHARS));
-        fields.finish()?;
-        let text = text.ok_or_else(Problem::internal)?;
-        let event = store::events::find(&state.db, EventId(event_id.0))
-            .await?
-            .filter(|e| {
-                caller.organization.is_some_and(|o| o == e.organization_id)
-                    && e.status != EventStatus::Draft
-            })
-            .ok_or_else(|| Problem::not_found("no such event"))?;
-        let notice_id = Uuid::now_v7();
-        let outbox_event = Uuid::now_v7();
-        let mut tx = state.db.begin().await?;
-        store::notices::insert(
-            &mut *tx,
-            notice_id,
-            event.id,
+        let organization = caller.organization.ok_or_else(Problem::internal)?;
+        let created = send(
+            &state,
+            organization,
             caller.account,
-            text.as_str(),
-            outbox_event,
+            EventId(event_id.0),
+            &body.text,
         )
         .await?;
-        store::outbox::append_with_id(
-            &mut *tx,
-            outbox_event,
-            &DomainEvent::OrganizerNotice(domain_events::OrganizerNotice {
-                notice_id: NoticeId(notice_id),
-                event_id: event.id,
-            }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(NoticeCreatedResponse::Created(Json(NoticeCreated {
-            notice_id,
-            event_id: event.id.0,
-        })))
+        Ok(NoticeCreatedResponse::Created(Json(created)))
     }
 
     /// How a notice's deliveries are going, per channel, and which failed.
@@ -168,14 +140,77 @@ impl NoticesApi {
             .filter(|(org, _)| caller.organization.is_some_and(|o| o.0 == *org))
             .ok_or_else(|| Problem::not_found("no such notice"))?;
         let _ = organization;
-        let counts = store::deliveries::counts_for_event(&state.db, outbox_event).await?;
-        let failed = store::deliveries::failed_for_event(&state.db, outbox_event, 100).await?;
+        let (channels, failed) = delivery_report(&state, outbox_event).await?;
         Ok(NoticeDeliveriesResponse::Ok(Json(NoticeDeliveries {
             notice_id: notice_id.0,
-            channels: channel_counts(counts),
-            failed: failed.into_iter().map(failed_view).collect(),
+            channels,
+            failed,
         })))
     }
+}
+
+/// The notice text, checked.
+pub fn parse_text(text: &str) -> Result<ShortText, Problem> {
+    let mut fields = Fields::new();
+    let text = fields.check("text", ShortText::parse(text, TEXT_CHARS));
+    fields.finish()?;
+    text.ok_or_else(Problem::internal)
+}
+
+/// Sends a notice to everyone signed up for a published (or cancelled) event of the
+/// organization and their parents; shared by the API and the console.
+pub async fn send(
+    state: &AppState,
+    organization: OrganizationId,
+    by: AccountId,
+    event_id: EventId,
+    text: &str,
+) -> Result<NoticeCreated, Problem> {
+    let text = parse_text(text)?;
+    let event = store::events::find(&state.db, event_id)
+        .await?
+        .filter(|e| organization == e.organization_id && e.status != EventStatus::Draft)
+        .ok_or_else(|| Problem::not_found("no such event"))?;
+    let notice_id = Uuid::now_v7();
+    let outbox_event = Uuid::now_v7();
+    let mut tx = state.db.begin().await?;
+    store::notices::insert(
+        &mut *tx,
+        notice_id,
+        event.id,
+        by,
+        text.as_str(),
+        outbox_event,
+    )
+    .await?;
+    store::outbox::append_with_id(
+        &mut *tx,
+        outbox_event,
+        &DomainEvent::OrganizerNotice(domain_events::OrganizerNotice {
+            notice_id: NoticeId(notice_id),
+            event_id: event.id,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(NoticeCreated {
+        notice_id,
+        event_id: event.id.0,
+    })
+}
+
+/// How the deliveries of one announcement (a notice, a cancellation, a move: its outbox
+/// event id) are going per channel, and the most recent failures (at most 100).
+pub async fn delivery_report(
+    state: &AppState,
+    outbox_event: Uuid,
+) -> Result<(Vec<ChannelCounts>, Vec<FailedDeliveryView>), Problem> {
+    let counts = store::deliveries::counts_for_event(&state.db, outbox_event).await?;
+    let failed = store::deliveries::failed_for_event(&state.db, outbox_event, 100).await?;
+    Ok((
+        channel_counts(counts),
+        failed.into_iter().map(failed_view).collect(),
+    ))
 }
 
 /// Folds the counts by channel and status into one line per channel.

@@ -221,6 +221,29 @@ impl Problem {
         self.status
     }
 
+    /// The kind of problem, e.g. `validation`: what the console picks its message by.
+    pub fn slug(&self) -> &'static str {
+        self.slug
+    }
+
+    pub fn title(&self) -> &'static str {
+        self.title
+    }
+
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The rejected fields of a validation problem.
+    pub fn errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    /// Seconds to wait, on a rate-limited problem.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after_secs
+    }
+
     /// The full `type` URI.
     pub fn type_uri(&self) -> String {
         format!("{TYPE_PREFIX}{}", self.slug)

@@ -260,7 +260,7 @@ fn push_ids(facts: &Facts, wanted: &[&'static str]) -> Vec<(&'static str, String
 }
 
 /// Who hears of the event, and as what; a parent who is also the subject hears as subject.
-async fn audience(
+pub(crate) async fn audience(
     tx: &mut sqlx::PgConnection,
     concerned: Concerned,
 ) -> Result<HashMap<Uuid, Relation>, StoreError> {
@@ -313,7 +313,7 @@ async fn audience(
 }
 
 /// The values templates are filled with, looked up once per event.
-struct Context {
+pub(crate) struct Context {
     event_title: String,
     time_zone: String,
     starts_at: Option<DateTime<Utc>>,
@@ -369,7 +369,41 @@ impl Context {
         })
     }
 
-    fn values(&self, language: &str) -> HashMap<&'static str, String> {
+    /// The values of a notice about `event` that is not written yet (the console's preview
+    /// of a cancellation, a move or a notice): the caller sets what the change adds.
+    pub(crate) fn for_event(event: &store::events::EventRow) -> Self {
+        Self {
+            event_title: event.title.clone(),
+            time_zone: event.time_zone.clone(),
+            starts_at: Some(event.starts_at),
+            old_starts_at: None,
+            new_starts_at: None,
+            expires_at: None,
+            reason: String::new(),
+            notice: String::new(),
+            test_title: String::new(),
+            consent: None,
+            erasure_due_at: None,
+        }
+    }
+
+    pub(crate) fn with_reason(mut self, reason: &str) -> Self {
+        self.reason = reason.to_owned();
+        self
+    }
+
+    pub(crate) fn with_notice(mut self, notice: &str) -> Self {
+        self.notice = notice.to_owned();
+        self
+    }
+
+    pub(crate) fn with_move(mut self, old: DateTime<Utc>, new: DateTime<Utc>) -> Self {
+        self.old_starts_at = Some(old);
+        self.new_starts_at = Some(new);
+        self
+    }
+
+    pub(crate) fn values(&self, language: &str) -> HashMap<&'static str, String> {
         let when = |t: Option<DateTime<Utc>>| {
             t.map(|t| format_local(t, &self.time_zone, language))
                 .unwrap_or_default()

@@ -9,6 +9,7 @@ pub mod fanout;
 pub mod hub;
 pub mod links;
 pub mod policy;
+pub mod preview;
 pub mod providers;
 pub mod reconciler;
 pub mod relay;

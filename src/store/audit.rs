@@ -20,6 +20,21 @@ pub enum AuditAction {
     SnilsConflictResolved,
     /// An administrator removed this person's SNILS so its rightful owner may save it.
     SnilsRemoved,
+    /// An organizer read an event's roster in the console (one row per student on it).
+    ReadRoster,
+    /// A staff member signed in to, or out of, the console (subject: themselves).
+    ConsoleSignIn,
+    ConsoleSignOut,
+    /// An organizer acted on an event in the console (subject: themselves; the event as
+    /// object).
+    CreateEvent,
+    UpdateEvent,
+    PublishEvent,
+    CancelEvent,
+    RescheduleEvent,
+    SendNotice,
+    /// A staff member opened a delivery report (the announcement as object).
+    ReadDeliveryReport,
 }
 
 impl AuditAction {
@@ -34,6 +49,16 @@ impl AuditAction {
             AuditAction::SnilsConflict => "snils_conflict",
             AuditAction::SnilsConflictResolved => "snils_conflict_resolved",
             AuditAction::SnilsRemoved => "snils_removed",
+            AuditAction::ReadRoster => "read_roster",
+            AuditAction::ConsoleSignIn => "console_sign_in",
+            AuditAction::ConsoleSignOut => "console_sign_out",
+            AuditAction::CreateEvent => "create_event",
+            AuditAction::UpdateEvent => "update_event",
+            AuditAction::PublishEvent => "publish_event",
+            AuditAction::CancelEvent => "cancel_event",
+            AuditAction::RescheduleEvent => "reschedule_event",
+            AuditAction::SendNotice => "send_notice",
+            AuditAction::ReadDeliveryReport => "read_delivery_report",
         }
     }
 }
@@ -52,18 +77,43 @@ pub async fn record(
     action: AuditAction,
     request_id: Option<&str>,
 ) -> StoreResult<()> {
+    record_on(exec, actor, subject, action, None, request_id).await
+}
+
+/// Records an action on a thing (an event, an announcement) as well as on a person.
+pub async fn record_on(
+    exec: impl PgExecutor<'_>,
+    actor: Actor<'_>,
+    subject: AccountId,
+    action: AuditAction,
+    object: Option<uuid::Uuid>,
+    request_id: Option<&str>,
+) -> StoreResult<()> {
+    record_many(exec, actor, &[subject.0], action, object, request_id).await
+}
+
+/// One row per subject, in one statement (a roster read audits every student on it).
+pub async fn record_many(
+    exec: impl PgExecutor<'_>,
+    actor: Actor<'_>,
+    subjects: &[uuid::Uuid],
+    action: AuditAction,
+    object: Option<uuid::Uuid>,
+    request_id: Option<&str>,
+) -> StoreResult<()> {
     let (actor_id, actor_role) = match actor {
         Actor::Person { id, role } => (Some(id.0), role),
         Actor::System => (None, "system"),
     };
     sqlx::query(
-        "INSERT INTO access_audit (actor_id, actor_role, subject_id, action, request_id)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO access_audit (actor_id, actor_role, subject_id, action, object_id, request_id)
+         SELECT $1, $2, s, $4, $5, $6 FROM UNNEST($3::uuid[]) AS t(s)",
     )
     .bind(actor_id)
     .bind(actor_role)
-    .bind(subject.0)
+    .bind(subjects)
     .bind(action.as_str())
+    .bind(object)
     .bind(request_id)
     .execute(exec)
     .await?;

@@ -668,3 +668,19 @@ pub async fn tally_for_accounts(
     .fetch_all(exec)
     .await?)
 }
+
+/// Failed and dead deliveries of one domain event, counted by channel, status and reason.
+pub async fn failures_by_reason(
+    exec: impl PgExecutor<'_>,
+    event_id: Uuid,
+) -> StoreResult<Vec<(String, String, Option<String>, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT d.channel, d.status, d.last_error, count(*)
+         FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+         WHERE n.event_id = $1 AND d.status IN ('failed', 'dead')
+         GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2",
+    )
+    .bind(event_id)
+    .fetch_all(exec)
+    .await?)
+}

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod approval_links;
 pub mod audit;
 pub mod consents;
+pub mod console_sessions;
 pub mod database;
 pub mod deliveries;
 pub mod devices;

@@ -125,3 +125,55 @@ pub async fn unrelayed_since(exec: impl PgExecutor<'_>, since: DateTime<Utc>) ->
 pub async fn now(exec: impl PgExecutor<'_>) -> StoreResult<DateTime<Utc>> {
     Ok(sqlx::query_scalar("SELECT now()").fetch_one(exec).await?)
 }
+
+/// A domain event announcing a change to a practical event (a cancellation, a move, an
+/// organizer's notice), as the console lists them with their delivery reports.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Announcement {
+    /// The outbox event id; its notifications carry it as `event_id`.
+    pub id: Uuid,
+    pub kind: String,
+    /// The practical event it is about.
+    pub event_id: Uuid,
+    pub event_title: String,
+    pub organization_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub fanned_out_at: Option<DateTime<Utc>>,
+}
+
+const ANNOUNCEMENT: &str =
+    "SELECT o.event_id AS id, o.kind, e.id AS event_id, e.title AS event_title,
+        e.organization_id, o.created_at, o.fanned_out_at
+    FROM outbox o JOIN events e ON e.id = (o.payload->>'event_id')::uuid
+    WHERE o.kind IN ('event_cancelled', 'event_rescheduled', 'organizer_notice')";
+
+/// One announcement by its outbox event id.
+pub async fn announcement(
+    exec: impl PgExecutor<'_>,
+    id: Uuid,
+) -> StoreResult<Option<Announcement>> {
+    Ok(
+        sqlx::query_as::<_, Announcement>(&format!("{ANNOUNCEMENT} AND o.event_id = $1"))
+            .bind(id)
+            .fetch_optional(exec)
+            .await?,
+    )
+}
+
+/// An organization's announcements, newest first; with `event`, only that event's.
+pub async fn announcements(
+    exec: impl PgExecutor<'_>,
+    organization: Uuid,
+    event: Option<Uuid>,
+    limit: i64,
+) -> StoreResult<Vec<Announcement>> {
+    Ok(sqlx::query_as::<_, Announcement>(&format!(
+        "{ANNOUNCEMENT} AND e.organization_id = $1 AND ($2::uuid IS NULL OR e.id = $2)
+         ORDER BY o.id DESC LIMIT $3"
+    ))
+    .bind(organization)
+    .bind(event)
+    .bind(limit)
+    .fetch_all(exec)
+    .await?)
+}

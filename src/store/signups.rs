@@ -380,3 +380,18 @@ pub async fn count_by_status(
     .fetch_all(exec)
     .await?)
 }
+
+/// Live sign-ups of each of an organization's events, counted by status.
+pub async fn counts_for_organization(
+    exec: impl PgExecutor<'_>,
+    organization: crate::domain::ids::OrganizationId,
+) -> StoreResult<Vec<(Uuid, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT s.event_id, s.status, count(*) FROM signups s JOIN events e ON e.id = s.event_id
+         WHERE e.organization_id = $1 AND s.status IN ('pending_parent', 'approved', 'waitlisted')
+         GROUP BY 1, 2",
+    )
+    .bind(organization.0)
+    .fetch_all(exec)
+    .await?)
+}

@@ -8,6 +8,7 @@ mod access;
 mod auth;
 mod channels;
 mod consents;
+mod console;
 mod contract;
 mod diagnostics;
 mod edge;

@@ -19,7 +19,14 @@ use serde_json::{Map, Value, json};
 /// Paths the public listener serves that are not part of the API: the approval and
 /// unsubscribe pages, the documents and metrics. They are exempt only while the contract
 /// does not list them.
-const NOT_API: &[&str] = &["/a/", "/u/", "/docs", "/openapi.json", "/metrics"];
+const NOT_API: &[&str] = &[
+    "/a/",
+    "/u/",
+    "/console",
+    "/docs",
+    "/openapi.json",
+    "/metrics",
+];
 
 /// The published contract, read once per test binary.
 static CONTRACT: LazyLock<Contract> = LazyLock::new(Contract::load);
