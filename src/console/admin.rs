@@ -40,15 +40,14 @@ struct DeadLine {
 struct DeadLettersPage {
     f: Frame,
     rows: Vec<DeadLine>,
-    replayed: bool,
 }
 
 #[handler]
 pub async fn dead_letters(state: Data<&AppState>, ctx: Data<&Ctx>) -> Response {
-    list(&state, &ctx, false).await.unwrap_or_else(|p| p)
+    list(&state, &ctx).await.unwrap_or_else(|p| p)
 }
 
-async fn list(state: &AppState, ctx: &Ctx, replayed: bool) -> Answer {
+async fn list(state: &AppState, ctx: &Ctx) -> Answer {
     admin(ctx)?;
     let w = ctx.lang.words();
     let rows = store::deliveries::dead_letters(&state.db, 200)
@@ -69,7 +68,6 @@ async fn list(state: &AppState, ctx: &Ctx, replayed: bool) -> Answer {
         &DeadLettersPage {
             f: Frame::new(ctx, w.dead_letters),
             rows,
-            replayed,
         },
     ))
 }
@@ -82,7 +80,7 @@ pub async fn replay(state: Data<&AppState>, ctx: Data<&Ctx>, Path(id): Path<Stri
         replay_dead_letter(&state, id)
             .await
             .map_err(|p| pages::problem(&ctx, &p))?;
-        Ok(Redirect::see_other("/console/admin/dead-letters?replayed=1").into_response())
+        Ok(Redirect::see_other("/console/admin/dead-letters").into_response())
     }
     .await
     .unwrap_or_else(|page: Response| page)
