@@ -165,10 +165,7 @@ impl AdminApi {
         delivery_id: Path<Uuid>,
     ) -> Result<ReplayResponse, Problem> {
         auth.0.require(Role::Admin)?;
-        let channel = store::deliveries::replay(&state.db, delivery_id.0)
-            .await?
-            .ok_or_else(|| Problem::not_found("no such dead letter"))?;
-        state.hub().enqueue(vec![(delivery_id.0, channel)]).await;
+        replay_dead_letter(&state, delivery_id.0).await?;
         Ok(ReplayResponse::Accepted)
     }
 
@@ -262,4 +259,14 @@ impl AdminApi {
             settled,
         ))))
     }
+}
+
+/// Puts a dead letter back in line with a fresh retry budget and queues it; shared by the
+/// API and the console's admin page.
+pub async fn replay_dead_letter(state: &AppState, delivery: Uuid) -> Result<(), Problem> {
+    let channel = store::deliveries::replay(&state.db, delivery)
+        .await?
+        .ok_or_else(|| Problem::not_found("no such dead letter"))?;
+    state.hub().enqueue(vec![(delivery, channel)]).await;
+    Ok(())
 }

@@ -12,6 +12,7 @@
 // errors) is a whole `Response`, returned as `Err` and passed up with `?`.
 #![allow(clippy::result_large_err)]
 
+pub mod admin;
 pub mod changes;
 pub mod events;
 pub mod notices;
@@ -65,6 +66,8 @@ pub fn routes() -> impl Endpoint<Output = Response> + 'static {
         .at("/announcements/:id/stream", get(changes::stream))
         .at("/announcements/:id/report", get(changes::report))
         .at("/history", get(changes::history))
+        .at("/admin/dead-letters", get(admin::dead_letters))
+        .at("/admin/dead-letters/:id/replay", post(admin::replay))
         .around(session::guard)
         .map_to_response()
 }

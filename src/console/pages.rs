@@ -24,6 +24,7 @@ pub struct Frame {
     pub staff_email: Option<String>,
     pub organization: Option<String>,
     pub organizer: bool,
+    pub admin: bool,
     pub csrf: String,
     pub switch_href: String,
     /// Without JavaScript the page reloads itself every two seconds (live progress).
@@ -42,6 +43,7 @@ impl Frame {
                 .staff
                 .as_ref()
                 .is_some_and(|s| s.role == Role::Organizer),
+            admin: ctx.staff.as_ref().is_some_and(|s| s.role == Role::Admin),
             csrf: ctx.csrf.clone(),
             switch_href: format!("{}?lang={}", ctx.path, w.other_language_code),
             refresh: false,
@@ -57,6 +59,7 @@ impl Frame {
             staff_email: None,
             organization: None,
             organizer: false,
+            admin: false,
             csrf: String::new(),
             switch_href: format!("/console?lang={}", w.other_language_code),
             refresh: false,

@@ -28,18 +28,26 @@ struct LoginPage {
 /// `/console`: the events, or the sign-in page.
 #[handler]
 pub async fn home(ctx: Data<&Ctx>) -> Response {
-    let to = if ctx.staff.is_some() {
-        "/console/events"
-    } else {
-        "/console/login"
+    let to = match &ctx.staff {
+        Some(staff) => landing(staff.role),
+        None => "/console/login",
     };
     Redirect::see_other(to).into_response()
 }
 
+/// Where a staff member lands after signing in.
+fn landing(role: Role) -> &'static str {
+    if role == Role::Admin {
+        "/console/admin/dead-letters"
+    } else {
+        "/console/events"
+    }
+}
+
 #[handler]
 pub async fn show_login(ctx: Data<&Ctx>) -> Response {
-    if ctx.staff.is_some() {
-        return Redirect::see_other("/console/events").into_response();
+    if let Some(staff) = &ctx.staff {
+        return Redirect::see_other(landing(staff.role)).into_response();
     }
     let w = ctx.lang.words();
     pages::render(
@@ -120,7 +128,7 @@ pub async fn login(
     .await;
     match started {
         Ok(cookies) => {
-            let mut response = Redirect::see_other("/console/events").into_response();
+            let mut response = Redirect::see_other(landing(role)).into_response();
             for cookie in cookies {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
             }

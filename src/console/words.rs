@@ -178,6 +178,10 @@ pub struct Words {
     pub push_bytes: &'static str,
     pub preview_of_notice: &'static str,
     pub confirm_notice: &'static str,
+    pub dead_letters: &'static str,
+    pub no_dead_letters: &'static str,
+    pub attempts: &'static str,
+    pub replay: &'static str,
 }
 
 pub static RU: Words = Words {
@@ -322,6 +326,10 @@ pub static RU: Words = Words {
     push_bytes: "байт в push (предел",
     preview_of_notice: "Сообщение: проверьте перед отправкой",
     confirm_notice: "Отправить сообщение",
+    dead_letters: "Недоставленные сообщения",
+    no_dead_letters: "Недоставленных сообщений нет.",
+    attempts: "Попыток",
+    replay: "Отправить снова",
 };
 
 pub static EN: Words = Words {
@@ -466,6 +474,10 @@ pub static EN: Words = Words {
     push_bytes: "push payload bytes (limit",
     preview_of_notice: "Notice: check before sending",
     confirm_notice: "Send the notice",
+    dead_letters: "Dead letters",
+    no_dead_letters: "No dead letters.",
+    attempts: "Attempts",
+    replay: "Replay",
 };
 
 impl Words {

@@ -1018,3 +1018,86 @@ async fn a_parent_approves_through_the_approval_page_in_a_real_browser() {
     drop(driver);
     outcome
 }
+
+#[tokio::test]
+async fn an_admin_replays_a_dead_letter_from_the_console_and_organizers_cannot() {
+    let app = spawn_app().await;
+    let admin = staff_account(&app, StaffRole::Admin, None).await;
+    let organizer = staff_account(&app, StaffRole::Organizer, Some("Площадка")).await;
+    // Any delivery will do: the registration code mailed to a new parent, declared dead.
+    app.signup("parent").await;
+    let dead: Uuid = eventually(Duration::from_secs(20), "a delivered code", || async {
+        sqlx::query_scalar(
+            "UPDATE deliveries SET status = 'dead', last_error = 'smtp 550 mailbox unavailable'
+             WHERE id = (SELECT id FROM deliveries WHERE status = 'delivered' LIMIT 1) RETURNING id",
+        )
+        .fetch_optional(&app.db)
+        .await
+        .ok()
+        .flatten()
+    })
+    .await;
+    let client = cookie_client();
+    let page = client.get(app.url("/console/login")).send().await.unwrap();
+    let token = csrf_in(&page.text().await.unwrap());
+    let origin = format!("http://{}", app.addr);
+    let signed_in = client
+        .post(app.url("/console/login"))
+        .header("origin", &origin)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("email", admin.as_str()),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_in.headers()["location"],
+        "/console/admin/dead-letters"
+    );
+    let page = client
+        .get(app.url("/console/admin/dead-letters"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("smtp 550 mailbox unavailable"), "{html}");
+    let csrf = csrf_in(&html);
+    let events = client.get(app.url("/console/events")).send().await.unwrap();
+    assert_eq!(
+        events.status(),
+        403,
+        "the organizer pages are not an admin's"
+    );
+    let replayed = client
+        .post(app.url(&format!("/console/admin/dead-letters/{dead}/replay")))
+        .header("origin", &origin)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 303);
+    eventually(
+        Duration::from_secs(20),
+        "the replayed delivery to go out",
+        || async {
+            let status: String = sqlx::query_scalar("SELECT status FROM deliveries WHERE id = $1")
+                .bind(dead)
+                .fetch_one(&app.db)
+                .await
+                .ok()?;
+            (status == "delivered").then_some(())
+        },
+    )
+    .await;
+
+    let other = sign_in_http(&app, &organizer).await;
+    let page = other
+        .get(app.url("/console/admin/dead-letters"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 403);
+}
