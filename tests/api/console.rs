@@ -639,14 +639,25 @@ async fn wait_css(browser: &Client, css: &str) {
         .unwrap_or_else(|_| panic!("{css} did not appear"));
 }
 
+/// The text of the first element matching `css`. A live page (the progress page's script
+/// replaces what it updates) may swap the element between finding and reading it: that
+/// stale reference is found again, for up to five seconds.
 async fn text_of(browser: &Client, css: &str) -> String {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|_| panic!("{css} on the page"))
-        .text()
-        .await
-        .expect("text")
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let element = browser
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("{css} on the page"));
+        match element.text().await {
+            Ok(text) => return text,
+            Err(err) if std::time::Instant::now() < deadline => {
+                eprintln!("{css}: {err}; finding it again");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(err) => panic!("text of {css}: {err}"),
+        }
+    }
 }
 
 async fn path_of(browser: &Client) -> String {
