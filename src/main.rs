@@ -42,6 +42,10 @@ enum Command {
         #[arg(long)]
         exit: bool,
     },
+    /// A first-run check on one screen: PostgreSQL, Redis, migrations, channels, the
+    /// simulators and what production still needs. Changes nothing; exits 1 when
+    /// something is broken.
+    Doctor,
     /// Operator commands.
     Admin {
         #[command(subcommand)]
@@ -50,7 +54,19 @@ enum Command {
     #[cfg(feature = "simulators")]
     /// Run the local simulators of APNs, FCM, RuStore, the SMS gateway and SMTP on the
     /// ports in the channel settings, until interrupted.
-    Simulate,
+    Simulate {
+        /// `free` takes free ports; a number N moves them all to N+1…N+4 (APNs, FCM,
+        /// RuStore, SMS), N+25 (SMTP) and N+26 (its inspection API). Without it: the
+        /// settings' ports, 17001–17004, 17025 and 17026 by default. Where they went is
+        /// printed and written to simulators.env in the credentials directory.
+        #[arg(long, value_name = "free|N")]
+        ports: Option<String>,
+        /// Where to keep the credentials and write channels.toml and simulators.env
+        /// (default: the settings' credentials_dir, push-config/simulator). Two
+        /// simulators side by side each need their own.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Write the OpenAPI document the mobile apps build against.
     Contract {
         /// Do not write; exit non-zero and show the difference if the file is stale.
@@ -145,11 +161,36 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => run_admin(command, settings).await,
+        Command::Doctor => {
+            let report = bilet::doctor::examine(&settings).await;
+            print!("{report}");
+            if report.healthy() {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("something above is broken (FAIL)"))
+            }
+        }
         Command::Demo { exit } => run_demo(settings, exit).await,
         #[cfg(feature = "simulators")]
-        Command::Simulate => {
-            let config = bilet::notify::providers::PushConfig::load(&settings.push_config)?;
-            bilet::simulators::run_all(&config.simulators, shutdown_on_signal(), |line| {
+        Command::Simulate { ports, dir } => {
+            let mut simulators =
+                bilet::notify::providers::PushConfig::load(&settings.push_config)?.simulators;
+            let host = simulators.binds.host;
+            match ports.as_deref() {
+                None => {}
+                Some("free") => simulators.binds = bilet::simulators::Binds::free(host),
+                Some(base) => {
+                    let base = base.parse::<u16>().map_err(|_| {
+                        anyhow::anyhow!("--ports takes `free` or a port number, not `{base}`")
+                    })?;
+                    simulators.binds = bilet::simulators::Binds::from_base(host, base)
+                        .map_err(|reason| anyhow::anyhow!(reason))?;
+                }
+            }
+            if let Some(dir) = dir {
+                simulators.credentials_dir = dir;
+            }
+            bilet::simulators::run_all(&simulators, shutdown_on_signal(), |line| {
                 println!("{line}")
             })
             .await?;

@@ -97,6 +97,10 @@ pub struct SimulatorSettings {
     pub rules_file: Option<PathBuf>,
 }
 
+/// The shell file `bilet simulate` writes into its credentials directory: where each of
+/// its simulators listens (`BILET_SIM_SMS=http://127.0.0.1:17004`, …).
+pub const SIMULATOR_ADDRESSES_FILE: &str = "simulators.env";
+
 /// Where each simulator listens (port 0: any free port).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binds {
@@ -122,6 +126,38 @@ impl Binds {
             smtp: 0,
             smtp_inspect: 0,
         }
+    }
+
+    /// Every simulator on a free port of `host` (`bilet simulate --ports free`).
+    pub fn free(host: IpAddr) -> Self {
+        Self {
+            host,
+            ..Self::ephemeral()
+        }
+    }
+
+    /// The default layout moved to `base`: APNs, FCM, RuStore and SMS on `base`+1…+4,
+    /// SMTP on `base`+25 and its inspection API on `base`+26 (`bilet simulate --ports 27000`).
+    pub fn from_base(host: IpAddr, base: u16) -> Result<Self, String> {
+        let at = |offset: u16| {
+            base.checked_add(offset).ok_or_else(|| {
+                format!("--ports {base}: the ports up to {base}+26 must be below 65536")
+            })
+        };
+        if base < 1000 {
+            return Err(format!(
+                "--ports {base}: choose a base of 1000 or more (ports below 1024 need root)"
+            ));
+        }
+        Ok(Self {
+            host,
+            apns: at(1)?,
+            fcm: at(2)?,
+            rustore: at(3)?,
+            sms: at(4)?,
+            smtp: at(25)?,
+            smtp_inspect: at(26)?,
+        })
     }
 
     /// The port of `kind`'s simulator (for e-mail, its SMTP port).
@@ -156,6 +192,26 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_base_moves_the_whole_default_layout_and_refuses_what_does_not_fit() {
+        let host = IpAddr::from([127, 0, 0, 1]);
+        let moved = Binds::from_base(host, 27000).unwrap();
+        assert_eq!(
+            [
+                moved.apns,
+                moved.fcm,
+                moved.rustore,
+                moved.sms,
+                moved.smtp,
+                moved.smtp_inspect
+            ],
+            [27001, 27002, 27003, 27004, 27025, 27026]
+        );
+        assert!(Binds::from_base(host, 65520).is_err());
+        assert!(Binds::from_base(host, 80).is_err());
+        assert_eq!(Binds::free(host).port(ChannelKind::Sms), 0);
+    }
 
     #[test]
     fn every_channel_name_reads_back_as_its_channel() {

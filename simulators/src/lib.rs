@@ -289,6 +289,26 @@ impl Simulators {
         text
     }
 
+    /// Shell assignments of where each simulator's inspection API listens
+    /// (`BILET_SIM_APNS=http://127.0.0.1:17001`, …, `BILET_SIM_EMAIL` for the e-mail
+    /// simulator's inspection API) and `BILET_SIM_SMTP=host:port`, for scripts.
+    pub fn addresses(&self) -> String {
+        let mut text = String::from(
+            "# Written by `bilet simulate`: where its simulators listen. Source it: . <this file>\n",
+        );
+        for simulator in self.iter() {
+            text.push_str(&format!(
+                "BILET_SIM_{}={}\n",
+                simulator.kind.as_str().to_ascii_uppercase(),
+                simulator.inspect_url()
+            ));
+        }
+        if let Some(sim) = self.get(ChannelKind::Email) {
+            text.push_str(&format!("BILET_SIM_SMTP={}\n", sim.addr));
+        }
+        text
+    }
+
     /// Stops accepting, lets in-flight requests finish briefly, and waits for every task.
     pub async fn shutdown(&self) {
         self.shutdown.cancel();
@@ -319,7 +339,14 @@ async fn bind(kind: ChannelKind, host: IpAddr, port: u16) -> Result<TcpListener,
         .map_err(|err| SimulatorError::Bind {
             kind,
             addr,
-            reason: err.to_string(),
+            reason: if err.kind() == std::io::ErrorKind::AddrInUse {
+                format!(
+                    "{err}; another `bilet simulate` may hold it: `bilet simulate --ports free` \
+                     takes free ports, `--ports 27000` moves all six to 27001–27004, 27025, 27026"
+                )
+            } else {
+                err.to_string()
+            },
         })
 }
 
@@ -354,19 +381,24 @@ pub async fn run_all(
             simulator.inspect_url()
         ));
     }
-    let client_settings = settings.credentials_dir.join(CLIENT_SETTINGS_FILE);
-    std::fs::write(
-        &client_settings,
+    let write = |name: &str, text: String| {
+        let path = settings.credentials_dir.join(name);
+        std::fs::write(&path, text).map_err(|err| RunError::Write {
+            path: path.clone(),
+            reason: err.to_string(),
+        })?;
+        Ok::<_, RunError>(path)
+    };
+    let client_settings = write(
+        CLIENT_SETTINGS_FILE,
         simulators.client_settings(&settings.credentials_dir),
-    )
-    .map_err(|err| RunError::Write {
-        path: client_settings.clone(),
-        reason: err.to_string(),
-    })?;
+    )?;
+    let addresses = write(ADDRESSES_FILE, simulators.addresses())?;
     announce(format!(
         "client settings: BILET_PUSH_CONFIG={}",
         client_settings.display()
     ));
+    announce(format!("addresses for a shell: . {}", addresses.display()));
     shutdown.cancelled().await;
     simulators.shutdown().await;
     Ok(())
@@ -374,6 +406,9 @@ pub async fn run_all(
 
 /// The client settings file `bilet simulate` writes into its credentials directory.
 pub const CLIENT_SETTINGS_FILE: &str = "channels.toml";
+
+/// The shell file `bilet simulate` writes beside it: where each simulator listens.
+pub use bilet_channels::SIMULATOR_ADDRESSES_FILE as ADDRESSES_FILE;
 
 /// Why `bilet simulate` could not run.
 #[derive(Debug, thiserror::Error)]
