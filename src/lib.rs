@@ -8,6 +8,7 @@ pub mod contract;
 pub mod demo;
 pub mod dependency;
 pub mod diagnostics;
+pub mod doctor;
 pub mod domain;
 pub mod http;
 pub mod metrics;

@@ -79,6 +79,15 @@ impl Redis {
         }
     }
 
+    /// The installation holding the key prefix, if any, without claiming it.
+    pub async fn prefix_holder(&self) -> redis::RedisResult<Option<String>> {
+        let mut conn = self.conn.clone();
+        redis::cmd("GET")
+            .arg(self.keys.key("installation"))
+            .query_async(&mut conn)
+            .await
+    }
+
     /// Claims the key prefix for an installation (`{prefix}:installation`, set if absent).
     pub async fn claim_prefix(&self, installation: uuid::Uuid) -> redis::RedisResult<PrefixClaim> {
         let key = self.keys.key("installation");

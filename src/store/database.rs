@@ -54,6 +54,86 @@ pub async fn migrate(db: &Db) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(db).await
 }
 
+/// Connects to an existing database only (`bilet doctor` looks, it creates nothing): at
+/// most one connection, bounded by the connect timeout.
+pub async fn connect_existing(settings: &DatabaseSettings) -> Result<Db, DependencyError> {
+    let failed = |reason: String| DependencyError::postgres(settings.address(), reason);
+    let options = settings.connect_options();
+    probe(&options, settings.connect_timeout)
+        .await
+        .map_err(|err| match sql_state(&err).as_deref() {
+            Some(INVALID_CATALOG_NAME) => failed(
+                "the database does not exist yet (`bilet migrate` or `bilet serve` creates it)"
+                    .to_owned(),
+            ),
+            _ => failed(describe(&err)),
+        })?;
+    PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(settings.connect_timeout)
+        .connect_with(options)
+        .await
+        .map_err(|err| failed(describe(&err)))
+}
+
+/// The server's version string, e.g. `PostgreSQL 15.19 (Debian …)`, first words only.
+pub async fn server_version(db: &Db) -> Result<String, String> {
+    let version: String = sqlx::query_scalar("SELECT version()")
+        .fetch_one(db)
+        .await
+        .map_err(|err| describe(&err))?;
+    Ok(version
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// How the database's migrations compare with the ones in this binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// In this binary and applied.
+    pub applied: usize,
+    /// In this binary, not applied yet (descriptions).
+    pub pending: Vec<String>,
+    /// Applied but unknown to this binary (a newer binary ran here).
+    pub unknown: usize,
+    /// Started and not finished (a failed migration).
+    pub failed: Vec<i64>,
+}
+
+/// Reads `_sqlx_migrations` (absent: nothing applied yet).
+pub async fn migration_status(db: &Db) -> Result<MigrationStatus, String> {
+    const UNDEFINED_TABLE: &str = "42P01";
+    let rows: Vec<(i64, bool)> =
+        match sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(db)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(err) if sql_state(&err).as_deref() == Some(UNDEFINED_TABLE) => Vec::new(),
+            Err(err) => return Err(describe(&err)),
+        };
+    let known: Vec<&sqlx::migrate::Migration> = MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .collect();
+    let done = |version: i64| rows.iter().any(|(v, ok)| *v == version && *ok);
+    Ok(MigrationStatus {
+        applied: known.iter().filter(|m| done(m.version)).count(),
+        pending: known
+            .iter()
+            .filter(|m| !done(m.version))
+            .map(|m| format!("{} {}", m.version, m.description))
+            .collect(),
+        unknown: rows
+            .iter()
+            .filter(|(v, _)| !known.iter().any(|m| m.version == *v))
+            .count(),
+        failed: rows.iter().filter(|(_, ok)| !ok).map(|(v, _)| *v).collect(),
+    })
+}
+
 /// A trivial query bounded by `timeout`, for readiness checks.
 pub async fn ping(db: &Db, timeout: Duration) -> Result<(), String> {
     match tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(db)).await {

@@ -19,6 +19,7 @@ mod events;
 mod export;
 mod families;
 mod family_trust;
+mod first_run;
 mod health;
 mod helpers;
 mod hub;

@@ -102,15 +102,7 @@ impl Channels {
     pub async fn from_config(config: &PushConfig, env: Environment) -> Result<Self, ChannelsError> {
         let mut unconfigured = Vec::new();
         for kind in ChannelKind::ALL {
-            let (enabled, configured) = match kind {
-                ChannelKind::Apns => (config.apns.enabled, config.apns.credentials.is_some()),
-                ChannelKind::Fcm => (config.fcm.enabled, config.fcm.service_account.is_some()),
-                ChannelKind::Rustore => {
-                    (config.rustore.enabled, config.rustore.credentials.is_some())
-                }
-                ChannelKind::Sms => (config.sms.enabled, config.sms.api_id.is_some()),
-                ChannelKind::Email => (config.email.enabled, config.email.relay.is_some()),
-            };
+            let (enabled, configured) = enabled_and_configured(config, kind);
             if enabled && !configured {
                 if env == Environment::Production {
                     return Err(ChannelsError::MissingCredentials(kind));
@@ -192,6 +184,41 @@ impl Channels {
         if let Some(simulators) = &self.simulators {
             simulators.shutdown().await;
         }
+    }
+}
+
+/// What a channel of the settings would do, found without starting anything (`bilet
+/// doctor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelPlan {
+    /// The real provider; its client was built, so key files were read and checked.
+    Provider(String),
+    /// No credentials: a simulator serves it (development only; production refuses).
+    Simulator,
+    /// Turned off in the settings.
+    Disabled,
+}
+
+/// The plan for `kind` under `config`, or why its client cannot be built.
+pub fn plan(config: &PushConfig, kind: ChannelKind) -> Result<ChannelPlan, String> {
+    match enabled_and_configured(config, kind) {
+        (false, _) => Ok(ChannelPlan::Disabled),
+        (true, false) => Ok(ChannelPlan::Simulator),
+        (true, true) => Ok(match provider_client(config, kind)? {
+            Some((_, mode)) => ChannelPlan::Provider(mode.to_string()),
+            None => ChannelPlan::Disabled,
+        }),
+    }
+}
+
+/// Whether the channel is on, and whether it has credentials of its own.
+fn enabled_and_configured(config: &PushConfig, kind: ChannelKind) -> (bool, bool) {
+    match kind {
+        ChannelKind::Apns => (config.apns.enabled, config.apns.credentials.is_some()),
+        ChannelKind::Fcm => (config.fcm.enabled, config.fcm.service_account.is_some()),
+        ChannelKind::Rustore => (config.rustore.enabled, config.rustore.credentials.is_some()),
+        ChannelKind::Sms => (config.sms.enabled, config.sms.api_id.is_some()),
+        ChannelKind::Email => (config.email.enabled, config.email.relay.is_some()),
     }
 }
 

@@ -223,10 +223,21 @@ pub fn bilet_command(
     config: &std::path::Path,
     args: &[&str],
 ) -> std::process::Command {
-    let keys = &app.settings.keys;
     let mut command = std::process::Command::new(super::bilet_binary());
+    command.args(args);
+    with_app_settings(&mut command, app, config);
     command
-        .args(args)
+}
+
+/// Gives `command` the settings a `bilet` of the app's deployment needs: its database,
+/// Redis prefix and keys, the channels of `config`, and only errors logged.
+pub fn with_app_settings(
+    command: &mut std::process::Command,
+    app: &TestApp,
+    config: &std::path::Path,
+) {
+    let keys = &app.settings.keys;
+    command
         .env("BILET_DATABASE_URL", app.settings.database.url.expose())
         .env("BILET_REDIS_PREFIX", &app.settings.redis.prefix)
         .env(
@@ -243,7 +254,6 @@ pub fn bilet_command(
         )
         .env("BILET_PUSH_CONFIG", config)
         .env("BILET_LOG_FILTER", "error");
-    command
 }
 
 /// An event starting in 20 hours with `children` families signed up, each child with an
