@@ -912,13 +912,17 @@ async fn metrics_show_streams_and_deliveries_by_channel_and_outcome() {
     // counters: wait for the outcome to be recorded, then read everything else.
     let delivered = r#"bilet_hub_deliveries_total{channel="apns",outcome="delivered"} 1"#;
     let ledger = r#"bilet_hub_ledger_deliveries{channel="apns",status="delivered"} 1"#;
-    let text = eventually(Duration::from_secs(10), "the delivery in the metrics", || {
-        let app = &app;
-        async move {
-            let text = app.get("/metrics").await.text().await.unwrap();
-            (text.contains(delivered) && text.contains(ledger)).then_some(text)
-        }
-    })
+    let text = eventually(
+        Duration::from_secs(10),
+        "the delivery in the metrics",
+        || {
+            let app = &app;
+            async move {
+                let text = app.get("/metrics").await.text().await.unwrap();
+                (text.contains(delivered) && text.contains(ledger)).then_some(text)
+            }
+        },
+    )
     .await;
     assert!(
         text.contains(r#"bilet_hub_stream{measure="length",stream="events"}"#),
