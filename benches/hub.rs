@@ -27,6 +27,8 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use bilet::domain::ids::{AccountId, DeliveryId, DomainEventId, NotificationId};
+use bilet::notify::providers::ChannelKind;
 use bilet::notify::streams::Streams;
 use bilet::queue::{Keys, Redis};
 use bilet::store::deliveries::{self, NewDelivery, NewNotification};
@@ -614,9 +616,9 @@ async fn floor(
     .await?
     .into_iter()
     .map(|r| NewNotification {
-        id: r.0,
-        event_id: r.1,
-        account_id: r.2,
+        id: NotificationId(r.0),
+        event_id: DomainEventId(r.1),
+        account_id: AccountId(r.2),
         kind: r.3,
         urgent: r.4,
         title: r.5,
@@ -646,10 +648,10 @@ async fn floor(
     .await?
     .into_iter()
     .map(|r| NewDelivery {
-        id: r.0,
-        notification_id: r.1,
-        account_id: r.2,
-        channel: CHANNELS.into_iter().find(|c| *c == r.3).unwrap_or("email"),
+        id: DeliveryId(r.0),
+        notification_id: NotificationId(r.1),
+        account_id: AccountId(r.2),
+        channel: r.3.parse().unwrap_or(ChannelKind::Email),
         device_token: r.4,
         escalation: r.5,
         next_attempt_at: r.6,
@@ -658,7 +660,9 @@ async fn floor(
     .collect();
     let mut jobs: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for d in &deliveries {
-        jobs.entry(d.channel).or_default().push(d.id.to_string());
+        jobs.entry(d.channel.as_str())
+            .or_default()
+            .push(d.id.to_string());
     }
     sqlx::query("CHECKPOINT").execute(&mut *conn).await?;
 

@@ -180,7 +180,8 @@ pub async fn seed(
         ] {
             if let Some(platform) = platform {
                 let token = device_token(platform);
-                let channel = bilet::notify::policy::push_channel(platform).unwrap_or("apns");
+                let channel =
+                    bilet::notify::policy::push_channel(platform).map_or("apns", |c| c.as_str());
                 *expected.entry(channel).or_default() += 1;
                 recipients.push((channel, token.clone()));
                 tokens.push(token);

@@ -264,6 +264,7 @@ impl AdminApi {
 /// Puts a dead letter back in line with a fresh retry budget and queues it; shared by the
 /// API and the console's admin page.
 pub async fn replay_dead_letter(state: &AppState, delivery: Uuid) -> Result<(), Problem> {
+    let delivery = crate::domain::ids::DeliveryId(delivery);
     let channel = store::deliveries::replay(&state.db, delivery)
         .await?
         .ok_or_else(|| Problem::not_found("no such dead letter"))?;

@@ -85,3 +85,15 @@ typed_id!(
     /// One attempt at a diagnostic test.
     AttemptId
 );
+typed_id!(
+    /// A domain event in the outbox: one state change to announce.
+    DomainEventId
+);
+typed_id!(
+    /// One person's notice of a domain event (the inbox entry).
+    NotificationId
+);
+typed_id!(
+    /// One delivery of a notification: one person, one channel, one device.
+    DeliveryId
+);

@@ -31,3 +31,15 @@ impl Role {
         }
     }
 }
+
+impl TryFrom<String> for Role {
+    type Error = crate::domain::vocabulary::UnknownValue;
+
+    /// A stored role (`accounts.role`) read back.
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value).ok_or(crate::domain::vocabulary::UnknownValue {
+            vocabulary: "role",
+            value,
+        })
+    }
+}

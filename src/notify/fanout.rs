@@ -16,6 +16,8 @@ use super::policy::{self, Plan};
 use crate::domain::consents::ConsentKind;
 use crate::domain::domain_events::{Concerned, DomainEvent, Facts, UnreadableEvent};
 use crate::domain::events::utc_offset;
+use crate::domain::ids::{AccountId, DeliveryId, DomainEventId, NotificationId};
+use crate::notify::providers::ChannelKind;
 use crate::store::deliveries::{self, NewDelivery, NewNotification, Relation};
 use crate::store::{self, StoreError};
 
@@ -28,7 +30,7 @@ pub enum FanOutError {
     /// the reconciler offers it again, and a build that knows it fans it out.
     #[error("domain event {event_id} cannot be read: {reason}")]
     Unreadable {
-        event_id: Uuid,
+        event_id: DomainEventId,
         reason: UnreadableEvent,
     },
 }
@@ -85,7 +87,7 @@ pub async fn run(hub: Hub, shutdown: tokio_util::sync::CancellationToken) -> any
         }
         for entry in entries {
             if let Ok(event_id) = entry.value.parse::<Uuid>() {
-                match fan_out(&hub, event_id).await {
+                match fan_out(&hub, DomainEventId(event_id)).await {
                     Ok(report) => {
                         tracing::debug!(event = %event_id, notifications = report.notifications, deliveries = report.deliveries, "fanned out");
                     }
@@ -103,9 +105,9 @@ pub async fn run(hub: Hub, shutdown: tokio_util::sync::CancellationToken) -> any
 }
 
 /// Fans out one domain event (by its outbox `event_id`) and queues what is due now.
-pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, FanOutError> {
+pub async fn fan_out(hub: &Hub, event_id: DomainEventId) -> Result<FanOutReport, FanOutError> {
     let mut tx = hub.db.begin().await?;
-    let Some(row) = store::outbox::lock_for_fanout(&mut *tx, event_id).await? else {
+    let Some(row) = store::outbox::lock_for_fanout(&mut *tx, event_id.0).await? else {
         return Ok(FanOutReport::default());
     };
     if row.fanned_out_at.is_some() {
@@ -120,7 +122,7 @@ pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, FanOutEr
     let policy = policy::policy(kind);
     let facts = event.facts();
     let audience = audience(&mut tx, event.concerned()).await?;
-    let accounts: Vec<Uuid> = audience.keys().copied().collect();
+    let accounts: Vec<AccountId> = audience.keys().copied().collect();
     let recipients = deliveries::recipients(&mut *tx, &accounts).await?;
     let context = Context::load(hub, &mut tx, &facts).await?;
     let urgent = event.urgent();
@@ -156,7 +158,7 @@ pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, FanOutEr
         if planned.is_empty() && !policy.inbox {
             continue;
         }
-        let notification_id = Uuid::now_v7();
+        let notification_id = NotificationId::new();
         let mut data = serde_json::Map::new();
         data.insert("kind".into(), json!(kind));
         data.insert("notification_id".into(), json!(notification_id));
@@ -164,12 +166,14 @@ pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, FanOutEr
             data.insert((*field).into(), json!(value));
         }
         let needs_link = plan == Plan::ApprovalRequest
-            && planned.iter().any(|d| matches!(d.channel, "sms" | "email"));
+            && planned
+                .iter()
+                .any(|d| matches!(d.channel, ChannelKind::Sms | ChannelKind::Email));
         let link = match (needs_link, facts.signup_id) {
             (true, Some(signup)) => {
                 let link_id = Uuid::now_v7();
                 let expires_at = facts.expires_at.unwrap_or(now + chrono::Duration::days(2));
-                links_to_insert.push((link_id, signup.0, recipient.account_id, expires_at));
+                links_to_insert.push((link_id, signup.0, recipient.account_id.0, expires_at));
                 Some(format!(
                     "{}/a/{}",
                     hub.settings.public_url,
@@ -194,7 +198,7 @@ pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, FanOutEr
         for delivery in planned {
             let due = delivery.at <= now;
             planned_rows.push(NewDelivery {
-                id: Uuid::now_v7(),
+                id: DeliveryId::new(),
                 notification_id,
                 account_id: recipient.account_id,
                 channel: delivery.channel,
@@ -211,10 +215,10 @@ pub async fn fan_out(hub: &Hub, event_id: Uuid) -> Result<FanOutReport, FanOutEr
     deliveries::mark_fanned_out(&mut *tx, event_id).await?;
     tx.commit().await?;
 
-    let due: Vec<(Uuid, String)> = planned_rows
+    let due: Vec<(DeliveryId, ChannelKind)> = planned_rows
         .iter()
         .filter(|d| d.queued_at.is_some())
-        .map(|d| (d.id, d.channel.to_owned()))
+        .map(|d| (d.id, d.channel))
         .collect();
     let report = FanOutReport {
         notifications: notifications.len(),
@@ -263,36 +267,36 @@ fn push_ids(facts: &Facts, wanted: &[&'static str]) -> Vec<(&'static str, String
 pub(crate) async fn audience(
     tx: &mut sqlx::PgConnection,
     concerned: Concerned,
-) -> Result<HashMap<Uuid, Relation>, StoreError> {
+) -> Result<HashMap<AccountId, Relation>, StoreError> {
     let mut who = HashMap::new();
     match concerned {
         Concerned::Account(account) => {
-            who.insert(account.0, Relation::Subject);
+            who.insert(account, Relation::Subject);
         }
         Concerned::StudentFamily(student) => {
-            for parent in deliveries::parents_of(&mut *tx, student.0).await? {
+            for parent in deliveries::parents_of(&mut *tx, student).await? {
                 who.insert(parent, Relation::Parent);
             }
-            who.insert(student.0, Relation::Subject);
+            who.insert(student, Relation::Subject);
         }
         Concerned::FamilyChange {
             student,
             actor,
             subject,
         } => {
-            for parent in deliveries::parents_of(&mut *tx, student.0).await? {
-                if parent != actor.0 && Some(parent) != subject.map(|s| s.0) {
+            for parent in deliveries::parents_of(&mut *tx, student).await? {
+                if parent != actor && Some(parent) != subject {
                     who.insert(parent, Relation::Parent);
                 }
             }
             if let Some(subject) = subject.filter(|s| *s != actor) {
-                who.insert(subject.0, Relation::Subject);
+                who.insert(subject, Relation::Subject);
             }
         }
         Concerned::EventParticipants(event) | Concerned::CancelledParticipants(event) => {
             let cancelled = matches!(concerned, Concerned::CancelledParticipants(_));
             for (account, is_parent) in
-                deliveries::event_audience(&mut *tx, event.0, cancelled).await?
+                deliveries::event_audience(&mut *tx, event, cancelled).await?
             {
                 let relation = if is_parent {
                     Relation::Parent

@@ -12,6 +12,7 @@ use super::streams::{FANOUT_GROUP, SENDERS_GROUP, Streams};
 use super::templates::Templates;
 use super::{fanout, reconciler, relay, sender};
 use crate::diagnostics::catalog::Catalog;
+use crate::domain::ids::DeliveryId;
 use crate::metrics::Metrics;
 use crate::privacy::Vault;
 use crate::security::blind_index::BlindIndex;
@@ -48,18 +49,19 @@ impl Hub {
 
     /// Queues delivery jobs, one per channel stream. A failure here loses nothing: the
     /// rows stay pending and the reconciler queues them again.
-    pub async fn enqueue(&self, due: Vec<(Uuid, String)>) {
-        let mut by_channel: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    pub async fn enqueue(&self, due: Vec<(DeliveryId, ChannelKind)>) {
+        let mut by_channel: std::collections::BTreeMap<ChannelKind, Vec<String>> =
+            Default::default();
         for (id, channel) in due {
             by_channel.entry(channel).or_default().push(id.to_string());
         }
         for (channel, ids) in by_channel {
             if let Err(err) = self
                 .streams
-                .add_all(&self.streams.deliveries(&channel), &ids)
+                .add_all(&self.streams.deliveries(channel.as_str()), &ids)
                 .await
             {
-                tracing::warn!(channel, jobs = ids.len(), error = %err, "could not queue jobs; the reconciler will");
+                tracing::warn!(channel = channel.as_str(), jobs = ids.len(), error = %err, "could not queue jobs; the reconciler will");
             }
         }
     }

@@ -6,6 +6,8 @@
 
 use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
 
+use bilet_channels::ChannelKind;
+
 use crate::domain::domain_events::Kind;
 use crate::domain::events::utc_offset;
 use crate::store::deliveries::{RecipientRow, Relation};
@@ -335,18 +337,18 @@ impl KindPolicy {
 /// One delivery to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedDelivery {
-    pub channel: &'static str,
+    pub channel: ChannelKind,
     pub device_token: Option<String>,
     pub escalation: bool,
     pub at: DateTime<Utc>,
 }
 
-/// The channel of a device's platform.
-pub fn push_channel(platform: &str) -> Option<&'static str> {
+/// The channel of a device's platform (`devices.platform`).
+pub fn push_channel(platform: &str) -> Option<ChannelKind> {
     match platform {
-        "ios" => Some("apns"),
-        "android-fcm" => Some("fcm"),
-        "android-rustore" => Some("rustore"),
+        "ios" => Some(ChannelKind::Apns),
+        "android-fcm" => Some(ChannelKind::Fcm),
+        "android-rustore" => Some(ChannelKind::Rustore),
         _ => None,
     }
 }
@@ -381,7 +383,7 @@ pub fn plan_deliveries(
             })
         })
         .collect();
-    let single = |channel: &'static str| PlannedDelivery {
+    let single = |channel: ChannelKind| PlannedDelivery {
         channel,
         device_token: None,
         escalation: false,
@@ -397,14 +399,14 @@ pub fn plan_deliveries(
         Plan::EmailOnly => {
             // Transactional mail goes to the address on the account, verified or not: a
             // verification code is how an address becomes verified.
-            planned.push(single("email"));
+            planned.push(single(ChannelKind::Email));
             return planned;
         }
         Plan::Informational => {
             if has_push && !disabled("push") {
                 planned.extend(pushes);
             } else if has_email && !disabled("email") {
-                planned.push(single("email"));
+                planned.push(single(ChannelKind::Email));
             }
         }
         Plan::ApprovalRequest => {
@@ -414,15 +416,15 @@ pub fn plan_deliveries(
                     planned.push(PlannedDelivery {
                         escalation: true,
                         at: now + escalation_delay,
-                        ..single("sms")
+                        ..single(ChannelKind::Sms)
                     });
                 }
             } else {
                 if has_sms && !disabled("sms") {
-                    planned.push(single("sms"));
+                    planned.push(single(ChannelKind::Sms));
                 }
                 if has_email && !disabled("email") {
-                    planned.push(single("email"));
+                    planned.push(single(ChannelKind::Email));
                 }
             }
         }
@@ -440,10 +442,10 @@ pub fn plan_deliveries(
                 add(pushes, disabled("push"));
             }
             if has_sms {
-                add(vec![single("sms")], disabled("sms"));
+                add(vec![single(ChannelKind::Sms)], disabled("sms"));
             }
             if has_email {
-                add(vec![single("email")], disabled("email"));
+                add(vec![single(ChannelKind::Email)], disabled("email"));
             }
             if planned.is_empty() && !later.is_empty() {
                 let first = later.remove(0);
@@ -459,10 +461,10 @@ pub fn plan_deliveries(
         Plan::FamilySecurity => {
             planned.extend(pushes);
             if has_email {
-                planned.push(single("email"));
+                planned.push(single(ChannelKind::Email));
             }
             if planned.is_empty() && has_sms {
-                planned.push(single("sms"));
+                planned.push(single(ChannelKind::Sms));
             }
             return planned;
         }
@@ -471,10 +473,10 @@ pub fn plan_deliveries(
                 planned.extend(pushes);
             }
             if has_email && !disabled("email") {
-                planned.push(single("email"));
+                planned.push(single(ChannelKind::Email));
             }
             if planned.is_empty() && has_sms && !disabled("sms") {
-                planned.push(single("sms"));
+                planned.push(single(ChannelKind::Sms));
             }
         }
     }
@@ -528,12 +530,14 @@ pub fn after_quiet_hours(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::AccountId;
+    use crate::domain::roles::Role;
     use serde_json::json;
 
     fn person(devices: &[(&str, &str)], phone: bool, email: bool) -> RecipientRow {
         RecipientRow {
-            account_id: uuid::Uuid::nil(),
-            role: "parent".into(),
+            account_id: AccountId(uuid::Uuid::nil()),
+            role: Role::Parent,
             email_usable: email,
             has_phone: phone,
             language: None,
@@ -548,7 +552,10 @@ mod tests {
     }
 
     fn channels(planned: &[PlannedDelivery]) -> Vec<(&str, bool)> {
-        planned.iter().map(|d| (d.channel, d.escalation)).collect()
+        planned
+            .iter()
+            .map(|d| (d.channel.as_str(), d.escalation))
+            .collect()
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::providers::{ChannelKind, OutboundMessage, Recipient};
 use super::templates::Templates;
 use crate::domain::domain_events::{Concerned, Kind};
 use crate::domain::events::is_urgent;
+use crate::domain::ids::AccountId;
 use crate::store::deliveries::{self, Relation};
 use crate::store::events::EventRow;
 use crate::store::{Db, StoreError};
@@ -155,7 +156,7 @@ pub async fn preview(
     // Before the change, the sign-ups a cancellation will end are the live ones.
     let mut conn = db.acquire().await?;
     let who = audience(&mut conn, Concerned::EventParticipants(event.id)).await?;
-    let accounts: Vec<uuid::Uuid> = who.keys().copied().collect();
+    let accounts: Vec<AccountId> = who.keys().copied().collect();
     let recipients = deliveries::recipients(&mut *conn, &accounts).await?;
     drop(conn);
     let escalation =
@@ -197,9 +198,9 @@ pub async fn preview(
                 continue;
             }
             match delivery.channel {
-                "sms" => preview.sms += 1,
-                "email" => preview.email += 1,
-                _ => preview.push += 1,
+                ChannelKind::Sms => preview.sms += 1,
+                ChannelKind::Email => preview.email += 1,
+                ChannelKind::Apns | ChannelKind::Fcm | ChannelKind::Rustore => preview.push += 1,
             }
         }
     }

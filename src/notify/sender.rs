@@ -19,6 +19,8 @@ use super::links;
 use super::providers::{ChannelKind, OutboundMessage, Recipient, SendError};
 use super::streams::{Consumer, SENDERS_GROUP};
 use crate::domain::domain_events::{Kind, UnreadableEvent};
+use crate::domain::ids::DeliveryId;
+use crate::domain::roles::Role;
 use crate::privacy::vault::fields;
 use crate::store::deliveries::{self, ClaimedDelivery, Outcome};
 use crate::store::{self, StoreError};
@@ -91,9 +93,9 @@ pub async fn run(
             }
             continue;
         }
-        let ids: Vec<Uuid> = entries
+        let ids: Vec<DeliveryId> = entries
             .iter()
-            .filter_map(|e| e.value.parse().ok())
+            .filter_map(|e| e.value.parse::<Uuid>().ok().map(DeliveryId))
             .collect();
         // A database error (a lost connection, a failover) is retried here with the jobs in
         // hand: they are ours, and another consumer would only take them over after the
@@ -119,7 +121,7 @@ pub async fn run(
 pub async fn send_batch(
     hub: &Hub,
     channel: ChannelKind,
-    ids: &[Uuid],
+    ids: &[DeliveryId],
 ) -> Result<usize, StoreError> {
     let mut sent = 0;
     for chunk in ids.chunks(hub.settings.concurrency.max(1)) {
@@ -128,7 +130,11 @@ pub async fn send_batch(
     Ok(sent)
 }
 
-async fn send_round(hub: &Hub, channel: ChannelKind, ids: &[Uuid]) -> Result<usize, StoreError> {
+async fn send_round(
+    hub: &Hub,
+    channel: ChannelKind,
+    ids: &[DeliveryId],
+) -> Result<usize, StoreError> {
     let lease = hub.settings.lease.as_secs() as i64;
     let claimed = {
         let mut conn = hub.db.acquire().await?;
@@ -232,8 +238,8 @@ async fn accepted_before(
     hub: &Hub,
     channel: ChannelKind,
     claimed: &[ClaimedDelivery],
-) -> std::collections::HashMap<Uuid, String> {
-    let again: Vec<Uuid> = claimed
+) -> std::collections::HashMap<DeliveryId, String> {
+    let again: Vec<DeliveryId> = claimed
         .iter()
         .filter(|d| d.attempts > 1)
         .map(|d| d.id)
@@ -243,7 +249,7 @@ async fn accepted_before(
     }
     match hub.streams.answered(&again).await {
         Ok(marks) => {
-            let found: std::collections::HashMap<Uuid, String> = again
+            let found: std::collections::HashMap<DeliveryId, String> = again
                 .into_iter()
                 .zip(marks)
                 .filter_map(|(id, mark)| Some((id, mark?)))
@@ -269,7 +275,7 @@ async fn accepted_before(
 async fn record(
     hub: &Hub,
     channel: ChannelKind,
-    batch: &[(Uuid, i32, Outcome)],
+    batch: &[(DeliveryId, i32, Outcome)],
     lease_ends: tokio::time::Instant,
 ) -> Result<u64, StoreError> {
     let mut failures = 0u32;
@@ -411,14 +417,14 @@ async fn send_one(
                 .phone_enc
                 .as_deref()
                 .ok_or_else(|| SendError::permanent("no phone number on the profile"))?;
-            let field = if delivery.role == "student" {
+            let field = if delivery.role == Role::Student {
                 fields::STUDENT_PHONE
             } else {
                 fields::PARENT_PHONE
             };
             let phone = hub
                 .vault
-                .open(field, delivery.account_id, sealed)
+                .open(field, delivery.account_id.0, sealed)
                 .map_err(|_| SendError::permanent("the phone number could not be decrypted"))?;
             Recipient::Phone(phone)
         }
@@ -434,15 +440,15 @@ async fn send_one(
     super::codes::fill(
         hub,
         kind,
-        delivery.notification_id,
-        delivery.account_id,
+        delivery.notification_id.0,
+        delivery.account_id.0,
         channel == ChannelKind::Email,
         &mut title,
         &mut body,
     )
     .await?;
     let mut message = OutboundMessage::new(channel, to, kind.as_str(), title, body);
-    message.delivery_id = delivery.id;
+    message.delivery_id = delivery.id.0;
     message.urgent = delivery.urgent;
     message.data = data_of(&delivery.data);
     message
@@ -464,7 +470,7 @@ async fn send_one(
         message.unsubscribe_url = Some(format!(
             "{}/u/{}",
             hub.settings.public_url,
-            links::unsubscribe_token(&hub.index, delivery.account_id, kind.as_str())
+            links::unsubscribe_token(&hub.index, delivery.account_id.0, kind.as_str())
         ));
     }
     if delivery.urgent {

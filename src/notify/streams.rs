@@ -2,6 +2,7 @@
 //! and the dead letters. Entries carry ids only; the ledger in PostgreSQL holds the rest,
 //! so a Redis that loses everything loses no work (the reconciler refills the streams).
 
+use crate::domain::ids::DeliveryId;
 use std::time::Duration;
 
 use redis::streams::{
@@ -238,7 +239,7 @@ impl Streams {
         Ok(entries.len())
     }
 
-    fn answered_key(&self, delivery: uuid::Uuid) -> String {
+    fn answered_key(&self, delivery: DeliveryId) -> String {
         self.redis.keys.key(&format!("hub:answered:{delivery}"))
     }
 
@@ -250,7 +251,7 @@ impl Streams {
     /// loses no message, only this protection.
     pub async fn mark_answered(
         &self,
-        answers: &[(uuid::Uuid, &str)],
+        answers: &[(DeliveryId, &str)],
         ttl: Duration,
     ) -> RedisResult<()> {
         if answers.is_empty() {
@@ -272,7 +273,7 @@ impl Streams {
     /// The providers' ids of those `deliveries` a provider has already accepted, by their
     /// marks; `None` for the others. One pipelined round trip (single-key commands, so it
     /// holds under Redis Cluster too).
-    pub async fn answered(&self, deliveries: &[uuid::Uuid]) -> RedisResult<Vec<Option<String>>> {
+    pub async fn answered(&self, deliveries: &[DeliveryId]) -> RedisResult<Vec<Option<String>>> {
         if deliveries.is_empty() {
             return Ok(Vec::new());
         }

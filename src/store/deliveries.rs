@@ -13,6 +13,8 @@ use bilet_channels::ChannelKind;
 
 use super::error::StoreResult;
 use crate::domain::deliveries::DeliveryStatus;
+use crate::domain::ids::{AccountId, DeliveryId, DomainEventId, EventId, NotificationId};
+use crate::domain::roles::Role;
 
 /// Who hears of a domain event, and as what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,8 +28,10 @@ pub enum Relation {
 /// Everything needed to decide how to reach one person.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RecipientRow {
-    pub account_id: Uuid,
-    pub role: String,
+    #[sqlx(try_from = "Uuid")]
+    pub account_id: AccountId,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub email_usable: bool,
     pub has_phone: bool,
     pub language: Option<String>,
@@ -44,10 +48,10 @@ pub struct RecipientRow {
 /// ended) of an event, and their parents.
 pub async fn event_audience(
     exec: impl PgExecutor<'_>,
-    event_id: Uuid,
+    event_id: EventId,
     cancelled: bool,
-) -> StoreResult<Vec<(Uuid, bool)>> {
-    Ok(sqlx::query_as(
+) -> StoreResult<Vec<(AccountId, bool)>> {
+    let rows: Vec<(Uuid, bool)> = sqlx::query_as(
         "WITH students AS (
              SELECT DISTINCT student_id FROM signups
              WHERE event_id = $1 AND (
@@ -57,28 +61,36 @@ pub async fn event_audience(
          UNION
          SELECT l.parent_id, true FROM students s JOIN family_links l ON l.student_id = s.student_id",
     )
-    .bind(event_id)
+    .bind(event_id.0)
     .bind(cancelled)
     .fetch_all(exec)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, parent)| (AccountId(id), parent))
+        .collect())
 }
 
 /// The parents of a student.
-pub async fn parents_of(exec: impl PgExecutor<'_>, student: Uuid) -> StoreResult<Vec<Uuid>> {
-    Ok(
+pub async fn parents_of(
+    exec: impl PgExecutor<'_>,
+    student: AccountId,
+) -> StoreResult<Vec<AccountId>> {
+    let parents: Vec<Uuid> =
         sqlx::query_scalar("SELECT parent_id FROM family_links WHERE student_id = $1")
-            .bind(student)
+            .bind(student.0)
             .fetch_all(exec)
-            .await?,
-    )
+            .await?;
+    Ok(parents.into_iter().map(AccountId).collect())
 }
 
 /// How to reach each of these accounts: devices, preferences, whether there is a phone
 /// and a usable e-mail address. Erased accounts are left out.
 pub async fn recipients(
     exec: impl PgExecutor<'_>,
-    accounts: &[Uuid],
+    accounts: &[AccountId],
 ) -> StoreResult<Vec<RecipientRow>> {
+    let accounts: Vec<Uuid> = accounts.iter().map(|a| a.0).collect();
     Ok(sqlx::query_as::<_, RecipientRow>(
         "SELECT a.id AS account_id, a.role,
                 (a.email_verified_at IS NOT NULL) AS email_usable,
@@ -94,14 +106,17 @@ pub async fn recipients(
          WHERE a.id = ANY($1) AND a.erased_at IS NULL
          GROUP BY a.id, sp.phone_enc, pp.phone_enc, np.account_id",
     )
-    .bind(accounts)
+    .bind(&accounts)
     .fetch_all(exec)
     .await?)
 }
 
-pub async fn mark_fanned_out(exec: impl PgExecutor<'_>, event_id: Uuid) -> StoreResult<()> {
+pub async fn mark_fanned_out(
+    exec: impl PgExecutor<'_>,
+    event_id: DomainEventId,
+) -> StoreResult<()> {
     sqlx::query("UPDATE outbox SET fanned_out_at = now() WHERE event_id = $1")
-        .bind(event_id)
+        .bind(event_id.0)
         .execute(exec)
         .await?;
     Ok(())
@@ -110,9 +125,10 @@ pub async fn mark_fanned_out(exec: impl PgExecutor<'_>, event_id: Uuid) -> Store
 /// A notification to write.
 #[derive(Debug, Clone)]
 pub struct NewNotification {
-    pub id: Uuid,
-    pub event_id: Uuid,
-    pub account_id: Uuid,
+    pub id: NotificationId,
+    /// The domain event it tells of.
+    pub event_id: DomainEventId,
+    pub account_id: AccountId,
     pub kind: String,
     pub urgent: bool,
     pub title: String,
@@ -126,10 +142,10 @@ pub struct NewNotification {
 /// A delivery to write.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
-    pub id: Uuid,
-    pub notification_id: Uuid,
-    pub account_id: Uuid,
-    pub channel: &'static str,
+    pub id: DeliveryId,
+    pub notification_id: NotificationId,
+    pub account_id: AccountId,
+    pub channel: ChannelKind,
     pub device_token: Option<String>,
     pub escalation: bool,
     pub next_attempt_at: DateTime<Utc>,
@@ -205,7 +221,7 @@ pub async fn copy_deliveries(conn: &mut PgConnection, rows: &[NewDelivery]) -> S
             d.id.to_string(),
             d.notification_id.to_string(),
             d.account_id.to_string(),
-            d.channel.to_owned(),
+            d.channel.as_str().to_owned(),
             d.device_token
                 .as_deref()
                 .map(copy_escape)
@@ -248,16 +264,20 @@ fn copy_escape(value: &str) -> String {
 /// A claimed delivery with what its message is made of.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedDelivery {
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: DeliveryId,
     #[sqlx(try_from = "String")]
     pub channel: ChannelKind,
     pub device_token: Option<String>,
     pub attempts: i32,
-    pub account_id: Uuid,
-    pub role: String,
+    #[sqlx(try_from = "Uuid")]
+    pub account_id: AccountId,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub email: String,
     pub phone_enc: Option<String>,
-    pub notification_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub notification_id: NotificationId,
     pub kind: String,
     pub urgent: bool,
     pub title: String,
@@ -286,11 +306,12 @@ pub struct ClaimedDelivery {
 /// BENCHMARKS.md, "Notification hub").
 pub async fn claim(
     conn: &mut PgConnection,
-    ids: &[Uuid],
+    ids: &[DeliveryId],
     lease_secs: i64,
     leased_by: &str,
     settled: Settled<'_>,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
     sqlx::query(
         "UPDATE deliveries d SET status = 'skipped', updated_at = now(),
              last_error = CASE WHEN d.escalation AND n.acked_at IS NOT NULL
@@ -307,7 +328,7 @@ pub async fn claim(
                                           OR e.status = 'cancelled' OR e.starts_at <= now()))
                 OR (n.kind = ANY($3) AND (e.status = 'cancelled' OR e.ends_at <= now())))",
     )
-    .bind(ids)
+    .bind(&ids)
     .bind(settled.by_signup)
     .bind(settled.by_event)
     .execute(&mut *conn)
@@ -358,7 +379,7 @@ pub enum Outcome {
 /// nothing over the newer attempt. Rows are found by id alone (see [`claim`]).
 pub async fn record(
     conn: &mut PgConnection,
-    outcomes: &[(Uuid, i32, Outcome)],
+    outcomes: &[(DeliveryId, i32, Outcome)],
 ) -> StoreResult<u64> {
     let mut recorded = 0;
     let mut delivered = (Vec::new(), Vec::new(), Vec::new());
@@ -367,24 +388,24 @@ pub async fn record(
     for (id, attempt, outcome) in outcomes {
         match outcome {
             Outcome::Delivered { provider_id } => {
-                delivered.0.push(*id);
+                delivered.0.push(id.0);
                 delivered.1.push(*attempt);
                 delivered.2.push(provider_id.clone());
             }
             Outcome::Retry { at, reason } => {
-                retry.0.push(*id);
+                retry.0.push(id.0);
                 retry.1.push(*attempt);
                 retry.2.push(*at);
                 retry.3.push(reason.clone());
             }
             Outcome::Failed { reason } => {
-                ended.0.push(*id);
+                ended.0.push(id.0);
                 ended.1.push(*attempt);
                 ended.2.push("failed".to_owned());
                 ended.3.push(reason.clone());
             }
             Outcome::Dead { reason } => {
-                ended.0.push(*id);
+                ended.0.push(id.0);
                 ended.1.push(*attempt);
                 ended.2.push("dead".to_owned());
                 ended.3.push(reason.clone());
@@ -515,8 +536,10 @@ pub async fn take_unqueued_due(
 /// quiet hours), or one whose job Redis lost (`lost`: it had been queued for this attempt).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UnqueuedDue {
-    pub id: Uuid,
-    pub channel: String,
+    #[sqlx(try_from = "Uuid")]
+    pub id: DeliveryId,
+    #[sqlx(try_from = "String")]
+    pub channel: ChannelKind,
     pub lost: bool,
 }
 
@@ -610,16 +633,22 @@ pub async fn dead_letters(
 
 /// Puts a dead letter back in line with a fresh retry budget, marked queued; its channel,
 /// or `None` when it is not dead.
-pub async fn replay(exec: impl PgExecutor<'_>, id: Uuid) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar(
+pub async fn replay(exec: impl PgExecutor<'_>, id: DeliveryId) -> StoreResult<Option<ChannelKind>> {
+    #[derive(sqlx::FromRow)]
+    struct Replayed {
+        #[sqlx(try_from = "String")]
+        channel: ChannelKind,
+    }
+    let replayed: Option<Replayed> = sqlx::query_as(
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), queued_at = now(),
              last_error = NULL, updated_at = now()
          WHERE id = $1 AND status = 'dead'
          RETURNING channel",
     )
-    .bind(id)
+    .bind(id.0)
     .fetch_optional(exec)
-    .await?)
+    .await?;
+    Ok(replayed.map(|r| r.channel))
 }
 
 /// Ledger totals by channel and status, for metrics.

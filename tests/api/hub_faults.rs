@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use bilet::domain::ids::{DeliveryId, DomainEventId};
 use chrono::Duration as Span;
 use uuid::Uuid;
 
@@ -21,7 +22,9 @@ async fn a_fan_out_seen_again_returns_at_once_and_waits_on_no_lock_a_sender_hold
     let app = spawn_api_only(|_| {}).await;
     let ids = three_approval_requests(&app).await;
     let hub = app.state.hub();
-    let first = bilet::notify::fanout::fan_out(&hub, ids[0]).await.unwrap();
+    let first = bilet::notify::fanout::fan_out(&hub, DomainEventId(ids[0]))
+        .await
+        .unwrap();
     assert!(first.deliveries > 0);
 
     // A sender holds the event's due deliveries (as its claim and its record of outcomes
@@ -39,7 +42,7 @@ async fn a_fan_out_seen_again_returns_at_once_and_waits_on_no_lock_a_sender_hold
     assert!(!held.is_empty());
     let again = tokio::time::timeout(
         Duration::from_secs(2),
-        bilet::notify::fanout::fan_out(&hub, ids[0]),
+        bilet::notify::fanout::fan_out(&hub, DomainEventId(ids[0])),
     )
     .await
     .expect("a second fan-out does not wait on the sender's locks")
@@ -116,7 +119,9 @@ async fn after_redis_loses_everything_the_lost_jobs_are_queued_again_at_once_and
             .await
             .unwrap();
     for id in &ids {
-        bilet::notify::fanout::fan_out(&hub, *id).await.unwrap();
+        bilet::notify::fanout::fan_out(&hub, DomainEventId(*id))
+            .await
+            .unwrap();
     }
     let queued: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM deliveries WHERE status = 'pending' AND queued_at IS NOT NULL
@@ -304,7 +309,8 @@ async fn a_push_its_provider_accepted_is_not_sent_again_when_its_worker_dies_bef
         Duration::from_secs(20),
         "the provider's answers to be marked",
         || async {
-            let marks = hub.streams.answered(&claimed).await.ok()?;
+            let deliveries: Vec<DeliveryId> = claimed.iter().copied().map(DeliveryId).collect();
+            let marks = hub.streams.answered(&deliveries).await.ok()?;
             marks.iter().all(Option::is_some).then_some(())
         },
     )
@@ -540,7 +546,9 @@ async fn a_recovery_pass_queues_each_lost_job_once_however_many_batches_it_takes
     let ids = three_approval_requests(&app).await;
     let hub = app.state.hub();
     for id in ids {
-        bilet::notify::fanout::fan_out(&hub, id).await.unwrap();
+        bilet::notify::fanout::fan_out(&hub, DomainEventId(id))
+            .await
+            .unwrap();
     }
     let due: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now()",

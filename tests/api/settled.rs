@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use bilet::domain::ids::DeliveryId;
 use bilet::notify::providers::ChannelKind;
 use chrono::Duration as Span;
 use serde_json::json;
@@ -125,6 +126,10 @@ async fn a_decision_made_after_the_escalation_was_queued_still_stops_it() {
     .await
     .unwrap();
     assert_eq!(due.len(), 1);
+    let due = due
+        .into_iter()
+        .map(|(id, channel)| (DeliveryId(id), channel.parse::<ChannelKind>().unwrap()))
+        .collect();
     app.state.hub().enqueue(due).await;
     assert_eq!(escalation_status(&app, &family).await, "skipped");
     assert!(
