@@ -375,63 +375,112 @@ impl fmt::Display for SettingsError {
 }
 
 /// Where a raw value came from, for error messages.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize)]
 enum Origin {
     File(PathBuf),
     Env,
 }
 
-/// Raw values by key (`http_addr`), before parsing, with their origin.
+/// The layers read so far: raw values by key (`http_addr`), the later overriding the
+/// earlier, and the errors found.
 #[derive(Debug, Default)]
 struct Layers {
-    values: BTreeMap<String, (String, Origin)>,
+    values: BTreeMap<String, Given>,
     errors: Vec<SettingError>,
 }
 
-/// The settings keys; each is `BILET_<KEY>` in the environment and `<key>` (or a
-/// `[section]` holding the rest of the name) in the file.
-const KEYS: &[&str] = &[
-    "env",
-    "http_addr",
-    "http_body_limit",
-    "http_shutdown_grace",
-    "http_metrics_addr",
-    "database_url",
-    "database_max_connections",
-    "database_connect_timeout",
-    "redis_url",
-    "redis_prefix",
-    "redis_connect_timeout",
-    "log_format",
-    "log_filter",
-    "keys_data",
-    "keys_index",
-    "keys_token",
-    "keys_dev_file",
-    "auth_access_token_ttl",
-    "auth_refresh_token_ttl",
-    "auth_limit_per_account",
-    "auth_limit_per_address",
-    "auth_link_code_guesses",
-    "auth_login_free_failures",
-    "auth_login_max_delay",
-    "auth_trust_forwarded_for",
-    "privacy_erasure_delay",
-    "privacy_snils_checks",
-    "push_config",
-    "public_url",
-    "hub_templates_dir",
-    "hub_escalation_delay",
-    "hub_retry_base",
-    "hub_max_attempts",
-    "hub_lease",
-    "hub_requeue_after",
-    "hub_claim_idle",
-    "hub_concurrency",
-    "hub_batch",
-    "diagnostics_offline_grace",
-    "diagnostics_abandon_after",
-];
+/// The raw layer: every setting by its key, as given (text) and where. The key is
+/// `BILET_<KEY>` in the environment and `<key>` (or a `[section]` holding the rest of the
+/// name) in the file. This struct is the one list of keys: a name not in it is refused as
+/// unknown, and [`Layers::build`] reads each field by name, so the compiler checks it.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    env: Option<Given>,
+    http_addr: Option<Given>,
+    http_body_limit: Option<Given>,
+    http_shutdown_grace: Option<Given>,
+    http_metrics_addr: Option<Given>,
+    database_url: Option<Given>,
+    database_max_connections: Option<Given>,
+    database_connect_timeout: Option<Given>,
+    redis_url: Option<Given>,
+    redis_prefix: Option<Given>,
+    redis_connect_timeout: Option<Given>,
+    log_format: Option<Given>,
+    log_filter: Option<Given>,
+    keys_data: Option<Given>,
+    keys_index: Option<Given>,
+    keys_token: Option<Given>,
+    keys_dev_file: Option<Given>,
+    auth_access_token_ttl: Option<Given>,
+    auth_refresh_token_ttl: Option<Given>,
+    auth_limit_per_account: Option<Given>,
+    auth_limit_per_address: Option<Given>,
+    auth_link_code_guesses: Option<Given>,
+    auth_login_free_failures: Option<Given>,
+    auth_login_max_delay: Option<Given>,
+    auth_trust_forwarded_for: Option<Given>,
+    privacy_erasure_delay: Option<Given>,
+    privacy_snils_checks: Option<Given>,
+    push_config: Option<Given>,
+    public_url: Option<Given>,
+    hub_templates_dir: Option<Given>,
+    hub_escalation_delay: Option<Given>,
+    hub_retry_base: Option<Given>,
+    hub_max_attempts: Option<Given>,
+    hub_lease: Option<Given>,
+    hub_requeue_after: Option<Given>,
+    hub_claim_idle: Option<Given>,
+    hub_concurrency: Option<Given>,
+    hub_batch: Option<Given>,
+    diagnostics_offline_grace: Option<Given>,
+    diagnostics_abandon_after: Option<Given>,
+}
+
+/// One raw value and where it came from.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Given {
+    value: String,
+    origin: Origin,
+}
+
+/// Reads one field of [`Raw`]: `setting!(self, raw.http_addr, default, parse)`.
+macro_rules! setting {
+    ($layers:ident, $raw:ident . $key:ident, $default:expr, $parse:expr $(,)?) => {
+        $layers.get(stringify!($key), $raw.$key.take(), $default, $parse)
+    };
+}
+
+/// The field names serde's derive gives a struct (its `FIELDS`), read by asking it to
+/// deserialize from a source that only records them.
+fn field_names<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
+    struct Names<'a>(&'a mut &'static [&'static str]);
+    impl<'de> de::Deserializer<'de> for Names<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("only field names are read"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("only field names are read"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Names(&mut fields));
+    fields
+}
 
 /// Environment variables that are read but are not settings keys.
 const ENV_NOT_KEYS: &[&str] = &["BILET_CONFIG"];
@@ -512,9 +561,15 @@ impl Layers {
                     continue;
                 }
             };
-            if KEYS.contains(&key.as_str()) {
-                self.values
-                    .insert(key, (scalar, Origin::File(path.to_path_buf())));
+            if field_names::<Raw>().contains(&key.as_str()) {
+                let origin = Origin::File(path.to_path_buf());
+                self.values.insert(
+                    key,
+                    Given {
+                        value: scalar,
+                        origin,
+                    },
+                );
             } else {
                 let origin = format!("file {}", path.display());
                 self.reject(&key, origin, "unknown setting".to_owned());
@@ -528,8 +583,12 @@ impl Layers {
                 continue;
             };
             let key = rest.to_lowercase();
-            if KEYS.contains(&key.as_str()) {
-                self.values.insert(key, (value.clone(), Origin::Env));
+            if field_names::<Raw>().contains(&key.as_str()) {
+                let given = Given {
+                    value: value.clone(),
+                    origin: Origin::Env,
+                };
+                self.values.insert(key, given);
             } else if !ENV_NOT_KEYS.contains(&name.as_str()) {
                 self.reject(name, "environment".to_owned(), "unknown setting".to_owned());
             }
@@ -544,12 +603,47 @@ impl Layers {
         });
     }
 
-    /// Parses `key` if it was given, else returns `default`; a bad value is recorded.
-    fn get<T>(&mut self, key: &str, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
-        let Some((raw, origin)) = self.values.get(key).cloned() else {
+    /// The raw layer as a [`Raw`]; every key in `values` is one of its fields.
+    fn raw(&mut self) -> Raw {
+        let values = std::mem::take(&mut self.values);
+        let map: serde_json::Map<String, serde_json::Value> = values
+            .into_iter()
+            .map(|(key, given)| {
+                let origin = match given.origin {
+                    Origin::Env => serde_json::json!("Env"),
+                    Origin::File(path) => serde_json::json!({ "File": path }),
+                };
+                (
+                    key,
+                    serde_json::json!({ "value": given.value, "origin": origin }),
+                )
+            })
+            .collect();
+        // Only known keys were kept, each a string with its origin, so this cannot fail;
+        // were it to, the defaults stand and the reason is reported.
+        serde_json::from_value(serde_json::Value::Object(map)).unwrap_or_else(|err| {
+            self.errors.push(SettingError {
+                key: "settings".to_owned(),
+                origin: "all layers".to_owned(),
+                reason: err.to_string(),
+            });
+            Raw::default()
+        })
+    }
+
+    /// Parses `given` (the value of `key`) if there is one, else returns `default`; a bad
+    /// value is recorded.
+    fn get<T>(
+        &mut self,
+        key: &str,
+        given: Option<Given>,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> T {
+        let Some(Given { value, origin }) = given else {
             return default;
         };
-        match parse(raw.trim()) {
+        match parse(value.trim()) {
             Ok(value) => value,
             Err(reason) => {
                 let (name, origin) = match origin {
@@ -570,23 +664,25 @@ impl Layers {
     }
 
     fn build(mut self) -> Result<Settings, SettingsError> {
-        let env = self.get("env", Environment::Development, |s| match s {
+        let mut raw = self.raw();
+        let env = setting!(self, raw.env, Environment::Development, |s| match s {
             "development" => Ok(Environment::Development),
             "production" => Ok(Environment::Production),
             _ => Err(format!("`{s}` is not one of development, production")),
         });
         let http = HttpSettings {
-            addr: self.get("http_addr", ([127, 0, 0, 1], 8080).into(), |s| {
+            addr: setting!(self, raw.http_addr, ([127, 0, 0, 1], 8080).into(), |s| {
                 s.parse()
                     .map_err(|_| format!("`{s}` is not a socket address like 127.0.0.1:8080"))
             }),
-            body_limit: self.get("http_body_limit", 1024 * 1024, parse_bytes),
-            shutdown_grace: self.get(
-                "http_shutdown_grace",
+            body_limit: setting!(self, raw.http_body_limit, 1024 * 1024, parse_bytes),
+            shutdown_grace: setting!(
+                self,
+                raw.http_shutdown_grace,
                 Duration::from_secs(30),
                 parse_duration,
             ),
-            metrics_addr: self.get("http_metrics_addr", None, |s| {
+            metrics_addr: setting!(self, raw.http_metrics_addr, None, |s| {
                 s.parse()
                     .map(Some)
                     .map_err(|_| format!("`{s}` is not a socket address like 127.0.0.1:9464"))
@@ -612,8 +708,9 @@ impl Layers {
             });
         }
         let database = DatabaseSettings {
-            url: self.get(
-                "database_url",
+            url: setting!(
+                self,
+                raw.database_url,
                 Secret::new("postgres://postgres@127.0.0.1:5432/bilet"),
                 |s| {
                     let scheme_ok = s.starts_with("postgres://") || s.starts_with("postgresql://");
@@ -627,23 +724,31 @@ impl Layers {
                         })
                 },
             ),
-            max_connections: self.get("database_max_connections", 20, |s| match s.parse::<u32>() {
+            max_connections: setting!(self, raw.database_max_connections, 20, |s| match s
+                .parse::<u32>()
+            {
                 Ok(n) if (1..=1000).contains(&n) => Ok(n),
                 _ => Err(format!("`{s}` is not a number from 1 to 1000")),
             }),
-            connect_timeout: self.get(
-                "database_connect_timeout",
+            connect_timeout: setting!(
+                self,
+                raw.database_connect_timeout,
                 Duration::from_secs(5),
                 parse_duration,
             ),
         };
         let redis = RedisSettings {
-            url: self.get("redis_url", Secret::new("redis://127.0.0.1:6379"), |s| {
-                redis::Client::open(s)
-                    .map(|_| Secret::new(s))
-                    .map_err(|_| "not a Redis URL like redis://127.0.0.1:6379".into())
-            }),
-            prefix: self.get("redis_prefix", "bilet".to_owned(), |s| {
+            url: setting!(
+                self,
+                raw.redis_url,
+                Secret::new("redis://127.0.0.1:6379"),
+                |s| {
+                    redis::Client::open(s)
+                        .map(|_| Secret::new(s))
+                        .map_err(|_| "not a Redis URL like redis://127.0.0.1:6379".into())
+                }
+            ),
+            prefix: setting!(self, raw.redis_prefix, "bilet".to_owned(), |s| {
                 let valid = !s.is_empty()
                     && s.len() <= 64
                     && s.chars()
@@ -654,36 +759,38 @@ impl Layers {
                     Err("use 1 to 64 letters, digits, `_`, `-` or `.`".into())
                 }
             }),
-            connect_timeout: self.get(
-                "redis_connect_timeout",
+            connect_timeout: setting!(
+                self,
+                raw.redis_connect_timeout,
                 Duration::from_secs(5),
                 parse_duration,
             ),
         };
         let log = LogSettings {
-            format: self.get("log_format", LogFormat::Pretty, |s| match s {
+            format: setting!(self, raw.log_format, LogFormat::Pretty, |s| match s {
                 "pretty" => Ok(LogFormat::Pretty),
                 "json" => Ok(LogFormat::Json),
                 _ => Err(format!("`{s}` is not one of pretty, json")),
             }),
-            filter: self.get("log_filter", DEFAULT_LOG_FILTER.to_owned(), |s| {
+            filter: setting!(self, raw.log_filter, DEFAULT_LOG_FILTER.to_owned(), |s| {
                 tracing_subscriber::EnvFilter::try_new(s)
                     .map(|_| s.to_owned())
                     .map_err(|err| format!("not a log filter: {err}"))
             }),
         };
         let keys = KeySettings {
-            data_keys: self.get("keys_data", None, |s| KeyList::parse(s).map(Some)),
-            index_key: self.get("keys_index", None, |s| match KeyList::parse(s) {
+            data_keys: setting!(self, raw.keys_data, None, |s| KeyList::parse(s).map(Some)),
+            index_key: setting!(self, raw.keys_index, None, |s| match KeyList::parse(s) {
                 Ok(list) if list.0.len() == 1 => Ok(Some(list)),
                 Ok(_) => {
                     Err("give exactly one index key: changing it would orphan the index".into())
                 }
                 Err(err) => Err(err),
             }),
-            token_keys: self.get("keys_token", None, |s| KeyList::parse(s).map(Some)),
-            dev_keys_file: self.get(
-                "keys_dev_file",
+            token_keys: setting!(self, raw.keys_token, None, |s| KeyList::parse(s).map(Some)),
+            dev_keys_file: setting!(
+                self,
+                raw.keys_dev_file,
                 PathBuf::from(".local/dev-keys.toml"),
                 |s| Ok(PathBuf::from(s)),
             ),
@@ -705,8 +812,9 @@ impl Layers {
             }
         }
         let auth = AuthSettings {
-            access_token_ttl: self.get(
-                "auth_access_token_ttl",
+            access_token_ttl: setting!(
+                self,
+                raw.auth_access_token_ttl,
                 Duration::from_secs(15 * 60),
                 |s| {
                     parse_duration(s).and_then(|d| {
@@ -718,55 +826,65 @@ impl Layers {
                     })
                 },
             ),
-            refresh_token_ttl: self.get(
-                "auth_refresh_token_ttl",
+            refresh_token_ttl: setting!(
+                self,
+                raw.auth_refresh_token_ttl,
                 Duration::from_secs(60 * 24 * 3600),
                 parse_duration,
             ),
-            limit_per_account: self.get(
-                "auth_limit_per_account",
+            limit_per_account: setting!(
+                self,
+                raw.auth_limit_per_account,
                 RateLimit {
                     count: 10,
                     window: Duration::from_secs(15 * 60),
                 },
                 RateLimit::parse,
             ),
-            limit_per_address: self.get(
-                "auth_limit_per_address",
+            limit_per_address: setting!(
+                self,
+                raw.auth_limit_per_address,
                 RateLimit {
                     count: 100,
                     window: Duration::from_secs(15 * 60),
                 },
                 RateLimit::parse,
             ),
-            link_code_guesses: self.get(
-                "auth_link_code_guesses",
+            link_code_guesses: setting!(
+                self,
+                raw.auth_link_code_guesses,
                 RateLimit {
                     count: 10,
                     window: Duration::from_secs(15 * 60),
                 },
                 RateLimit::parse,
             ),
-            login_free_failures: self.get("auth_login_free_failures", 5u32, |s| {
+            login_free_failures: setting!(self, raw.auth_login_free_failures, 5u32, |s| {
                 match s.parse::<u32>() {
                     Ok(n) if (1..=100).contains(&n) => Ok(n),
                     _ => Err(format!("`{s}` is not a number from 1 to 100")),
                 }
             }),
-            login_max_delay: self.get("auth_login_max_delay", Duration::from_secs(30), |s| {
-                parse_duration(s).and_then(|d| {
-                    if d < Duration::from_secs(1) || d > Duration::from_secs(5 * 60) {
-                        Err("must be from 1 second to 5 minutes".into())
-                    } else {
-                        Ok(d)
-                    }
-                })
-            }),
-            trust_forwarded_for: self.get("auth_trust_forwarded_for", false, parse_bool),
+            login_max_delay: setting!(
+                self,
+                raw.auth_login_max_delay,
+                Duration::from_secs(30),
+                |s| {
+                    parse_duration(s).and_then(|d| {
+                        if d < Duration::from_secs(1) || d > Duration::from_secs(5 * 60) {
+                            Err("must be from 1 second to 5 minutes".into())
+                        } else {
+                            Ok(d)
+                        }
+                    })
+                }
+            ),
+            trust_forwarded_for: setting!(self, raw.auth_trust_forwarded_for, false, parse_bool),
         };
         let privacy = PrivacySettings {
-            erasure_delay: self.get(
-                "privacy_erasure_delay",
+            erasure_delay: setting!(
+                self,
+                raw.privacy_erasure_delay,
                 Duration::from_secs(24 * 3600),
                 |s| {
                     parse_duration(s).and_then(|d| {
@@ -778,8 +896,9 @@ impl Layers {
                     })
                 },
             ),
-            snils_checks: self.get(
-                "privacy_snils_checks",
+            snils_checks: setting!(
+                self,
+                raw.privacy_snils_checks,
                 RateLimit {
                     count: 5,
                     window: Duration::from_secs(3600),
@@ -787,9 +906,12 @@ impl Layers {
                 RateLimit::parse,
             ),
         };
-        let push_config = self.get("push_config", PathBuf::from(DEFAULT_PUSH_CONFIG), |s| {
-            Ok(PathBuf::from(s))
-        });
+        let push_config = setting!(
+            self,
+            raw.push_config,
+            PathBuf::from(DEFAULT_PUSH_CONFIG),
+            |s| { Ok(PathBuf::from(s)) }
+        );
         let count = |min: i64, max: i64| {
             move |s: &str| match s.parse::<i64>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(n),
@@ -797,46 +919,74 @@ impl Layers {
             }
         };
         let hub = HubSettings {
-            public_url: self.get("public_url", "http://127.0.0.1:8080".to_owned(), |s| {
-                let trimmed = s.trim_end_matches('/');
-                if (trimmed.starts_with("http://") || trimmed.starts_with("https://"))
-                    && trimmed.len() > 8
-                {
-                    Ok(trimmed.to_owned())
-                } else {
-                    Err("must be an http(s) URL like https://bilet.example.ru".into())
+            public_url: setting!(
+                self,
+                raw.public_url,
+                "http://127.0.0.1:8080".to_owned(),
+                |s| {
+                    let trimmed = s.trim_end_matches('/');
+                    if (trimmed.starts_with("http://") || trimmed.starts_with("https://"))
+                        && trimmed.len() > 8
+                    {
+                        Ok(trimmed.to_owned())
+                    } else {
+                        Err("must be an http(s) URL like https://bilet.example.ru".into())
+                    }
                 }
-            }),
-            templates_dir: self.get(
-                "hub_templates_dir",
+            ),
+            templates_dir: setting!(
+                self,
+                raw.hub_templates_dir,
                 PathBuf::from("push-config/templates"),
                 |s| Ok(PathBuf::from(s)),
             ),
-            escalation_delay: self.get(
-                "hub_escalation_delay",
+            escalation_delay: setting!(
+                self,
+                raw.hub_escalation_delay,
                 Duration::from_secs(15 * 60),
                 parse_duration,
             ),
-            retry_base: self.get("hub_retry_base", Duration::from_secs(2), parse_duration),
-            max_attempts: self.get("hub_max_attempts", 8, count(1, 50)) as i32,
-            lease: self.get("hub_lease", Duration::from_secs(60), parse_duration),
-            requeue_after: self.get("hub_requeue_after", Duration::from_secs(15), parse_duration),
-            claim_idle: self.get("hub_claim_idle", Duration::from_secs(30), parse_duration),
-            concurrency: self.get("hub_concurrency", 64, count(1, 4096)) as usize,
-            batch: self.get("hub_batch", 256, count(1, 10_000)) as usize,
+            retry_base: setting!(
+                self,
+                raw.hub_retry_base,
+                Duration::from_secs(2),
+                parse_duration
+            ),
+            max_attempts: setting!(self, raw.hub_max_attempts, 8, count(1, 50)) as i32,
+            lease: setting!(self, raw.hub_lease, Duration::from_secs(60), parse_duration),
+            requeue_after: setting!(
+                self,
+                raw.hub_requeue_after,
+                Duration::from_secs(15),
+                parse_duration
+            ),
+            claim_idle: setting!(
+                self,
+                raw.hub_claim_idle,
+                Duration::from_secs(30),
+                parse_duration
+            ),
+            concurrency: setting!(self, raw.hub_concurrency, 64, count(1, 4096)) as usize,
+            batch: setting!(self, raw.hub_batch, 256, count(1, 10_000)) as usize,
         };
         let diagnostics = DiagnosticsSettings {
-            offline_grace: self.get("diagnostics_offline_grace", Duration::from_secs(120), |s| {
-                parse_duration(s).and_then(|d| {
-                    if d > Duration::from_secs(30 * 60) {
-                        Err("must be at most 30 minutes".into())
-                    } else {
-                        Ok(d)
-                    }
-                })
-            }),
-            abandon_after: self.get(
-                "diagnostics_abandon_after",
+            offline_grace: setting!(
+                self,
+                raw.diagnostics_offline_grace,
+                Duration::from_secs(120),
+                |s| {
+                    parse_duration(s).and_then(|d| {
+                        if d > Duration::from_secs(30 * 60) {
+                            Err("must be at most 30 minutes".into())
+                        } else {
+                            Ok(d)
+                        }
+                    })
+                }
+            ),
+            abandon_after: setting!(
+                self,
+                raw.diagnostics_abandon_after,
                 Duration::from_secs(7 * 24 * 3600),
                 |s| {
                     parse_duration(s).and_then(|d| {
@@ -974,6 +1124,21 @@ mod tests {
         assert_eq!(settings.http.body_limit, 2 * 1024 * 1024);
         assert_eq!(settings.log.format, LogFormat::Json);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_raw_layer_is_the_one_list_of_keys_and_a_misspelt_one_is_refused() {
+        let keys = field_names::<Raw>();
+        assert_eq!(keys.len(), 40, "{keys:?}");
+        assert!(keys.contains(&"http_addr") && keys.contains(&"diagnostics_abandon_after"));
+        let err =
+            Settings::from_sources(None, &env(&[("BILET_HTTP_ADRR", "127.0.0.1:1")])).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert_eq!(err.0[0].key, "BILET_HTTP_ADRR");
+        assert_eq!(err.0[0].reason, "unknown setting");
+        // A key read through the raw layer reaches its setting.
+        let given = Settings::from_sources(None, &env(&[("BILET_HUB_BATCH", "17")])).unwrap();
+        assert_eq!(given.hub.batch, 17);
     }
 
     #[test]
