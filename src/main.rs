@@ -66,6 +66,13 @@ enum Command {
         /// simulators side by side each need their own.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Answer each provider request after this long, like a real provider (e.g.
+        /// 40ms); overrides the settings' `latency`.
+        #[arg(long, value_name = "DURATION", value_parser = bilet::settings::parse_duration)]
+        latency: Option<std::time::Duration>,
+        /// Up to this much longer, at random (e.g. 10ms).
+        #[arg(long, value_name = "DURATION", value_parser = bilet::settings::parse_duration)]
+        latency_jitter: Option<std::time::Duration>,
     },
     /// Write the OpenAPI document the mobile apps build against.
     Contract {
@@ -172,7 +179,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Demo { exit } => run_demo(settings, exit).await,
         #[cfg(feature = "simulators")]
-        Command::Simulate { ports, dir } => {
+        Command::Simulate {
+            ports,
+            dir,
+            latency,
+            latency_jitter,
+        } => {
             let mut simulators =
                 bilet::notify::providers::PushConfig::load(&settings.push_config)?.simulators;
             let host = simulators.binds.host;
@@ -189,6 +201,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             if let Some(dir) = dir {
                 simulators.credentials_dir = dir;
+            }
+            if let Some(base) = latency {
+                simulators.latency.base = base;
+            }
+            if let Some(jitter) = latency_jitter {
+                simulators.latency.jitter = jitter;
             }
             bilet::simulators::run_all(&simulators, shutdown_on_signal(), |line| {
                 println!("{line}")

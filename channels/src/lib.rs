@@ -91,10 +91,32 @@ impl TryFrom<String> for ChannelKind {
 #[derive(Debug, Clone)]
 pub struct SimulatorSettings {
     pub binds: Binds,
+    /// How long each simulator takes to answer a provider request.
+    pub latency: Latency,
     /// Where `bilet simulate` keeps the credentials its simulators accept.
     pub credentials_dir: PathBuf,
     /// Extra fault rules, tried before the built-in prefixes.
     pub rules_file: Option<PathBuf>,
+}
+
+/// How long a simulator takes to answer, as a real provider does (tens of milliseconds
+/// rather than microseconds): `base`, plus up to `jitter` more, at random.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Latency {
+    pub base: Duration,
+    pub jitter: Duration,
+}
+
+impl Latency {
+    /// No delay: answer at once.
+    pub fn is_zero(&self) -> bool {
+        self.base.is_zero() && self.jitter.is_zero()
+    }
+
+    /// One answer's delay for `unit`, a random number in [0, 1).
+    pub fn sample(&self, unit: f64) -> Duration {
+        self.base + self.jitter.mul_f64(unit.clamp(0.0, 1.0))
+    }
 }
 
 /// The shell file `bilet simulate` writes into its credentials directory: where each of

@@ -66,6 +66,7 @@ impl ApnsSimulator {
         if let Some(reply) = self.inbox.inspect(&request) {
             return reply;
         }
+        self.faults.answer_delay().await;
         let reply = self.respond(request).await;
         match &reply {
             Reply::Drop => self.inbox.dropped(),

@@ -2,6 +2,7 @@
 //! prefix of the device token, phone number or e-mail address. Built-in prefixes cover
 //! every outcome; a TOML rules file adds more (its rules are tried first).
 
+use bilet_channels::Latency;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -122,6 +123,8 @@ struct RawRule {
 pub struct Faults {
     rules: Vec<Rule>,
     fired: Mutex<HashMap<(usize, String), u32>>,
+    /// How long every provider answer takes, faults or not.
+    latency: Latency,
 }
 
 impl Default for Faults {
@@ -136,12 +139,30 @@ impl Faults {
         Self {
             rules,
             fired: Mutex::default(),
+            latency: Latency::default(),
         }
     }
 
-    /// The same rules with no firing counted yet (each simulator counts its own).
+    /// The same rules, answering after `latency`.
+    pub fn with_latency(mut self, latency: Latency) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// The same rules and latency with no firing counted yet (each simulator counts its
+    /// own).
     pub fn fresh(&self) -> Self {
-        Self::new(self.rules.clone())
+        Self::new(self.rules.clone()).with_latency(self.latency)
+    }
+
+    /// Waits as long as a provider takes to answer (nothing when no latency is set).
+    pub async fn answer_delay(&self) {
+        if self.latency.is_zero() {
+            return;
+        }
+        // Any uniform number will do; a v4 uuid is random and already at hand.
+        let unit = (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64;
+        tokio::time::sleep(self.latency.sample(unit)).await;
     }
 
     /// The rules of `path` followed by the built-in ones.

@@ -72,6 +72,7 @@ impl FcmSimulator {
         if let Some(reply) = self.inbox.inspect(&request) {
             return reply;
         }
+        self.faults.answer_delay().await;
         let reply = match (&request.method, request.path.as_str()) {
             (&Method::POST, "/token") => self.grant(&request),
             (&Method::POST, path) => match send_path_project(path) {

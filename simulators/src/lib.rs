@@ -360,7 +360,8 @@ pub async fn run_all(
     let faults = match &settings.rules_file {
         Some(path) => Faults::from_file(path)?,
         None => Faults::default(),
-    };
+    }
+    .with_latency(settings.latency);
     let simulators = Simulators::start(
         &ChannelKind::ALL,
         &settings.binds,

@@ -49,6 +49,7 @@ impl RustoreSimulator {
         if let Some(reply) = self.inbox.inspect(&request) {
             return reply;
         }
+        self.faults.answer_delay().await;
         let reply = self.respond(request).await;
         count(&self.inbox, &reply);
         reply

@@ -47,6 +47,7 @@ impl SmsSimulator {
         if let Some(reply) = self.inbox.inspect(&request) {
             return reply;
         }
+        self.faults.answer_delay().await;
         let reply = self.respond(request).await;
         super::fcm::count(&self.inbox, &reply);
         reply

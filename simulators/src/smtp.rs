@@ -182,6 +182,7 @@ impl SmtpSimulator {
                         }
                     };
                     (sender, recipients) = (None, Vec::new());
+                    self.faults.answer_delay().await;
                     reply
                 }
                 "RSET" => {

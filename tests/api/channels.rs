@@ -692,6 +692,51 @@ async fn one_round_trip_each(channels: &Channels, inspect: impl Fn(ChannelKind) 
 }
 
 #[tokio::test]
+async fn simulators_answer_after_their_configured_latency_on_every_channel() {
+    let config = PushConfig::parse(
+        "[simulators]\nlatency = \"150ms\"\nlatency_jitter = \"50ms\"\n",
+        "test",
+        |_| None,
+    )
+    .expect("latency settings");
+    let channels = Channels::from_config(&config, Environment::Development)
+        .await
+        .expect("channels start");
+    for (message, to) in [
+        (push(ChannelKind::Apns, "latency-apns"), "latency-apns"),
+        (push(ChannelKind::Fcm, "latency-fcm"), "latency-fcm"),
+        (
+            push(ChannelKind::Rustore, "latency-rustore"),
+            "latency-rustore",
+        ),
+        (sms("+79160000002"), "+79160000002"),
+        (email("latency@example.org"), "latency@example.org"),
+    ] {
+        let kind = message.channel;
+        let started = Instant::now();
+        channels
+            .send(&message)
+            .await
+            .unwrap_or_else(|err| panic!("{kind}: {err}"));
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(150),
+            "{kind} answered in {took:?}"
+        );
+        assert!(
+            !inspected(simulator(&channels, kind), to).await.is_empty(),
+            "{kind}: accepted"
+        );
+    }
+    let refused =
+        PushConfig::parse("[simulators]\nlatency = \"soon\"\n", "test", |_| None).unwrap_err();
+    assert!(
+        refused.to_string().contains("simulators.latency"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
 async fn the_app_delivers_on_every_channel_from_the_committed_settings() {
     let (settings, cleanup) = helpers::test_settings();
     let app = bilet::startup::Application::build(settings, false)

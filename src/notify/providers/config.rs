@@ -17,7 +17,7 @@ use super::jwt::{Es256Key, Rs256Key};
 use super::{rustore, sms};
 use crate::settings::{Secret, parse_duration};
 
-pub use bilet_channels::{Binds, SimulatorSettings};
+pub use bilet_channels::{Binds, Latency, SimulatorSettings};
 
 pub use crate::settings::DEFAULT_PUSH_CONFIG as DEFAULT_PATH;
 
@@ -153,6 +153,8 @@ struct RawSimulators {
     smtp_inspect_port: Option<u16>,
     credentials_dir: Option<PathBuf>,
     rules_file: Option<PathBuf>,
+    latency: Option<String>,
+    latency_jitter: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -263,7 +265,20 @@ impl PushConfig {
             problems: Vec::new(),
             env: &env,
         };
+        let mut duration = |key: &str, value: Option<&str>| match value.map(parse_duration) {
+            None => Duration::ZERO,
+            Some(Ok(duration)) => duration,
+            Some(Err(reason)) => {
+                v.problem(format!("simulators.{key}: {reason}"));
+                Duration::ZERO
+            }
+        };
+        let latency = Latency {
+            base: duration("latency", raw.simulators.latency.as_deref()),
+            jitter: duration("latency_jitter", raw.simulators.latency_jitter.as_deref()),
+        };
         let simulators = SimulatorSettings {
+            latency,
             binds: Binds {
                 host: match raw.simulators.host.as_deref() {
                     None => IpAddr::from([127, 0, 0, 1]),

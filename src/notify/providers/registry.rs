@@ -363,7 +363,8 @@ mod in_process {
                 problems: vec![err.to_string()],
             })?,
             None => Faults::default(),
-        };
+        }
+        .with_latency(config.simulators.latency);
         Ok(Some(
             Simulators::start(
                 unconfigured,
