@@ -85,11 +85,21 @@ pub type Simulators = BTreeMap<String, (String, String)>;
 /// process, the simulators, and the client settings it wrote (a channels TOML).
 pub async fn start_simulators(dir: &Path) -> anyhow::Result<(Process, Simulators, PathBuf)> {
     let config = dir.join("simulate.toml");
+    // Providers' answer time: BENCH_LATENCY (e.g. 40ms) plus up to BENCH_LATENCY_JITTER.
+    let mut latency = String::new();
+    for (key, var) in [
+        ("latency", "BENCH_LATENCY"),
+        ("latency_jitter", "BENCH_LATENCY_JITTER"),
+    ] {
+        if let Ok(value) = std::env::var(var) {
+            latency.push_str(&format!("{key} = \"{value}\"\n"));
+        }
+    }
     std::fs::write(
         &config,
         format!(
             "[simulators]\napns_port = 0\nfcm_port = 0\nrustore_port = 0\nsms_port = 0\n\
-             smtp_port = 0\nsmtp_inspect_port = 0\ncredentials_dir = \"{}\"\n",
+             smtp_port = 0\nsmtp_inspect_port = 0\ncredentials_dir = \"{}\"\n{latency}",
             dir.join("credentials").display()
         ),
     )?;
