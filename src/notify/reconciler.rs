@@ -105,7 +105,7 @@ pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
     for channel in ChannelKind::ALL {
         let stream = hub.streams.deliveries(channel.as_str());
         if let Some(age) = hub.streams.oldest_age(&stream).await? {
-            waiting.push((channel.as_str().to_owned(), age.as_secs_f64()));
+            waiting.push((channel, age.as_secs_f64()));
         }
     }
     loop {

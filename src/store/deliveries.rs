@@ -503,29 +503,48 @@ pub async fn release_expired_leases(exec: impl PgExecutor<'_>) -> StoreResult<u6
 pub async fn take_unqueued_due(
     exec: impl PgExecutor<'_>,
     stale_secs: i64,
-    waiting: &[(String, f64)],
+    waiting: &[(ChannelKind, f64)],
     limit: i64,
     pass_started: DateTime<Utc>,
 ) -> StoreResult<Vec<UnqueuedDue>> {
-    let channels: Vec<&str> = waiting.iter().map(|(c, _)| c.as_str()).collect();
-    let ages: Vec<f64> = waiting.iter().map(|(_, age)| *age).collect();
+    // Every channel, with how much longer than `stale_secs` its jobs may wait.
+    let channels: Vec<&str> = ChannelKind::ALL.iter().map(|c| c.as_str()).collect();
+    let extra: Vec<f64> = ChannelKind::ALL
+        .iter()
+        .map(|c| {
+            waiting
+                .iter()
+                .find(|(w, _)| w == c)
+                .map_or(0.0, |(_, age)| *age)
+        })
+        .collect();
+    // Two questions, each answered from an index that holds only its candidates
+    // (`deliveries_unqueued`, `deliveries_queued`), so a pass costs what it queues, not
+    // the size of the backlog already in the streams.
     Ok(sqlx::query_as(
-        "WITH due AS (
-             SELECT d.id, (d.queued_at IS NOT NULL AND d.queued_at >= d.next_attempt_at) AS lost
-             FROM deliveries d
-             WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-               AND (d.queued_at IS NULL OR d.queued_at < d.next_attempt_at
-                    OR d.queued_at < now() - ($1 + coalesce(
-                           ($3::float8[])[array_position($2::text[], d.channel)], 0)) * interval '1 second')
-               -- Queued earlier in this same pass: not stale, whatever the staleness.
-               AND (d.queued_at IS NULL OR d.queued_at < $5)
-             ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED)
+        "WITH fresh AS (
+             SELECT d.id, false AS lost FROM deliveries d
+             WHERE d.status = 'pending' AND (d.queued_at IS NULL OR d.queued_at < d.next_attempt_at)
+               AND d.next_attempt_at <= now()
+             ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED),
+         lost AS (
+             SELECT l.id, true AS lost
+             FROM unnest($2::text[], $3::float8[]) AS c (channel, extra)
+             CROSS JOIN LATERAL (
+                 SELECT d.id FROM deliveries d
+                 WHERE d.status = 'pending' AND d.queued_at >= d.next_attempt_at
+                   AND d.channel = c.channel
+                   AND d.queued_at < now() - ($1 + c.extra) * interval '1 second'
+                   -- Queued earlier in this same pass: not stale, whatever the staleness.
+                   AND d.queued_at < $5
+                 ORDER BY d.queued_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED) l),
+         due AS (SELECT id, lost FROM fresh UNION ALL SELECT id, lost FROM lost)
          UPDATE deliveries SET queued_at = now() FROM due WHERE deliveries.id = due.id
          RETURNING deliveries.id, deliveries.channel, due.lost",
     )
     .bind(stale_secs as f64)
     .bind(&channels)
-    .bind(&ages)
+    .bind(&extra)
     .bind(limit)
     .bind(pass_started)
     .fetch_all(exec)
