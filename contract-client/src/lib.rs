@@ -75,3 +75,52 @@ impl std::error::Error for BuildError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::types;
+
+    #[test]
+    fn a_link_child_answer_reads_as_the_body_its_status_carries() {
+        let linked: types::LinkChildOutcome = serde_json::from_value(serde_json::json!({
+            "account_id": "0192b5b2-4c1e-7a55-9c55-0a1b2c3d4e5f",
+            "given_name": "Анна",
+            "grade": 7,
+            "linked_at": "2026-11-30T10:00:00Z",
+        }))
+        .unwrap();
+        assert!(matches!(linked, types::LinkChildOutcome::FamilyMember(_)));
+        let requested: types::LinkChildOutcome = serde_json::from_value(serde_json::json!({
+            "id": "0192b5b2-4c1e-7a55-9c55-0a1b2c3d4e60",
+            "child_account_id": "0192b5b2-4c1e-7a55-9c55-0a1b2c3d4e5f",
+            "requester_account_id": "0192b5b2-4c1e-7a55-9c55-0a1b2c3d4e61",
+            "via": "code",
+            "status": "pending",
+            "awaiting_me": false,
+            "created_at": "2026-11-30T10:00:00Z",
+            "expires_at": "2026-12-07T10:00:00Z",
+        }))
+        .unwrap();
+        match requested {
+            types::LinkChildOutcome::LinkRequestView(request) => {
+                assert_eq!(request.status, types::LinkRequestStatus::Pending);
+            }
+            other => panic!("read as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_problem_reads_with_its_type_and_field_errors() {
+        let problem: types::Problem = serde_json::from_value(serde_json::json!({
+            "type": "urn:bilet:problem:validation",
+            "title": "Validation failed",
+            "status": 422,
+            "detail": "1 field was rejected",
+            "errors": [{ "field": "code", "message": "is wrong" }],
+        }))
+        .unwrap();
+        assert_eq!(problem.type_, "urn:bilet:problem:validation");
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors.len(), 1);
+    }
+}
