@@ -208,6 +208,7 @@ pub const HANDLER_PROBLEMS: &[(&str, &[StatusProblems])] = &[
     ("put_notification_preferences", &[]),
     ("send_notice", &[(403, &["forbidden"])]),
     ("get_notice_deliveries", &[(403, &["forbidden"])]),
+    ("list_event_announcements", &[(403, &["forbidden"])]),
     ("list_dead_letters", &[(403, &["forbidden"])]),
     ("replay_dead_letter", &[(403, &["forbidden"])]),
     ("list_snils_conflicts", &[(403, &["forbidden"])]),
@@ -421,7 +422,7 @@ pub fn complete(spec: &str) -> String {
                     restrict(property, value, &lists);
                     bound(name, property, value);
                     if request_schemas.contains(name) {
-                        shape(property, value);
+                        shape(name, property, value);
                         password_bounds(name, property, value);
                     }
                     if let Some((.., list)) = closed
@@ -461,6 +462,7 @@ pub fn complete(spec: &str) -> String {
 /// database column's check allows, or an enum of the code.
 fn closed_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
     use crate::domain::consents::{CONSENT_STATUSES, ConsentKind};
+    use crate::domain::deliveries::DeliveryStatus;
     use crate::domain::devices::DEVICE_PLATFORMS;
     use crate::domain::domain_events::Kind;
     use crate::domain::events::{EventFormat, EventStatus, SignupStatus};
@@ -473,6 +475,7 @@ fn closed_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         .collect();
     vec![
         ("SignupView", "status", SignupStatus::names()),
+        ("SignupView", "event_status", EventStatus::names()),
         ("EventView", "status", EventStatus::names()),
         ("EventView", "format", EventFormat::names()),
         ("DeviceView", "platform", DEVICE_PLATFORMS.to_vec()),
@@ -480,6 +483,27 @@ fn closed_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             "ChannelCounts",
             "channel",
             ChannelKind::ALL.iter().map(|c| c.as_str()).collect(),
+        ),
+        (
+            "FailedDeliveryView",
+            "channel",
+            ChannelKind::ALL.iter().map(|c| c.as_str()).collect(),
+        ),
+        (
+            "FailedDeliveryView",
+            "status",
+            [DeliveryStatus::Failed, DeliveryStatus::Dead]
+                .iter()
+                .map(|s| s.as_str())
+                .collect(),
+        ),
+        (
+            "AnnouncementReport",
+            "kind",
+            super::notices::ANNOUNCEMENT_KINDS
+                .iter()
+                .map(|kind| kind.as_str())
+                .collect(),
         ),
         ("NotificationView", "kind", inbox_kinds),
         (
@@ -489,15 +513,21 @@ fn closed_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         ),
         ("ConsentView", "status", CONSENT_STATUSES.to_vec()),
         ("Me", "role", Role::ALL.iter().map(|r| r.as_str()).collect()),
+        (
+            "TokenPair",
+            "role",
+            Role::ALL.iter().map(|r| r.as_str()).collect(),
+        ),
     ]
 }
 
 /// The shapes of the values a request carries under these names, as the server checks
-/// them: an address (`domain::email`, at most 254 characters), a six-digit code, a refresh
-/// token (`brt_` and 43 base64url characters). The server's own checks stay the truth;
-/// these only keep the document from promising more than it accepts.
-fn shape(name: &str, schema: &mut Value) {
-    if schema["type"] != "string" {
+/// them: an address (`domain::email`, at most 254 characters), the six-digit code of an
+/// e-mail (not a link code, which has letters and may be typed with spaces or hyphens), a
+/// refresh token (`brt_` and 43 base64url characters). The server's own checks stay the
+/// truth; these only keep the document from promising more than it accepts.
+fn shape(owner: &str, name: &str, schema: &mut Value) {
+    if schema["type"] != "string" || (owner, name) == ("LinkChildRequest", "code") {
         return;
     }
     match name {

@@ -55,7 +55,8 @@ pub struct LinkCode {
 #[derive(Debug, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkChildRequest {
-    /// The code the child's app shows.
+    /// The code the child's app (or a linked parent's) shows: 8 letters and digits, case
+    /// and spaces or hyphens between them ignored.
     pub code: String,
 }
 

@@ -1,5 +1,6 @@
 //! Organizer notices: a free-text message to an event's participants and their parents,
-//! and how its deliveries are going, per channel, without personal data.
+//! and how the deliveries of an event's announcements (its notices, cancellation and
+//! moves) are going, per channel, without personal data.
 
 use poem::web::Data;
 use poem_openapi::param::{Header, Path};
@@ -13,7 +14,7 @@ use super::body::JsonBody;
 use super::fields::Fields;
 use super::security::{BearerAuth, Role};
 use crate::domain::deliveries::DeliveryStatus;
-use crate::domain::domain_events::{self, DomainEvent};
+use crate::domain::domain_events::{self, DomainEvent, Kind};
 use crate::domain::events::EventStatus;
 use crate::domain::ids::{AccountId, EventId, NoticeId, OrganizationId};
 use crate::domain::names::ShortText;
@@ -63,6 +64,7 @@ pub struct FailedDeliveryView {
     pub delivery_id: Uuid,
     pub notification_id: Uuid,
     pub channel: String,
+    /// `failed` (refused for good, or not needed) or `dead` (dead-lettered).
     pub status: String,
     pub attempts: i32,
     pub reason: Option<String>,
@@ -75,6 +77,49 @@ pub struct NoticeDeliveries {
     pub channels: Vec<ChannelCounts>,
     /// The most recent failed and dead deliveries (at most 100).
     pub failed: Vec<FailedDeliveryView>,
+}
+
+/// An announcement to an event's families (its cancellation, a move or a notice) and how
+/// its deliveries are going.
+#[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct AnnouncementReport {
+    /// The announcement's own id (a notice's is not its `notice_id`).
+    pub id: Uuid,
+    /// `event_cancelled`, `event_rescheduled` or `organizer_notice`.
+    pub kind: String,
+    pub event_id: Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When the hub put its deliveries in the ledger; absent until then, and so are the
+    /// counts.
+    pub fanned_out_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub channels: Vec<ChannelCounts>,
+    /// The most recent failed and dead deliveries (at most 100).
+    pub failed: Vec<FailedDeliveryView>,
+}
+
+/// An event's announcements, newest first.
+#[derive(Debug, Object)]
+pub struct AnnouncementReports {
+    /// At most 20.
+    pub items: Vec<AnnouncementReport>,
+}
+
+/// The most announcements of one event listed, newest first.
+pub const ANNOUNCEMENTS_LISTED: i64 = 20;
+
+/// The kinds of announcement, as `store::outbox` selects them.
+pub const ANNOUNCEMENT_KINDS: [Kind; 3] = [
+    Kind::EventCancelled,
+    Kind::EventRescheduled,
+    Kind::OrganizerNotice,
+];
+
+#[derive(ApiResponse)]
+pub enum AnnouncementReportsResponse {
+    /// The event's announcements, newest first; none before its first.
+    #[oai(status = 200)]
+    Ok(Json<AnnouncementReports>),
 }
 
 #[derive(ApiResponse)]
@@ -145,6 +190,51 @@ impl NoticesApi {
             notice_id: notice_id.0,
             channels,
             failed,
+        })))
+    }
+
+    /// An event's announcements (its cancellation, moves and notices), newest first, at
+    /// most 20, each with how its deliveries are going per channel and which failed.
+    #[oai(
+        path = "/events/:event_id/announcements",
+        method = "get",
+        operation_id = "list_event_announcements"
+    )]
+    async fn announcements(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        event_id: Path<Uuid>,
+    ) -> Result<AnnouncementReportsResponse, Problem> {
+        let caller = auth.0;
+        caller.require(Role::Organizer)?;
+        let organization = caller.organization.ok_or_else(Problem::internal)?;
+        let event = store::events::find(&state.db, EventId(event_id.0))
+            .await?
+            .filter(|e| e.organization_id == organization)
+            .ok_or_else(|| Problem::not_found("no such event"))?;
+        let announcements = store::outbox::announcements(
+            &state.db,
+            organization.0,
+            Some(event.id.0),
+            ANNOUNCEMENTS_LISTED,
+        )
+        .await?;
+        let mut items = Vec::with_capacity(announcements.len());
+        for announcement in announcements {
+            let (channels, failed) = delivery_report(&state, announcement.id).await?;
+            items.push(AnnouncementReport {
+                id: announcement.id,
+                kind: announcement.kind,
+                event_id: announcement.event_id,
+                created_at: announcement.created_at,
+                fanned_out_at: announcement.fanned_out_at,
+                channels,
+                failed,
+            });
+        }
+        Ok(AnnouncementReportsResponse::Ok(Json(AnnouncementReports {
+            items,
         })))
     }
 }
@@ -251,5 +341,21 @@ pub fn failed_view(row: FailedDelivery) -> FailedDeliveryView {
         attempts: row.attempts,
         reason: row.last_error,
         updated_at: row.updated_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_announcement_kinds_are_those_the_store_selects() {
+        let quoted: Vec<String> = super::ANNOUNCEMENT_KINDS
+            .iter()
+            .map(|kind| format!("'{}'", kind.as_str()))
+            .collect();
+        let selected = format!("o.kind IN ({})", quoted.join(", "));
+        assert!(
+            include_str!("../store/outbox.rs").contains(&selected),
+            "store::outbox does not select {selected}"
+        );
     }
 }

@@ -149,6 +149,11 @@ fn cases(f: &Fixture) -> Vec<Case> {
             None,
         ),
         case(
+            Method::GET,
+            format!("/v1/events/{}/announcements", f.event_id),
+            None,
+        ),
+        case(
             Method::PUT,
             format!("/v1/events/{}", f.event_id),
             Some(event_input(Duration::days(6), 1)),

@@ -31,3 +31,4 @@ mod profiles;
 mod settled;
 mod signups;
 mod snils;
+mod typed_client;
