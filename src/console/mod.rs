@@ -14,11 +14,14 @@
 
 pub mod admin;
 pub mod changes;
+pub mod channels;
+pub mod conflicts;
 pub mod events;
 pub mod notices;
 pub mod pages;
 pub mod session;
 pub mod signin;
+pub mod staff;
 pub mod words;
 
 use poem::http::header;
@@ -68,6 +71,12 @@ pub fn routes() -> impl Endpoint<Output = Response> + 'static {
         .at("/history", get(changes::history))
         .at("/admin/dead-letters", get(admin::dead_letters))
         .at("/admin/dead-letters/:id/replay", post(admin::replay))
+        .at("/admin/staff", get(staff::list).post(staff::create))
+        .at("/admin/staff/:id/disable", post(staff::disable))
+        .at("/admin/staff/:id/enable", post(staff::enable))
+        .at("/admin/snils-conflicts", get(conflicts::list))
+        .at("/admin/snils-conflicts/:id/settle", post(conflicts::settle))
+        .at("/admin/channels", get(channels::health))
         .around(session::guard)
         .map_to_response()
 }

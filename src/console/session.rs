@@ -134,6 +134,25 @@ pub async fn start(
     ])
 }
 
+/// Whether the browser's session is still live, touching it: a page left open on the live
+/// progress counts as use. False once it was signed out, its account disabled, or it
+/// reached its absolute expiry.
+pub async fn still_live(
+    state: &AppState,
+    request_headers: &HeaderMap,
+) -> Result<bool, store::StoreError> {
+    let Some(token) = cookie(request_headers, SESSION_COOKIE) else {
+        return Ok(false);
+    };
+    let live = store::console_sessions::touch(
+        &state.db,
+        &session_digest(state, token),
+        IDLE.as_secs() as i64,
+    )
+    .await?;
+    Ok(live.is_some())
+}
+
 /// Ends the browser's session; returns the `Set-Cookie` header deleting it.
 pub async fn end(
     state: &AppState,

@@ -20,7 +20,11 @@ use crate::helpers::{Family, PASSWORD, TestApp, email, eventually, spawn_app};
 const AXE: &str = include_str!("../fixtures/axe-core/axe.min.js");
 
 /// A staff account made as `bilet admin create-user` makes it; returns its e-mail.
-async fn staff_account(app: &TestApp, role: StaffRole, organization: Option<&str>) -> String {
+pub(crate) async fn staff_account(
+    app: &TestApp,
+    role: StaffRole,
+    organization: Option<&str>,
+) -> String {
     let address = email("console");
     bilet::admin::create_user(
         &app.state,
@@ -35,7 +39,7 @@ async fn staff_account(app: &TestApp, role: StaffRole, organization: Option<&str
 }
 
 /// A client that keeps cookies and follows no redirects, as a browser's first request.
-fn cookie_client() -> reqwest::Client {
+pub(crate) fn cookie_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -44,7 +48,7 @@ fn cookie_client() -> reqwest::Client {
 }
 
 /// The CSRF token of the first form on a page.
-fn csrf_in(html: &str) -> String {
+pub(crate) fn csrf_in(html: &str) -> String {
     let at = html
         .find("name=\"csrf\" value=\"")
         .expect("a form with a CSRF token");
