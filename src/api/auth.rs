@@ -648,7 +648,11 @@ pub async fn check_login(
 }
 
 /// Counts an attempt against the client address alone; 429 once it is over.
-async fn limit_address(state: &AppState, scope: &str, client: &ClientInfo) -> Result<(), Problem> {
+pub(crate) async fn limit_address(
+    state: &AppState,
+    scope: &str,
+    client: &ClientInfo,
+) -> Result<(), Problem> {
     rate_limit::hit(
         &state.redis,
         &format!("{scope}:address"),

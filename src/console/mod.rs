@@ -19,6 +19,7 @@ pub mod conflicts;
 pub mod events;
 pub mod notices;
 pub mod pages;
+pub mod second_factor;
 pub mod session;
 pub mod signin;
 pub mod staff;
@@ -37,6 +38,10 @@ pub fn routes() -> impl Endpoint<Output = Response> + 'static {
     Route::new()
         .at("/", get(signin::home))
         .at("/login", get(signin::show_login).post(signin::login))
+        .at(
+            "/login/code",
+            get(second_factor::show_code).post(second_factor::submit_code),
+        )
         .at("/logout", post(signin::logout))
         .at("/static/console.js", get(script))
         .at("/static/console.css", get(style))
@@ -69,6 +74,10 @@ pub fn routes() -> impl Endpoint<Output = Response> + 'static {
         .at("/announcements/:id/stream", get(changes::stream))
         .at("/announcements/:id/report", get(changes::report))
         .at("/history", get(changes::history))
+        .at("/second-factor", get(second_factor::show))
+        .at("/second-factor/start", post(second_factor::start))
+        .at("/second-factor/confirm", post(second_factor::confirm))
+        .at("/second-factor/off", post(second_factor::off))
         .at("/admin/dead-letters", get(admin::dead_letters))
         .at("/admin/dead-letters/:id/replay", post(admin::replay))
         .at("/admin/staff", get(staff::list).post(staff::create))

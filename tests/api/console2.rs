@@ -785,3 +785,170 @@ async fn the_live_progress_stream_lasts_while_messages_are_out_and_ends_when_all
         Next::Quiet => panic!("the stream stayed open with every message out"),
     }
 }
+
+/// RFC 4648 base32, decoded here rather than by the code under test.
+fn base32(text: &str) -> Vec<u8> {
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u64, 0);
+    for c in text.chars() {
+        buffer = (buffer << 5) | ALPHABET.find(c).unwrap() as u64;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The RFC 6238 code (HMAC-SHA1, 30 s, six digits) of the step `offset` steps from now,
+/// computed here from the secret the console showed.
+fn totp(secret: &str, offset: i64) -> String {
+    let step = chrono::Utc::now().timestamp().div_euclid(30) + offset;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &base32(secret));
+    let mac = ring::hmac::sign(&key, &step.to_be_bytes());
+    let mac = mac.as_ref();
+    let at = usize::from(mac[19] & 0x0f);
+    let value = u32::from_be_bytes([mac[at] & 0x7f, mac[at + 1], mac[at + 2], mac[at + 3]]);
+    format!("{:06}", value % 1_000_000)
+}
+
+/// Submits the code step of a sign-in.
+async fn give_code(app: &TestApp, client: &reqwest::Client, code: &str) -> reqwest::Response {
+    let (status, html) = page(app, client, "/console/login/code").await;
+    assert_eq!(status, 200, "the code step: {html}");
+    post_form(
+        app,
+        client,
+        "/console/login/code",
+        &csrf_in(&html),
+        &[("code", code)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_staff_member_turns_on_a_totp_second_factor_that_sign_in_then_asks_for_each_code_once() {
+    let app = spawn_app().await;
+    let organizer = staff_account(&app, StaffRole::Organizer, Some("Технопарк")).await;
+    let organizer_id = account_of(&app, &organizer).await;
+    let (console, landed) = console_sign_in(&app, &organizer, PASSWORD).await.unwrap();
+    assert_eq!(landed, "/console/events");
+    let (status, html) = page(&app, &console, "/console/second-factor").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("data-on=\"false\""));
+    let started = post_form(
+        &app,
+        &console,
+        "/console/second-factor/start",
+        &csrf_in(&html),
+        &[],
+    )
+    .await;
+    assert_eq!(started.status(), 303);
+    let (_, html) = page(&app, &console, "/console/second-factor").await;
+    let secret = text_by_id(&html, "otpauth-secret");
+    assert_eq!(base32(&secret).len(), 20, "a 160-bit secret: {secret}");
+    let uri = text_by_id(&html, "otpauth-uri").replace("&#38;", "&");
+    assert_eq!(
+        uri,
+        format!(
+            "otpauth://totp/bilet%3Aconsole?secret={secret}&issuer=bilet&algorithm=SHA1&digits=6&period=30"
+        )
+    );
+    let stored: String =
+        sqlx::query_scalar("SELECT secret_enc FROM staff_second_factors WHERE account_id = $1")
+            .bind(organizer_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(
+        stored.starts_with("v1:") && !stored.contains(&secret),
+        "encrypted at rest"
+    );
+
+    // Not on until a first code confirms it.
+    let csrf = csrf_in(&html);
+    let wrong = if totp(&secret, 0) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let refused = post_form(
+        &app,
+        &console,
+        "/console/second-factor/confirm",
+        &csrf,
+        &[("code", wrong)],
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    let (other, landed) = console_sign_in(&app, &organizer, PASSWORD).await.unwrap();
+    assert_eq!(landed, "/console/events", "still off: no code asked");
+    drop(other);
+    let first = totp(&secret, 0);
+    let confirmed = post_form(
+        &app,
+        &console,
+        "/console/second-factor/confirm",
+        &csrf,
+        &[("code", &first)],
+    )
+    .await;
+    assert_eq!(confirmed.status(), 303);
+    let (_, html) = page(&app, &console, "/console/second-factor").await;
+    assert!(html.contains("data-on=\"true\""), "{html}");
+
+    // Sign-in now asks for a code after the password, and the password alone opens nothing.
+    let (browser, landed) = console_sign_in(&app, &organizer, PASSWORD).await.unwrap();
+    assert_eq!(landed, "/console/login/code");
+    let events = browser
+        .get(app.url("/console/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 303, "no session before the code");
+    assert_eq!(events.headers()["location"], "/console/login");
+    let reused = give_code(&app, &browser, &first).await;
+    assert_eq!(reused.status(), 401, "the confirming code was used");
+    assert!(
+        reused
+            .text()
+            .await
+            .unwrap()
+            .contains("Неверный или уже использованный код")
+    );
+    let next = totp(&secret, 1);
+    let accepted = give_code(&app, &browser, &next).await;
+    assert_eq!(accepted.status(), 303);
+    assert_eq!(accepted.headers()["location"], "/console/events");
+    assert_eq!(page(&app, &browser, "/console/events").await.0, 200);
+    let signed_in: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM access_audit WHERE subject_id = $1 AND action = 'console_sign_in'",
+    )
+    .bind(organizer_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(signed_in, 3, "two sign-ins without the factor, one with it");
+
+    // The same code a second time, in another sign-in: refused.
+    let (again, _) = console_sign_in(&app, &organizer, PASSWORD).await.unwrap();
+    assert_eq!(give_code(&app, &again, &next).await.status(), 401);
+    // A code two steps away is outside the window.
+    assert_eq!(
+        give_code(&app, &again, &totp(&secret, 3)).await.status(),
+        401
+    );
+
+    // Guessing is slowed as password guessing is.
+    let mut statuses = Vec::new();
+    for _ in 0..=app.settings.auth.login_free_failures {
+        let response = give_code(&app, &again, wrong).await;
+        if response.status() == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}
