@@ -488,7 +488,7 @@ async fn a_notice_and_a_move_are_previewed_counted_and_sent_through_the_apis_rul
 // The browser journey.
 
 /// chromedriver, when installed.
-fn chromedriver() -> Option<PathBuf> {
+pub(crate) fn chromedriver() -> Option<PathBuf> {
     ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .iter()
         .map(PathBuf::from)
@@ -496,7 +496,7 @@ fn chromedriver() -> Option<PathBuf> {
 }
 
 /// A chromedriver child on a free port, killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
@@ -508,7 +508,7 @@ impl Drop for Driver {
     }
 }
 
-async fn start_driver(path: &PathBuf) -> Driver {
+pub(crate) async fn start_driver(path: &PathBuf) -> Driver {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -533,7 +533,7 @@ async fn start_driver(path: &PathBuf) -> Driver {
     Driver { child, url }
 }
 
-async fn browser(driver: &Driver) -> Client {
+pub(crate) async fn browser(driver: &Driver) -> Client {
     // Only talks plain HTTP to chromedriver, but its TLS stack wants a provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut capabilities = serde_json::Map::new();
@@ -569,7 +569,7 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-async fn screenshot(browser: &Client, name: &str) {
+pub(crate) async fn screenshot(browser: &Client, name: &str) {
     let png = browser.screenshot().await.expect("a screenshot");
     let path = screenshot_dir().join(format!("{name}.png"));
     std::fs::write(&path, png).expect("screenshot written");
@@ -577,7 +577,7 @@ async fn screenshot(browser: &Client, name: &str) {
 }
 
 /// Runs axe-core on the page and fails on any serious or critical violation.
-async fn assert_accessible(browser: &Client, page: &str) {
+pub(crate) async fn assert_accessible(browser: &Client, page: &str) {
     browser
         .execute(&format!("{AXE}\n;return true;"), vec![])
         .await
@@ -605,7 +605,7 @@ async fn assert_accessible(browser: &Client, page: &str) {
     );
 }
 
-async fn fill(browser: &Client, id: &str, value: &str) {
+pub(crate) async fn fill(browser: &Client, id: &str, value: &str) {
     let field = browser.find(Locator::Id(id)).await.expect(id);
     field.clear().await.expect("cleared");
     field.send_keys(value).await.expect("typed");
@@ -622,7 +622,7 @@ async fn set_value(browser: &Client, id: &str, value: &str) {
         .expect("value set");
 }
 
-async fn click(browser: &Client, css: &str) {
+pub(crate) async fn click(browser: &Client, css: &str) {
     browser
         .find(Locator::Css(css))
         .await
@@ -634,7 +634,7 @@ async fn click(browser: &Client, css: &str) {
 
 /// Waits for an element of the page a click leads to (a click that submits a form may
 /// return before the next page is there).
-async fn wait_css(browser: &Client, css: &str) {
+pub(crate) async fn wait_css(browser: &Client, css: &str) {
     browser
         .wait()
         .at_most(Duration::from_secs(15))
@@ -646,7 +646,7 @@ async fn wait_css(browser: &Client, css: &str) {
 /// The text of the first element matching `css`. A live page (the progress page's script
 /// replaces what it updates) may swap the element between finding and reading it: that
 /// stale reference is found again, for up to five seconds.
-async fn text_of(browser: &Client, css: &str) -> String {
+pub(crate) async fn text_of(browser: &Client, css: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         let element = browser
@@ -664,7 +664,7 @@ async fn text_of(browser: &Client, css: &str) -> String {
     }
 }
 
-async fn path_of(browser: &Client) -> String {
+pub(crate) async fn path_of(browser: &Client) -> String {
     browser.current_url().await.expect("url").path().to_owned()
 }
 

@@ -952,3 +952,114 @@ async fn a_staff_member_turns_on_a_totp_second_factor_that_sign_in_then_asks_for
     }
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn the_admin_pages_and_the_second_factor_page_work_in_a_real_browser_and_pass_axe() {
+    use crate::console::{
+        assert_accessible, browser, chromedriver, click, fill, path_of, screenshot, start_driver,
+        text_of, wait_css,
+    };
+    let Some(driver_path) = chromedriver() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but chromedriver is missing: install chromium and chromium-driver"
+        );
+        eprintln!("SKIPPED: the admin pages' browser test needs chromedriver");
+        return;
+    };
+    let app = spawn_app().await;
+    let admin = staff_account(&app, StaffRole::Admin, None).await;
+    let snils = valid_snils();
+    snils::conflict(&app, &snils).await;
+    let driver = start_driver(&driver_path).await;
+    let browser = browser(&driver).await;
+    let outcome = async {
+        browser.goto(&app.url("/console")).await.expect("console");
+        fill(&browser, "email", &admin).await;
+        fill(&browser, "password", PASSWORD).await;
+        click(
+            &browser,
+            "form[action='/console/login'] button[type=submit]",
+        )
+        .await;
+        wait_css(&browser, "form[action='/console/logout']").await;
+        assert_eq!(path_of(&browser).await, "/console/admin/dead-letters");
+
+        click(&browser, "a[href='/console/admin/staff']").await;
+        wait_css(&browser, "form[action='/console/admin/staff']").await;
+        assert_accessible(&browser, "staff").await;
+        let organizer = email("browser-org");
+        fill(&browser, "email", &organizer).await;
+        fill(&browser, "organization", "Кванториум Казань").await;
+        click(
+            &browser,
+            "form[action='/console/admin/staff'] button[type=submit]",
+        )
+        .await;
+        wait_css(&browser, "#generated-password").await;
+        assert!(text_of(&browser, "#generated-password").await.len() >= 20);
+        assert!(text_of(&browser, "main").await.contains(&organizer));
+        screenshot(&browser, "admin-staff").await;
+        assert_accessible(&browser, "staff, an account created").await;
+
+        click(&browser, "a[href='/console/admin/snils-conflicts']").await;
+        wait_css(&browser, "form[action$='/settle']").await;
+        assert!(!text_of(&browser, "main").await.contains(&snils));
+        assert_accessible(&browser, "SNILS conflicts").await;
+        click(&browser, "form[action$='/settle'] button.secondary").await;
+        wait_css(&browser, "main > p:not(.sub)").await;
+        assert!(
+            text_of(&browser, "main")
+                .await
+                .contains("Конфликтов, ждущих решения, нет.")
+        );
+
+        click(&browser, "a[href='/console/admin/channels']").await;
+        wait_css(&browser, "tr[data-channel='email']").await;
+        screenshot(&browser, "admin-channels").await;
+        assert_accessible(&browser, "channels").await;
+
+        click(&browser, "a[href='/console/second-factor']").await;
+        wait_css(&browser, "form[action='/console/second-factor/start']").await;
+        click(
+            &browser,
+            "form[action='/console/second-factor/start'] button",
+        )
+        .await;
+        wait_css(&browser, "#otpauth-secret").await;
+        let secret = text_of(&browser, "#otpauth-secret").await;
+        assert_accessible(&browser, "second factor enrolment").await;
+        fill(&browser, "code", &totp(&secret, 0)).await;
+        click(
+            &browser,
+            "form[action='/console/second-factor/confirm'] button",
+        )
+        .await;
+        wait_css(&browser, "#second-factor-state[data-on='true']").await;
+        assert_accessible(&browser, "second factor on").await;
+
+        // Signing in again asks for the code after the password.
+        click(&browser, "form[action='/console/logout'] button").await;
+        wait_css(&browser, "form[action='/console/login']").await;
+        fill(&browser, "email", &admin).await;
+        fill(&browser, "password", PASSWORD).await;
+        click(
+            &browser,
+            "form[action='/console/login'] button[type=submit]",
+        )
+        .await;
+        wait_css(&browser, "form[action='/console/login/code']").await;
+        assert_accessible(&browser, "sign-in code").await;
+        fill(&browser, "code", &totp(&secret, 1)).await;
+        click(
+            &browser,
+            "form[action='/console/login/code'] button[type=submit]",
+        )
+        .await;
+        wait_css(&browser, "form[action='/console/logout']").await;
+        assert_eq!(path_of(&browser).await, "/console/admin/dead-letters");
+    };
+    outcome.await;
+    let _ = browser.close().await;
+    drop(driver);
+}
