@@ -1,6 +1,8 @@
 //! The organizer console at `/console`: server-rendered pages (askama templates checked at
 //! compile time, in `templates/`) where organizers sign in, publish events, read rosters,
-//! cancel and move events with a preview, and follow the deliveries live.
+//! cancel and move events with a preview, and follow the deliveries live; where admins
+//! handle dead letters, staff accounts, SNILS conflicts and see the channels' health; and
+//! where any staff member may turn on a second factor for signing in.
 //!
 //! The console is not part of the mobile contract: it calls the same rule functions as
 //! the API handlers (`api::events`, `api::notices`, `api::auth::check_login`) and renders
