@@ -11,7 +11,7 @@ use crate::domain::roles::Role;
 use crate::privacy::rotation::{self, RotationReport};
 use crate::security::password;
 use crate::state::AppState;
-use crate::store::{self, accounts::NewAccount};
+use crate::store::{self, accounts::NewAccount, audit::AuditAction};
 
 /// A staff role an administrator can create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,6 +34,10 @@ pub enum AdminError {
     Invalid { field: &'static str, reason: String },
     #[error("an account with this e-mail already exists")]
     EmailTaken,
+    #[error("no such staff account")]
+    NoSuchStaff,
+    #[error("an admin cannot disable their own account")]
+    OwnAccount,
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error(transparent)]
@@ -104,6 +108,45 @@ pub async fn create_user(
         account_id: id,
         generated_password: generated.then_some(password),
     })
+}
+
+/// Disables a staff account or enables it again, on behalf of the admin `by`. Disabling
+/// takes effect at once: in the same transaction every console session and device session
+/// of the account ends (its API tokens stop working), and sign-in refuses it from then on.
+pub async fn set_staff_enabled(
+    state: &AppState,
+    by: AccountId,
+    target: AccountId,
+    enabled: bool,
+    request_id: Option<&str>,
+) -> Result<(), AdminError> {
+    if by == target && !enabled {
+        return Err(AdminError::OwnAccount);
+    }
+    let mut tx = state.db.begin().await.map_err(store::StoreError::from)?;
+    store::accounts::set_staff_disabled(&mut *tx, target, !enabled)
+        .await?
+        .ok_or(AdminError::NoSuchStaff)?;
+    let action = if enabled {
+        AuditAction::EnableStaff
+    } else {
+        store::console_sessions::end_all(&mut *tx, target).await?;
+        store::sessions::revoke_all(&mut *tx, target, "account disabled").await?;
+        AuditAction::DisableStaff
+    };
+    store::audit::record(
+        &mut *tx,
+        store::audit::Actor::Person {
+            id: by,
+            role: Role::Admin.as_str(),
+        },
+        target,
+        action,
+        request_id,
+    )
+    .await?;
+    tx.commit().await.map_err(store::StoreError::from)?;
+    Ok(())
 }
 
 /// Re-encrypts all personal data under the current data key (the last of BILET_KEYS_DATA).

@@ -205,56 +205,15 @@ impl AdminApi {
     ) -> Result<ResolveSnilsConflictResponse, Problem> {
         let caller = auth.0;
         caller.require(Role::Admin)?;
-        let id = SnilsConflictId(conflict_id.0);
-        let request_id = client.request_id.as_deref();
-        let mut tx = state.db.begin().await?;
-        let (conflict, digest) = store::snils_conflicts::lock(&mut *tx, id)
-            .await?
-            .ok_or_else(|| Problem::not_found("no such SNILS conflict"))?;
-        if conflict.status != "open" {
-            return Err(Problem::conflict(
-                "conflict-settled",
-                "Conflict already settled",
-                "this SNILS conflict was settled before",
-            ));
-        }
-        let (claimant, holder) = (
-            AccountId(conflict.claimant_id),
-            AccountId(conflict.holder_id),
-        );
-        let decision = body.decision;
-        // The holder may have changed their SNILS since; then there is nothing to remove.
-        if decision == SnilsDecision::Reassign
-            && store::profiles::snils_holder(&mut *tx, &digest).await? == Some(holder)
-        {
-            store::profiles::remove_snils(&mut tx, holder).await?;
-            store::outbox::append(
-                &mut *tx,
-                &DomainEvent::SnilsReentryRequired(AccountNotice { account_id: holder }),
-            )
-            .await?;
-            audit::record(
-                &mut *tx,
-                caller.actor(),
-                holder,
-                AuditAction::SnilsRemoved,
-                request_id,
-            )
-            .await?;
-        }
-        let settled =
-            store::snils_conflicts::settle(&mut *tx, id, decision.as_str(), caller.account).await?;
-        for person in [claimant, holder] {
-            audit::record(
-                &mut *tx,
-                caller.actor(),
-                person,
-                AuditAction::SnilsConflictResolved,
-                request_id,
-            )
-            .await?;
-        }
-        tx.commit().await?;
+        let settled = settle_snils_conflict(
+            &state,
+            caller.account,
+            caller.actor(),
+            SnilsConflictId(conflict_id.0),
+            body.decision,
+            client.request_id.as_deref(),
+        )
+        .await?;
         Ok(ResolveSnilsConflictResponse::Ok(Json(conflict_view(
             settled,
         ))))
@@ -270,4 +229,65 @@ pub async fn replay_dead_letter(state: &AppState, delivery: Uuid) -> Result<(), 
         .ok_or_else(|| Problem::not_found("no such dead letter"))?;
     state.hub().enqueue(vec![(delivery, channel)]).await;
     Ok(())
+}
+
+/// Settles an open SNILS conflict as the admin `by` decided, in one transaction: with
+/// `reassign` the SNILS leaves the holder's profile (they are asked by e-mail to enter
+/// theirs again), and both people's access audit records the decision. Shared by the API
+/// and the console's admin page.
+pub async fn settle_snils_conflict(
+    state: &AppState,
+    by: AccountId,
+    actor: audit::Actor<'_>,
+    id: SnilsConflictId,
+    decision: SnilsDecision,
+    request_id: Option<&str>,
+) -> Result<ConflictRow, Problem> {
+    let mut tx = state.db.begin().await?;
+    let (conflict, digest) = store::snils_conflicts::lock(&mut *tx, id)
+        .await?
+        .ok_or_else(|| Problem::not_found("no such SNILS conflict"))?;
+    if conflict.status != "open" {
+        return Err(Problem::conflict(
+            "conflict-settled",
+            "Conflict already settled",
+            "this SNILS conflict was settled before",
+        ));
+    }
+    let (claimant, holder) = (
+        AccountId(conflict.claimant_id),
+        AccountId(conflict.holder_id),
+    );
+    // The holder may have changed their SNILS since; then there is nothing to remove.
+    if decision == SnilsDecision::Reassign
+        && store::profiles::snils_holder(&mut *tx, &digest).await? == Some(holder)
+    {
+        store::profiles::remove_snils(&mut tx, holder).await?;
+        store::outbox::append(
+            &mut *tx,
+            &DomainEvent::SnilsReentryRequired(AccountNotice { account_id: holder }),
+        )
+        .await?;
+        audit::record(
+            &mut *tx,
+            actor,
+            holder,
+            AuditAction::SnilsRemoved,
+            request_id,
+        )
+        .await?;
+    }
+    let settled = store::snils_conflicts::settle(&mut *tx, id, decision.as_str(), by).await?;
+    for person in [claimant, holder] {
+        audit::record(
+            &mut *tx,
+            actor,
+            person,
+            AuditAction::SnilsConflictResolved,
+            request_id,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(settled)
 }

@@ -437,7 +437,11 @@ impl AuthApi {
             tx.commit().await?;
             return Err(invalid());
         }
-        if row.revoked_at.is_some() || row.erased_at.is_some() || row.expires_at <= Utc::now() {
+        if row.revoked_at.is_some()
+            || row.erased_at.is_some()
+            || row.disabled_at.is_some()
+            || row.expires_at <= Utc::now()
+        {
             return Err(invalid());
         }
         store::sessions::mark_refresh_token_used(&mut *tx, &digest).await?;
@@ -630,7 +634,9 @@ pub async fn check_login(
         .await
         .map_err(Problem::rate_limited)?;
     let account = store::accounts::find_by_email(&state.db, email.as_str()).await?;
-    let usable = account.filter(|a| a.email_verified_at.is_some() && a.erased_at.is_none());
+    let usable = account.filter(|a| {
+        a.email_verified_at.is_some() && a.erased_at.is_none() && a.disabled_at.is_none()
+    });
     let matches = password::verify(password, usable.as_ref().map(|a| a.password_hash.clone()))
         .await
         .map_err(Problem::internal_from)?;
@@ -642,7 +648,11 @@ pub async fn check_login(
 }
 
 /// Counts an attempt against the client address alone; 429 once it is over.
-async fn limit_address(state: &AppState, scope: &str, client: &ClientInfo) -> Result<(), Problem> {
+pub(crate) async fn limit_address(
+    state: &AppState,
+    scope: &str,
+    client: &ClientInfo,
+) -> Result<(), Problem> {
     rate_limit::hit(
         &state.redis,
         &format!("{scope}:address"),

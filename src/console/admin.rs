@@ -10,21 +10,10 @@ use uuid::Uuid;
 
 use super::events::parse_id;
 use super::pages::{self, Answer, Frame, shown_local};
-use super::session::{Ctx, Staff};
+use super::session::Ctx;
 use crate::api::admin::replay_dead_letter;
-use crate::domain::roles::Role;
 use crate::state::AppState;
 use crate::store;
-
-/// The signed-in admin; other staff see 403.
-fn admin(ctx: &Ctx) -> Result<&Staff, Response> {
-    let staff = pages::signed_in(ctx)?;
-    if staff.role == Role::Admin {
-        Ok(staff)
-    } else {
-        Err(pages::forbidden(ctx, ctx.lang.words().forbidden_text))
-    }
-}
 
 struct DeadLine {
     id: Uuid,
@@ -48,7 +37,7 @@ pub async fn dead_letters(state: Data<&AppState>, ctx: Data<&Ctx>) -> Response {
 }
 
 async fn list(state: &AppState, ctx: &Ctx) -> Answer {
-    admin(ctx)?;
+    pages::admin(ctx)?;
     let w = ctx.lang.words();
     let rows = store::deliveries::dead_letters(&state.db, 200)
         .await
@@ -75,7 +64,7 @@ async fn list(state: &AppState, ctx: &Ctx) -> Answer {
 #[handler]
 pub async fn replay(state: Data<&AppState>, ctx: Data<&Ctx>, Path(id): Path<String>) -> Response {
     async {
-        admin(&ctx)?;
+        pages::admin(&ctx)?;
         let id = parse_id(&ctx, &id)?;
         replay_dead_letter(&state, id)
             .await

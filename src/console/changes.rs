@@ -5,7 +5,7 @@
 //! failures by reason, and the organization's history of announcements.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use askama::Template;
 use chrono::Utc;
@@ -13,12 +13,12 @@ use futures_util::StreamExt as _;
 use poem::http::StatusCode;
 use poem::web::sse::{Event, SSE};
 use poem::web::{Data, Path, Redirect};
-use poem::{Body, IntoResponse, Response, handler};
+use poem::{Body, IntoResponse, Request, Response, handler};
 use uuid::Uuid;
 
 use super::events::{own_event, parse_id};
 use super::pages::{self, Answer, FormData, Frame, input_local, parse_local, shown_local};
-use super::session::Ctx;
+use super::session::{self, Ctx};
 use super::words::Words;
 use crate::api::events::{self as rules, RescheduleRequest};
 use crate::api::notices::{ChannelCounts, delivery_report};
@@ -526,13 +526,21 @@ async fn progress_page(state: &AppState, ctx: &Ctx, id: &str) -> Answer {
 
 /// How often the live progress reads the ledger.
 const TICK: Duration = Duration::from_millis(500);
-/// The longest a progress stream stays open; the page then reconnects.
-const STREAM_FOR: Duration = Duration::from_secs(600);
+/// How often an open progress stream checks that its session still stands.
+const SESSION_CHECK: Duration = Duration::from_secs(5);
 
 /// Server-sent events: one `progress` event per change of the counts, until every message
-/// is out.
+/// is out. There is no time limit: a slow channel (retries, rate limits) keeps the stream
+/// open as long as messages are still going out. It also ends when the client leaves (the
+/// keep-alive write fails) or when the session no longer stands (signed out, the account
+/// disabled, its absolute expiry); watching counts as use of the session.
 #[handler]
-pub async fn stream(state: Data<&AppState>, ctx: Data<&Ctx>, Path(id): Path<String>) -> Response {
+pub async fn stream(
+    state: Data<&AppState>,
+    ctx: Data<&Ctx>,
+    req: &Request,
+    Path(id): Path<String>,
+) -> Response {
     let (_, organization) = match pages::organizer(&ctx) {
         Ok(found) => found,
         Err(page) => return page,
@@ -542,34 +550,36 @@ pub async fn stream(state: Data<&AppState>, ctx: Data<&Ctx>, Path(id): Path<Stri
         Err(page) => return page,
     };
     let state = state.clone();
+    let headers = req.headers().clone();
     let w = ctx.lang.words();
-    let started = std::time::Instant::now();
     let events = futures_util::stream::unfold(
-        (String::new(), false),
-        move |(last, finished)| {
+        (String::new(), false, Instant::now()),
+        move |(last, finished, mut checked)| {
             let state = state.clone();
+            let headers = headers.clone();
             let id = announcement.id;
             async move {
-                if finished || started.elapsed() > STREAM_FOR {
+                if finished {
                     return None;
                 }
                 loop {
-                    let a = store::outbox::announcement(&state.db, id).await.ok().flatten()?;
+                    if checked.elapsed() >= SESSION_CHECK {
+                        if !session::still_live(&state, &headers).await.ok()? {
+                            return None;
+                        }
+                        checked = Instant::now();
+                    }
+                    let a = store::outbox::announcement(&state.db, id)
+                        .await
+                        .ok()
+                        .flatten()?;
                     let counts = delivery_report(&state, id).await.ok()?.0;
                     let p = progress_of(w, &a, counts);
-                    let json = serde_json::json!({
-                        "done": p.done,
-                        "message": if p.done { w.all_out } else if p.fanned_out { w.in_progress } else { w.preparing },
-                        "channels": p.channels.iter().map(|c| serde_json::json!({
-                            "channel": c.channel, "label": c.label, "queued": c.queued,
-                            "sending": c.sending, "delivered": c.delivered, "failed": c.failed,
-                            "dead": c.dead,
-                        })).collect::<Vec<_>>(),
-                    })
-                    .to_string();
+                    let json = progress_json(w, &p);
                     if json != last || p.done {
                         let done = p.done;
-                        return Some((Event::message(json.clone()).event_type("progress"), (json, done)));
+                        let event = Event::message(json.clone()).event_type("progress");
+                        return Some((event, (json, done, checked)));
                     }
                     tokio::time::sleep(TICK).await;
                 }
@@ -580,6 +590,20 @@ pub async fn stream(state: Data<&AppState>, ctx: Data<&Ctx>, Path(id): Path<Stri
     SSE::new(events)
         .keep_alive(Duration::from_secs(15))
         .into_response()
+}
+
+/// One `progress` event's data: the counts per channel and what to say of them.
+fn progress_json(w: &Words, p: &Progress) -> String {
+    serde_json::json!({
+        "done": p.done,
+        "message": if p.done { w.all_out } else if p.fanned_out { w.in_progress } else { w.preparing },
+        "channels": p.channels.iter().map(|c| serde_json::json!({
+            "channel": c.channel, "label": c.label, "queued": c.queued,
+            "sending": c.sending, "delivered": c.delivered, "failed": c.failed,
+            "dead": c.dead,
+        })).collect::<Vec<_>>(),
+    })
+    .to_string()
 }
 
 struct FailureLine {

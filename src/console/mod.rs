@@ -1,6 +1,8 @@
 //! The organizer console at `/console`: server-rendered pages (askama templates checked at
 //! compile time, in `templates/`) where organizers sign in, publish events, read rosters,
-//! cancel and move events with a preview, and follow the deliveries live.
+//! cancel and move events with a preview, and follow the deliveries live; where admins
+//! handle dead letters, staff accounts, SNILS conflicts and see the channels' health; and
+//! where any staff member may turn on a second factor for signing in.
 //!
 //! The console is not part of the mobile contract: it calls the same rule functions as
 //! the API handlers (`api::events`, `api::notices`, `api::auth::check_login`) and renders
@@ -14,11 +16,15 @@
 
 pub mod admin;
 pub mod changes;
+pub mod channels;
+pub mod conflicts;
 pub mod events;
 pub mod notices;
 pub mod pages;
+pub mod second_factor;
 pub mod session;
 pub mod signin;
+pub mod staff;
 pub mod words;
 
 use poem::http::header;
@@ -34,6 +40,10 @@ pub fn routes() -> impl Endpoint<Output = Response> + 'static {
     Route::new()
         .at("/", get(signin::home))
         .at("/login", get(signin::show_login).post(signin::login))
+        .at(
+            "/login/code",
+            get(second_factor::show_code).post(second_factor::submit_code),
+        )
         .at("/logout", post(signin::logout))
         .at("/static/console.js", get(script))
         .at("/static/console.css", get(style))
@@ -66,8 +76,18 @@ pub fn routes() -> impl Endpoint<Output = Response> + 'static {
         .at("/announcements/:id/stream", get(changes::stream))
         .at("/announcements/:id/report", get(changes::report))
         .at("/history", get(changes::history))
+        .at("/second-factor", get(second_factor::show))
+        .at("/second-factor/start", post(second_factor::start))
+        .at("/second-factor/confirm", post(second_factor::confirm))
+        .at("/second-factor/off", post(second_factor::off))
         .at("/admin/dead-letters", get(admin::dead_letters))
         .at("/admin/dead-letters/:id/replay", post(admin::replay))
+        .at("/admin/staff", get(staff::list).post(staff::create))
+        .at("/admin/staff/:id/disable", post(staff::disable))
+        .at("/admin/staff/:id/enable", post(staff::enable))
+        .at("/admin/snils-conflicts", get(conflicts::list))
+        .at("/admin/snils-conflicts/:id/settle", post(conflicts::settle))
+        .at("/admin/channels", get(channels::health))
         .around(session::guard)
         .map_to_response()
 }

@@ -228,6 +228,16 @@ pub fn signed_in(ctx: &Ctx) -> Result<&Staff, Response> {
         .ok_or_else(|| Redirect::see_other("/console/login").into_response())
 }
 
+/// The signed-in admin; other staff see 403.
+pub fn admin(ctx: &Ctx) -> Result<&Staff, Response> {
+    let staff = signed_in(ctx)?;
+    if staff.role == Role::Admin {
+        Ok(staff)
+    } else {
+        Err(forbidden(ctx, ctx.lang.words().forbidden_text))
+    }
+}
+
 /// The signed-in organizer and their organization; other staff see 403.
 pub fn organizer(ctx: &Ctx) -> Result<(&Staff, OrganizationId), Response> {
     let staff = signed_in(ctx)?;

@@ -31,6 +31,10 @@ pub const LIFETIME: Duration = Duration::from_secs(12 * 3600);
 const SESSION_COOKIE: &str = "bilet_console";
 const LOGIN_COOKIE: &str = "bilet_console_login";
 const LANG_COOKIE: &str = "bilet_console_lang";
+const SECOND_STEP_COOKIE: &str = "bilet_console_code";
+
+/// How long a sign-in whose password was right waits for the second factor's code.
+pub const SECOND_STEP_FOR: Duration = Duration::from_secs(5 * 60);
 
 /// A signed-in staff member.
 #[derive(Debug, Clone)]
@@ -132,6 +136,82 @@ pub async fn start(
         set_cookie(state, SESSION_COOKIE, &token, None),
         set_cookie(state, LOGIN_COOKIE, "", Some(0)),
     ])
+}
+
+/// Holds a sign-in whose password was right until the second factor's code is given:
+/// records it (a keyed digest of a new random token) and returns the `Set-Cookie` header
+/// carrying the token. A waiting sign-in the browser held before is ended.
+pub async fn start_second_step(
+    state: &AppState,
+    request_headers: &HeaderMap,
+    account: AccountId,
+) -> Result<HeaderValue, store::StoreError> {
+    if let Some(old) = cookie(request_headers, SECOND_STEP_COOKIE) {
+        store::second_factors::end_pending(&state.db, &second_step_digest(state, old)).await?;
+    }
+    let token = random_token();
+    let expires_at = chrono::Utc::now()
+        + chrono::Duration::from_std(SECOND_STEP_FOR).unwrap_or(chrono::Duration::minutes(5));
+    store::second_factors::insert_pending(
+        &state.db,
+        &second_step_digest(state, &token),
+        account,
+        expires_at,
+    )
+    .await?;
+    Ok(set_cookie(
+        state,
+        SECOND_STEP_COOKIE,
+        &token,
+        Some(SECOND_STEP_FOR.as_secs()),
+    ))
+}
+
+/// The account whose sign-in waits for its code in this browser, if any.
+pub async fn second_step_account(
+    state: &AppState,
+    request_headers: &HeaderMap,
+) -> Result<Option<AccountId>, store::StoreError> {
+    match cookie(request_headers, SECOND_STEP_COOKIE) {
+        Some(token) => {
+            store::second_factors::pending(&state.db, &second_step_digest(state, token)).await
+        }
+        None => Ok(None),
+    }
+}
+
+/// Ends the browser's waiting sign-in; returns the `Set-Cookie` header deleting it.
+pub async fn end_second_step(
+    state: &AppState,
+    request_headers: &HeaderMap,
+) -> Result<HeaderValue, store::StoreError> {
+    if let Some(token) = cookie(request_headers, SECOND_STEP_COOKIE) {
+        store::second_factors::end_pending(&state.db, &second_step_digest(state, token)).await?;
+    }
+    Ok(set_cookie(state, SECOND_STEP_COOKIE, "", Some(0)))
+}
+
+fn second_step_digest(state: &AppState, token: &str) -> Vec<u8> {
+    state.index.digest("console-second-step", token)
+}
+
+/// Whether the browser's session is still live, touching it: a page left open on the live
+/// progress counts as use. False once it was signed out, its account disabled, or it
+/// reached its absolute expiry.
+pub async fn still_live(
+    state: &AppState,
+    request_headers: &HeaderMap,
+) -> Result<bool, store::StoreError> {
+    let Some(token) = cookie(request_headers, SESSION_COOKIE) else {
+        return Ok(false);
+    };
+    let live = store::console_sessions::touch(
+        &state.db,
+        &session_digest(state, token),
+        IDLE.as_secs() as i64,
+    )
+    .await?;
+    Ok(live.is_some())
 }
 
 /// Ends the browser's session; returns the `Set-Cookie` header deleting it.

@@ -3,7 +3,7 @@
 //! sign-out is in the access audit.
 
 use askama::Template;
-use poem::http::{StatusCode, header};
+use poem::http::{HeaderMap, StatusCode, header};
 use poem::web::{Data, Redirect};
 use poem::{Body, IntoResponse, Request, Response, handler};
 
@@ -36,7 +36,7 @@ pub async fn home(ctx: Data<&Ctx>) -> Response {
 }
 
 /// Where a staff member lands after signing in.
-fn landing(role: Role) -> &'static str {
+pub fn landing(role: Role) -> &'static str {
     if role == Role::Admin {
         "/console/admin/dead-letters"
     } else {
@@ -109,8 +109,35 @@ pub async fn login(
         return refuse(StatusCode::UNAUTHORIZED, w.bad_credentials.to_owned());
     };
     let account_id = AccountId(account.id);
+    // With the second factor on, the password only opens the code step.
+    match store::second_factors::find(&state.db, account_id).await {
+        Ok(Some(factor)) if factor.enabled_at.is_some() => {
+            return match session::start_second_step(&state, req.headers(), account_id).await {
+                Ok(cookie) => {
+                    let mut response = Redirect::see_other("/console/login/code").into_response();
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                    response
+                }
+                Err(err) => pages::failed(ctx.lang, &err),
+            };
+        }
+        Ok(_) => {}
+        Err(err) => return pages::failed(ctx.lang, &err),
+    }
+    finish_sign_in(&state, &ctx, req.headers(), account_id, role).await
+}
+
+/// Signs a staff member in whose every factor was checked: a new session, the sign-in in
+/// the access audit, and on to their landing page.
+pub async fn finish_sign_in(
+    state: &AppState,
+    ctx: &Ctx,
+    request_headers: &HeaderMap,
+    account_id: AccountId,
+    role: Role,
+) -> Response {
     let started = async {
-        let cookies = session::start(&state, req.headers(), account_id).await?;
+        let cookies = session::start(state, request_headers, account_id).await?;
         store::audit::record_on(
             &state.db,
             store::audit::Actor::Person {

@@ -8,5 +8,6 @@ pub mod login_throttle;
 pub mod password;
 pub mod rate_limit;
 pub mod tokens;
+pub mod totp;
 
 pub use keys::Keys;

@@ -21,11 +21,14 @@ pub struct AccountRow {
     pub locale: String,
     pub created_at: DateTime<Utc>,
     pub erased_at: Option<DateTime<Utc>>,
+    /// Set while an admin has the account disabled: it cannot sign in.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 const SELECT: &str =
     "SELECT a.id, a.email::text AS email, a.password_hash, a.role, a.organization_id,
-        o.name AS organization_name, a.email_verified_at, a.locale, a.created_at, a.erased_at
+        o.name AS organization_name, a.email_verified_at, a.locale, a.created_at, a.erased_at,
+        a.disabled_at
     FROM accounts a LEFT JOIN organizations o ON o.id = a.organization_id";
 
 pub struct NewAccount<'a> {
@@ -284,4 +287,52 @@ pub async fn profile_names(exec: impl PgExecutor<'_>, id: AccountId) -> StoreRes
     Ok(names
         .map(|(a, b, c)| [a, b, c].into_iter().flatten().collect())
         .unwrap_or_default())
+}
+
+/// A staff account (organizer or admin) as the admins' staff page lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StaffRow {
+    pub id: Uuid,
+    pub email: String,
+    pub role: String,
+    pub organization_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The newest console or device session it opened; `None` when it never signed in.
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+/// Every staff account that is not erased, admins first, then by e-mail.
+pub async fn staff(exec: impl PgExecutor<'_>) -> StoreResult<Vec<StaffRow>> {
+    Ok(sqlx::query_as::<_, StaffRow>(
+        "SELECT a.id, a.email::text AS email, a.role, o.name AS organization_name, a.created_at,
+                GREATEST(
+                    (SELECT max(c.created_at) FROM console_sessions c WHERE c.account_id = a.id),
+                    (SELECT max(d.created_at) FROM device_sessions d WHERE d.account_id = a.id)
+                ) AS last_sign_in_at,
+                a.disabled_at
+         FROM accounts a LEFT JOIN organizations o ON o.id = a.organization_id
+         WHERE a.role IN ('organizer', 'admin') AND a.erased_at IS NULL
+         ORDER BY a.role = 'admin' DESC, a.email",
+    )
+    .fetch_all(exec)
+    .await?)
+}
+
+/// Disables or re-enables a staff account; `None` when there is no such staff account,
+/// else its role.
+pub async fn set_staff_disabled(
+    exec: impl PgExecutor<'_>,
+    id: AccountId,
+    disabled: bool,
+) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE accounts SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END
+         WHERE id = $1 AND role IN ('organizer', 'admin') AND erased_at IS NULL
+         RETURNING role",
+    )
+    .bind(id.0)
+    .bind(disabled)
+    .fetch_optional(exec)
+    .await?)
 }

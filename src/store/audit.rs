@@ -35,6 +35,10 @@ pub enum AuditAction {
     SendNotice,
     /// A staff member opened a delivery report (the announcement as object).
     ReadDeliveryReport,
+    /// An admin created, disabled or re-enabled a staff account (subject: that account).
+    CreateStaff,
+    DisableStaff,
+    EnableStaff,
 }
 
 impl AuditAction {
@@ -59,6 +63,9 @@ impl AuditAction {
             AuditAction::RescheduleEvent => "reschedule_event",
             AuditAction::SendNotice => "send_notice",
             AuditAction::ReadDeliveryReport => "read_delivery_report",
+            AuditAction::CreateStaff => "create_staff",
+            AuditAction::DisableStaff => "disable_staff",
+            AuditAction::EnableStaff => "enable_staff",
         }
     }
 }

@@ -53,7 +53,7 @@ pub async fn touch(
                 o.name AS organization_name
          FROM live JOIN accounts a ON a.id = live.account_id
          LEFT JOIN organizations o ON o.id = a.organization_id
-         WHERE a.erased_at IS NULL AND a.role IN ('organizer', 'admin')",
+         WHERE a.erased_at IS NULL AND a.disabled_at IS NULL AND a.role IN ('organizer', 'admin')",
     )
     .bind(digest)
     .bind(idle_secs as f64)
@@ -70,4 +70,15 @@ pub async fn end(exec: impl PgExecutor<'_>, digest: &[u8]) -> StoreResult<()> {
     .execute(exec)
     .await?;
     Ok(())
+}
+
+/// Ends every live session of an account (it was disabled); returns how many.
+pub async fn end_all(exec: impl PgExecutor<'_>, account: AccountId) -> StoreResult<u64> {
+    Ok(sqlx::query(
+        "UPDATE console_sessions SET ended_at = now() WHERE account_id = $1 AND ended_at IS NULL",
+    )
+    .bind(account.0)
+    .execute(exec)
+    .await?
+    .rows_affected())
 }

@@ -679,6 +679,90 @@ pub async fn totals(exec: impl PgExecutor<'_>) -> StoreResult<Vec<(String, Strin
     )
 }
 
+/// One channel's last hour in the ledger, for the admins' channel health page. Counted
+/// over the deliveries recorded (`created_at`) in the window; latency is from the domain
+/// event's commit (`notifications.event_created_at`) to the provider's acceptance
+/// (`delivered_at`), over the window's delivered messages that were not escalations held
+/// back on purpose.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct ChannelHealth {
+    pub channel: String,
+    /// Deliveries recorded in the whole window.
+    pub messages: i64,
+    /// Of those, recorded in the last quarter of an hour.
+    pub recent: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub dead: i64,
+    /// Pending or being sent.
+    pub open: i64,
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+}
+
+/// Errors of one channel in the window, by the provider's reason (its status and code as
+/// the sender recorded it, without the "gave up after N attempts" wrapping).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChannelError {
+    pub channel: String,
+    pub reason: String,
+    /// `failed`, `dead`, or `pending` (will be retried).
+    pub status: String,
+    pub count: i64,
+}
+
+/// The channels' health over the last `window_secs` (and, as `recent`, the last
+/// `recent_secs`), channels without deliveries left out.
+pub async fn channel_health(
+    exec: impl PgExecutor<'_>,
+    window_secs: i64,
+    recent_secs: i64,
+) -> StoreResult<Vec<ChannelHealth>> {
+    Ok(sqlx::query_as::<_, ChannelHealth>(
+        "SELECT d.channel,
+                count(*) AS messages,
+                count(*) FILTER (WHERE d.created_at > now() - make_interval(secs => $2)) AS recent,
+                count(*) FILTER (WHERE d.status = 'delivered') AS delivered,
+                count(*) FILTER (WHERE d.status = 'failed') AS failed,
+                count(*) FILTER (WHERE d.status = 'dead') AS dead,
+                count(*) FILTER (WHERE d.status IN ('pending', 'sending')) AS open,
+                percentile_cont(0.5) WITHIN GROUP (
+                    ORDER BY extract(epoch FROM d.delivered_at - n.event_created_at) * 1000)
+                    FILTER (WHERE d.status = 'delivered' AND NOT d.escalation) AS latency_p50_ms,
+                percentile_cont(0.95) WITHIN GROUP (
+                    ORDER BY extract(epoch FROM d.delivered_at - n.event_created_at) * 1000)
+                    FILTER (WHERE d.status = 'delivered' AND NOT d.escalation) AS latency_p95_ms
+         FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+         WHERE d.created_at > now() - make_interval(secs => $1)
+         GROUP BY d.channel ORDER BY d.channel",
+    )
+    .bind(window_secs as f64)
+    .bind(recent_secs as f64)
+    .fetch_all(exec)
+    .await?)
+}
+
+/// The errors of the last `window_secs` by channel and provider reason, most frequent first.
+pub async fn channel_errors(
+    exec: impl PgExecutor<'_>,
+    window_secs: i64,
+    limit: i64,
+) -> StoreResult<Vec<ChannelError>> {
+    Ok(sqlx::query_as::<_, ChannelError>(
+        "SELECT d.channel,
+                regexp_replace(d.last_error, '^gave up after [0-9]+ attempts: ', '') AS reason,
+                d.status, count(*) AS count
+         FROM deliveries d
+         WHERE d.created_at > now() - make_interval(secs => $1) AND d.last_error IS NOT NULL
+           AND d.status IN ('failed', 'dead', 'pending')
+         GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2, 3 LIMIT $2",
+    )
+    .bind(window_secs as f64)
+    .bind(limit)
+    .fetch_all(exec)
+    .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

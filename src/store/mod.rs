@@ -22,6 +22,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod profiles;
 pub mod recommendations;
+pub mod second_factors;
 pub mod sessions;
 pub mod signups;
 pub mod snils_conflicts;

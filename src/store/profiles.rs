@@ -262,6 +262,14 @@ pub const ENCRYPTED_COLUMNS: &[(&str, &str, &str, &str)] = &[
         "identity_proof_enc",
         "consent.identity_proof",
     ),
+    // The staff's TOTP secrets (`console::second_factor`): not personal data, but a
+    // secret kept under the same keys, so it moves with them.
+    (
+        "staff_second_factors",
+        "account_id",
+        "secret_enc",
+        "staff_second_factors.secret",
+    ),
 ];
 
 /// Up to `limit` values of one column not encrypted under `current_key`.

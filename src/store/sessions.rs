@@ -51,6 +51,7 @@ pub struct RefreshRow {
     pub used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub erased_at: Option<DateTime<Utc>>,
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 pub async fn refresh_token_for_update(
@@ -58,7 +59,8 @@ pub async fn refresh_token_for_update(
     digest: &[u8],
 ) -> StoreResult<Option<RefreshRow>> {
     Ok(sqlx::query_as::<_, RefreshRow>(
-        "SELECT t.session_id, s.account_id, a.role, t.expires_at, t.used_at, s.revoked_at, a.erased_at
+        "SELECT t.session_id, s.account_id, a.role, t.expires_at, t.used_at, s.revoked_at, a.erased_at,
+                a.disabled_at
          FROM refresh_tokens t
          JOIN device_sessions s ON s.id = t.session_id
          JOIN accounts a ON a.id = s.account_id
@@ -161,7 +163,8 @@ pub async fn live(
                AND last_seen_at < now() - interval '1 minute'
          )
          SELECT a.role, a.organization_id FROM device_sessions s JOIN accounts a ON a.id = s.account_id
-         WHERE s.id = $1 AND s.account_id = $2 AND s.revoked_at IS NULL AND a.erased_at IS NULL",
+         WHERE s.id = $1 AND s.account_id = $2 AND s.revoked_at IS NULL AND a.erased_at IS NULL
+           AND a.disabled_at IS NULL",
     )
     .bind(session.0)
     .bind(account.0)

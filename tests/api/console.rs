@@ -20,7 +20,11 @@ use crate::helpers::{Family, PASSWORD, TestApp, email, eventually, spawn_app};
 const AXE: &str = include_str!("../fixtures/axe-core/axe.min.js");
 
 /// A staff account made as `bilet admin create-user` makes it; returns its e-mail.
-async fn staff_account(app: &TestApp, role: StaffRole, organization: Option<&str>) -> String {
+pub(crate) async fn staff_account(
+    app: &TestApp,
+    role: StaffRole,
+    organization: Option<&str>,
+) -> String {
     let address = email("console");
     bilet::admin::create_user(
         &app.state,
@@ -35,7 +39,7 @@ async fn staff_account(app: &TestApp, role: StaffRole, organization: Option<&str
 }
 
 /// A client that keeps cookies and follows no redirects, as a browser's first request.
-fn cookie_client() -> reqwest::Client {
+pub(crate) fn cookie_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -44,7 +48,7 @@ fn cookie_client() -> reqwest::Client {
 }
 
 /// The CSRF token of the first form on a page.
-fn csrf_in(html: &str) -> String {
+pub(crate) fn csrf_in(html: &str) -> String {
     let at = html
         .find("name=\"csrf\" value=\"")
         .expect("a form with a CSRF token");
@@ -484,7 +488,7 @@ async fn a_notice_and_a_move_are_previewed_counted_and_sent_through_the_apis_rul
 // The browser journey.
 
 /// chromedriver, when installed.
-fn chromedriver() -> Option<PathBuf> {
+pub(crate) fn chromedriver() -> Option<PathBuf> {
     ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .iter()
         .map(PathBuf::from)
@@ -492,7 +496,7 @@ fn chromedriver() -> Option<PathBuf> {
 }
 
 /// A chromedriver child on a free port, killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
@@ -504,7 +508,7 @@ impl Drop for Driver {
     }
 }
 
-async fn start_driver(path: &PathBuf) -> Driver {
+pub(crate) async fn start_driver(path: &PathBuf) -> Driver {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -529,7 +533,7 @@ async fn start_driver(path: &PathBuf) -> Driver {
     Driver { child, url }
 }
 
-async fn browser(driver: &Driver) -> Client {
+pub(crate) async fn browser(driver: &Driver) -> Client {
     // Only talks plain HTTP to chromedriver, but its TLS stack wants a provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut capabilities = serde_json::Map::new();
@@ -565,7 +569,7 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-async fn screenshot(browser: &Client, name: &str) {
+pub(crate) async fn screenshot(browser: &Client, name: &str) {
     let png = browser.screenshot().await.expect("a screenshot");
     let path = screenshot_dir().join(format!("{name}.png"));
     std::fs::write(&path, png).expect("screenshot written");
@@ -573,7 +577,7 @@ async fn screenshot(browser: &Client, name: &str) {
 }
 
 /// Runs axe-core on the page and fails on any serious or critical violation.
-async fn assert_accessible(browser: &Client, page: &str) {
+pub(crate) async fn assert_accessible(browser: &Client, page: &str) {
     browser
         .execute(&format!("{AXE}\n;return true;"), vec![])
         .await
@@ -601,7 +605,7 @@ async fn assert_accessible(browser: &Client, page: &str) {
     );
 }
 
-async fn fill(browser: &Client, id: &str, value: &str) {
+pub(crate) async fn fill(browser: &Client, id: &str, value: &str) {
     let field = browser.find(Locator::Id(id)).await.expect(id);
     field.clear().await.expect("cleared");
     field.send_keys(value).await.expect("typed");
@@ -618,7 +622,7 @@ async fn set_value(browser: &Client, id: &str, value: &str) {
         .expect("value set");
 }
 
-async fn click(browser: &Client, css: &str) {
+pub(crate) async fn click(browser: &Client, css: &str) {
     browser
         .find(Locator::Css(css))
         .await
@@ -630,7 +634,7 @@ async fn click(browser: &Client, css: &str) {
 
 /// Waits for an element of the page a click leads to (a click that submits a form may
 /// return before the next page is there).
-async fn wait_css(browser: &Client, css: &str) {
+pub(crate) async fn wait_css(browser: &Client, css: &str) {
     browser
         .wait()
         .at_most(Duration::from_secs(15))
@@ -642,7 +646,7 @@ async fn wait_css(browser: &Client, css: &str) {
 /// The text of the first element matching `css`. A live page (the progress page's script
 /// replaces what it updates) may swap the element between finding and reading it: that
 /// stale reference is found again, for up to five seconds.
-async fn text_of(browser: &Client, css: &str) -> String {
+pub(crate) async fn text_of(browser: &Client, css: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         let element = browser
@@ -660,7 +664,7 @@ async fn text_of(browser: &Client, css: &str) -> String {
     }
 }
 
-async fn path_of(browser: &Client) -> String {
+pub(crate) async fn path_of(browser: &Client) -> String {
     browser.current_url().await.expect("url").path().to_owned()
 }
 

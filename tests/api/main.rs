@@ -9,6 +9,7 @@ mod auth;
 mod channels;
 mod consents;
 mod console;
+mod console2;
 mod contract;
 mod diagnostics;
 mod edge;

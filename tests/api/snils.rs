@@ -11,12 +11,12 @@ use crate::helpers::{
     valid_snils,
 };
 
-fn digits(snils: &str) -> String {
+pub(crate) fn digits(snils: &str) -> String {
     snils.chars().filter(char::is_ascii_digit).collect()
 }
 
 /// A student who holds `snils` and another who tries to save it (refused with 409).
-async fn conflict(app: &TestApp, snils: &str) -> (Person, Person) {
+pub(crate) async fn conflict(app: &TestApp, snils: &str) -> (Person, Person) {
     let holder = app.signup("student").await;
     let claimant = app.signup("student").await;
     let saved = app
@@ -53,7 +53,7 @@ async fn resolve(app: &TestApp, admin: &Person, id: &str, decision: &str) -> req
     .await
 }
 
-async fn registry_holder(app: &TestApp, snils: &str) -> Option<Uuid> {
+pub(crate) async fn registry_holder(app: &TestApp, snils: &str) -> Option<Uuid> {
     sqlx::query_scalar("SELECT account_id FROM snils_registry WHERE digest = $1")
         .bind(app.state.index.digest("snils", &digits(snils)))
         .fetch_optional(&app.db)

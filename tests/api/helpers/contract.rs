@@ -66,6 +66,16 @@ async fn check_exchange<E: Endpoint<Output = Response>>(
     let method = request.method().as_str().to_ascii_lowercase();
     let path = request.uri().path().to_owned();
     let response = next.call(request).await?;
+    // A server-sent event stream (the console's live progress) is no contract document and
+    // lasts as long as messages are going out: buffering it would hold back every event.
+    if response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+    {
+        return Ok(response);
+    }
     let (parts, body) = response.into_parts();
     let bytes = body.into_bytes().await.unwrap_or_default();
     let content_type = parts
