@@ -756,9 +756,12 @@ async fn the_live_progress_stream_lasts_while_messages_are_out_and_ends_when_all
         Next::Ended => panic!("the stream ended with nothing out yet"),
         Next::Event(data) => panic!("nothing changed, yet: {data}"),
     }
-    let report = bilet::notify::fanout::fan_out(&app.state.hub(), announcement)
-        .await
-        .unwrap();
+    let report = bilet::notify::fanout::fan_out(
+        &app.state.hub(),
+        bilet::domain::ids::DomainEventId(announcement),
+    )
+    .await
+    .unwrap();
     assert!(report.deliveries > 0);
     let fanned = watching.event("the fanned-out counts").await;
     assert_eq!(fanned["done"], false, "{fanned}");
