@@ -351,9 +351,9 @@ impl ExportApi {
         let mut document = ExportDocument {
             generated_at: Utc::now(),
             account: AccountExport {
-                account_id: account.id,
+                account_id: account.id.0,
                 email: account.email,
-                role: account.role,
+                role: account.role.as_str().to_owned(),
                 locale: account.locale,
                 created_at: account.created_at,
                 email_verified_at: account.email_verified_at,
