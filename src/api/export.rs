@@ -400,8 +400,8 @@ impl ExportApi {
                 .await?
                 .into_iter()
                 .map(|i| InvitationExport {
-                    id: i.id,
-                    parent_account_id: i.parent_id,
+                    id: i.id.0,
+                    parent_account_id: i.parent_id.0,
                     student_email: i.student_email,
                     created_at: i.created_at,
                     expires_at: i.expires_at,
@@ -459,10 +459,10 @@ impl ExportApi {
                 .await?
                 .into_iter()
                 .map(|c| SnilsConflictExport {
-                    id: c.id,
-                    role: if c.claimant_id == me.0 {
+                    id: c.id.0,
+                    role: if c.claimant_id == me {
                         "claimant"
-                    } else if c.holder_id == me.0 {
+                    } else if c.holder_id == me {
                         "holder"
                     } else {
                         "decided"
@@ -527,7 +527,7 @@ impl ExportApi {
                     })
                     .collect();
                 for child in store::families::children(db, me).await? {
-                    let id = AccountId(child.account_id);
+                    let id = AccountId(child.account_id.0);
                     document.linked_accounts.push(id.0);
                     audit::record(
                         db,
@@ -587,13 +587,13 @@ fn consent_export(state: &AppState, caller: &Caller, row: ConsentRow) -> Consent
     } else {
         "current"
     };
-    let mine = row.parent_id == caller.account.0;
+    let mine = row.parent_id == caller.account;
     let passport = || {
         state
             .vault
             .open(
                 fields::CONSENT_IDENTITY_PROOF,
-                row.id,
+                row.id.0,
                 &row.identity_proof_enc,
             )
             .ok()
@@ -613,10 +613,10 @@ fn consent_export(state: &AppState, caller: &Caller, row: ConsentRow) -> Consent
         _ => None,
     };
     ConsentExport {
-        id: row.id,
+        id: row.id.0,
         kind: row.kind,
-        child_account_id: row.student_id,
-        given_by_account_id: row.parent_id,
+        child_account_id: row.student_id.0,
+        given_by_account_id: row.parent_id.0,
         text_version: row.text_version,
         given_at: row.given_at,
         status: status.to_owned(),
@@ -643,7 +643,7 @@ async fn notifications_of(
                 .partition(|d| d.notification_id == n.id);
             deliveries = rest;
             NotificationExport {
-                id: n.id,
+                id: n.id.0,
                 kind: n.kind,
                 title: n.title,
                 body: n.body,

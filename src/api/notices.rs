@@ -334,8 +334,8 @@ pub fn channel_counts(rows: Vec<DeliveryCount>) -> Vec<ChannelCounts> {
 
 pub fn failed_view(row: FailedDelivery) -> FailedDeliveryView {
     FailedDeliveryView {
-        delivery_id: row.id,
-        notification_id: row.notification_id,
+        delivery_id: row.id.0,
+        notification_id: row.notification_id.0,
         channel: row.channel.as_str().to_owned(),
         status: row.status.as_str().to_owned(),
         attempts: row.attempts,
