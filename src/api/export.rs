@@ -377,7 +377,7 @@ impl ExportApi {
                 .await?
                 .into_iter()
                 .map(|s| SessionExport {
-                    id: s.id,
+                    id: s.id.0,
                     device_name: s.device_name,
                     platform: s.platform,
                     created_at: s.created_at,
@@ -521,7 +521,7 @@ impl ExportApi {
                     .into_iter()
                     .map(|l| ApprovalLinkExport {
                         id: l.id,
-                        signup_id: l.signup_id,
+                        signup_id: l.signup_id.0,
                         expires_at: l.expires_at,
                         used_at: l.used_at,
                     })
@@ -689,7 +689,7 @@ async fn signups_of(state: &AppState, student: AccountId) -> Result<Vec<SignupEx
 async fn attempts_of(state: &AppState, student: AccountId) -> Result<Vec<AttemptExport>, Problem> {
     let mut attempts = Vec::new();
     for a in store::diagnostics::attempts_of(&state.db, student).await? {
-        let answers = store::diagnostics::answers(&state.db, a.id)
+        let answers = store::diagnostics::answers(&state.db, a.id.0)
             .await?
             .into_iter()
             .map(|x| AnswerExport {
@@ -701,7 +701,7 @@ async fn attempts_of(state: &AppState, student: AccountId) -> Result<Vec<Attempt
             })
             .collect();
         attempts.push(AttemptExport {
-            id: a.id,
+            id: a.id.0,
             test_id: a.test_id,
             test_version: a.test_version,
             status: a.status,
@@ -720,7 +720,7 @@ async fn results_of(state: &AppState, student: AccountId) -> Result<Vec<ResultEx
         .await?
         .into_iter()
         .map(|r| ResultExport {
-            attempt_id: r.attempt_id,
+            attempt_id: r.attempt_id.0,
             test_id: r.test_id,
             test_version: r.test_version,
             finished_at: r.finished_at,

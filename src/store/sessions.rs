@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-use uuid::Uuid;
 
 use super::error::StoreResult;
 use crate::domain::ids::{AccountId, OrganizationId, SessionId};
@@ -201,7 +200,7 @@ pub async fn list_live(
 /// A device session as held, ended ones too, for the export.
 #[derive(Debug, sqlx::FromRow)]
 pub struct SessionHistoryRow {
-    pub id: Uuid,
+    pub id: SessionId,
     pub device_name: String,
     pub platform: String,
     pub created_at: DateTime<Utc>,
