@@ -251,7 +251,7 @@ pub async fn cancel(state: &AppState, event: EventId) -> Result<Uuid, anyhow::Er
         .into_iter()
         .rev()
         .find(|e| e.payload["event_id"] == json!(event.0))
-        .map(|e| e.event_id)
+        .map(|e| e.event_id.0)
         .ok_or_else(|| anyhow::anyhow!("the cancellation was not announced"))
 }
 

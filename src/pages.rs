@@ -90,8 +90,8 @@ pub async fn decide_approval(
             };
             let outcome = participation::decide(
                 &mut tx,
-                SignupId(link.signup_id),
-                AccountId(link.parent_id),
+                SignupId(link.signup_id.0),
+                AccountId(link.parent_id.0),
                 decision,
                 None,
             )
@@ -239,7 +239,7 @@ async fn approval_context(
     let Some(link) = store::approval_links::find(&state.db, id).await? else {
         return Ok(None);
     };
-    let Some(signup) = store::signups::find(&state.db, SignupId(link.signup_id)).await? else {
+    let Some(signup) = store::signups::find(&state.db, SignupId(link.signup_id.0)).await? else {
         return Ok(None);
     };
     let event = store::events::find(&state.db, signup.event_id).await?;

@@ -76,9 +76,9 @@ pub struct SnilsConflictView {
 
 pub fn conflict_view(row: ConflictRow) -> SnilsConflictView {
     SnilsConflictView {
-        id: row.id,
-        claimant_account_id: row.claimant_id,
-        holder_account_id: row.holder_id,
+        id: row.id.0,
+        claimant_account_id: row.claimant_id.0,
+        holder_account_id: row.holder_id.0,
         created_at: row.created_at,
         last_attempt_at: row.last_attempt_at,
         attempts: row.attempts,
@@ -255,8 +255,8 @@ pub async fn settle_snils_conflict(
         ));
     }
     let (claimant, holder) = (
-        AccountId(conflict.claimant_id),
-        AccountId(conflict.holder_id),
+        AccountId(conflict.claimant_id.0),
+        AccountId(conflict.holder_id.0),
     );
     // The holder may have changed their SNILS since; then there is nothing to remove.
     if decision == SnilsDecision::Reassign

@@ -265,9 +265,9 @@ impl AuthApi {
             }
             Some(row)
                 if row.email_verified_at.is_none()
-                    && matches!(row.role.as_str(), "student" | "parent") =>
+                    && matches!(row.role, Role::Student | Role::Parent) =>
             {
-                let id = AccountId(row.id);
+                let id = row.id;
                 let pending =
                     store::accounts::code_for_update(&mut *tx, MailedCode::Verification, id)
                         .await?;
@@ -281,7 +281,7 @@ impl AuthApi {
                     Some(_)
                         if same_password
                             && pending_hash.as_deref() == Some(row.password_hash.as_str())
-                            && row.role == role.as_str() =>
+                            && row.role == role =>
                     {
                         Some(id)
                     }
@@ -291,7 +291,7 @@ impl AuthApi {
                         store::outbox::append(
                             &mut *tx,
                             &DomainEvent::RegistrationPending(PendingRegistration {
-                                account_id: AccountId(row.id),
+                                account_id: row.id,
                                 expires_at: pending.expires_at,
                             }),
                         )
@@ -303,9 +303,7 @@ impl AuthApi {
             Some(row) => {
                 store::outbox::append(
                     &mut *tx,
-                    &DomainEvent::RegistrationAttempted(AccountNotice {
-                        account_id: AccountId(row.id),
-                    }),
+                    &DomainEvent::RegistrationAttempted(AccountNotice { account_id: row.id }),
                 )
                 .await?;
                 None
@@ -360,7 +358,7 @@ impl AuthApi {
         let account = store::accounts::find_by_email(&mut *tx, email.as_str())
             .await?
             .ok_or_else(invalid)?;
-        let id = AccountId(account.id);
+        let id = account.id;
         let pending = store::accounts::code_for_update(&mut *tx, MailedCode::Verification, id)
             .await?
             .ok_or_else(invalid)?;
@@ -375,7 +373,7 @@ impl AuthApi {
         }
         store::accounts::mark_verified(&mut *tx, id).await?;
         store::accounts::delete_code(&mut *tx, MailedCode::Verification, id).await?;
-        let pair = open_session(&state, &mut tx, id, stored_role(&account.role)?, &device).await?;
+        let pair = open_session(&state, &mut tx, id, account.role, &device).await?;
         tx.commit().await?;
         Ok(TokensResponse::Ok(Json(pair)))
     }
@@ -397,14 +395,7 @@ impl AuthApi {
         };
         let account = check_login(&state, &client, &email, body.password.clone()).await?;
         let mut tx = state.db.begin().await?;
-        let pair = open_session(
-            &state,
-            &mut tx,
-            AccountId(account.id),
-            stored_role(&account.role)?,
-            &device,
-        )
-        .await?;
+        let pair = open_session(&state, &mut tx, account.id, account.role, &device).await?;
         tx.commit().await?;
         Ok(TokensResponse::Ok(Json(pair)))
     }
@@ -427,8 +418,8 @@ impl AuthApi {
         let row = store::sessions::refresh_token_for_update(&mut *tx, &digest)
             .await?
             .ok_or_else(invalid)?;
-        let account = AccountId(row.account_id);
-        let session = SessionId(row.session_id);
+        let account = row.account_id;
+        let session = row.session_id;
         if row.used_at.is_some() {
             if row.revoked_at.is_none() {
                 store::sessions::revoke(&mut *tx, account, session, "refresh token reused").await?;
@@ -450,15 +441,13 @@ impl AuthApi {
         store::sessions::insert_refresh_token(&mut *tx, &new_digest, session, expires_at).await?;
         tx.commit().await?;
         Ok(TokensResponse::Ok(Json(TokenPair {
-            access_token: state
-                .tokens
-                .issue(account, session, stored_role(&row.role)?),
+            access_token: state.tokens.issue(account, session, row.role),
             token_type: "Bearer".to_owned(),
             expires_in: state.tokens.ttl().as_secs(),
             refresh_token,
             session_id: session.0,
             account_id: account.0,
-            role: row.role,
+            role: row.role.as_str().to_owned(),
         })))
     }
 
@@ -486,8 +475,8 @@ impl AuthApi {
         Ok(ListSessionsResponse::Ok(Json(
             rows.into_iter()
                 .map(|row| DeviceSession {
-                    current: row.id == caller.session.0,
-                    id: row.id,
+                    current: row.id == caller.session,
+                    id: row.id.0,
                     device_name: row.device_name,
                     platform: row.platform,
                     created_at: row.created_at,
@@ -546,11 +535,6 @@ fn parse_device(fields: &mut Fields, device: &DeviceInfo) -> Option<Device> {
 fn refresh_ttl(state: &AppState) -> ChronoDuration {
     ChronoDuration::from_std(state.settings.auth.refresh_token_ttl)
         .unwrap_or(ChronoDuration::days(60))
-}
-
-/// The role a stored account row holds; the column's check allows no other.
-fn stored_role(role: &str) -> Result<Role, Problem> {
-    Role::parse(role).ok_or_else(Problem::internal)
 }
 
 /// Creates a device session with its first refresh token, inside the caller's transaction.

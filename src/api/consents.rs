@@ -225,7 +225,7 @@ impl ConsentsApi {
         let record = store::consents::history(&state.db, child)
             .await?
             .into_iter()
-            .find(|r| r.id == id.0)
+            .find(|r| r.id == id)
             .ok_or_else(Problem::internal)?;
         Ok(GiveConsentResponse::Created(Json(consent_view(
             &state, record, true,
@@ -393,7 +393,7 @@ pub fn consent_view(state: &AppState, row: ConsentRow, with_proof: bool) -> Cons
             .vault
             .open(
                 fields::CONSENT_IDENTITY_PROOF,
-                row.id,
+                row.id.0,
                 &row.identity_proof_enc,
             )
             .ok()
@@ -402,10 +402,10 @@ pub fn consent_view(state: &AppState, row: ConsentRow, with_proof: bool) -> Cons
             .unwrap_or_else(|| "***".to_owned())
     });
     ConsentView {
-        id: row.id,
+        id: row.id.0,
         kind: row.kind,
-        child_account_id: row.student_id,
-        given_by_account_id: row.parent_id,
+        child_account_id: row.student_id.0,
+        given_by_account_id: row.parent_id.0,
         text_version: row.text_version,
         given_at: row.given_at,
         status: status.to_owned(),

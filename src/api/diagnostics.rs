@@ -471,7 +471,7 @@ impl DiagnosticsApi {
         let answers = if created {
             Vec::new()
         } else {
-            store::diagnostics::answers(&state.db, attempt.id).await?
+            store::diagnostics::answers(&state.db, attempt.id.0).await?
         };
         let view = attempt_view(&state, &attempt, answers)?;
         Ok(if created {
@@ -664,7 +664,7 @@ impl DiagnosticsApi {
         let result = store::diagnostics::result(&state.db, attempt_id.0)
             .await?
             .ok_or_else(hidden)?;
-        let student = AccountId(result.student_id);
+        let student = AccountId(result.student_id.0);
         let allowed = match caller.role {
             Role::Student => caller.account == student,
             Role::Parent => store::families::is_linked(&state.db, caller.account, student).await?,
@@ -839,7 +839,10 @@ fn summary(
             Some(row) if row.finished > 0 => TestStatus::Finished,
             _ => TestStatus::NotStarted,
         }),
-        open_attempt_id: mine.flatten().and_then(|r| r.open_attempt_id),
+        open_attempt_id: mine
+            .flatten()
+            .and_then(|r| r.open_attempt_id)
+            .map(|id| id.0),
         finished_count: mine.map(|r| r.map_or(0, |r| r.finished)),
         last_finished_at: mine.flatten().and_then(|r| r.last_finished_at),
     }
@@ -942,7 +945,7 @@ fn attempt_view(
     let order = |id: &str| def.questions.iter().position(|q| q.id == id);
     answers.sort_by_key(|a| order(&a.question_id));
     Ok(AttemptView {
-        id: attempt.id,
+        id: attempt.id.0,
         test_id: attempt.test_id.clone(),
         test_version: attempt.test_version.clone(),
         status: match attempt.status.as_str() {
@@ -970,8 +973,8 @@ pub fn result_view(catalog: &Catalog, row: ResultRow) -> Result<ResultView, Prob
         .map(|d| d.title.clone())
         .unwrap_or_else(|| row.test_id.clone());
     Ok(ResultView {
-        attempt_id: row.attempt_id,
-        student_id: row.student_id,
+        attempt_id: row.attempt_id.0,
+        student_id: row.student_id.0,
         test_id: row.test_id,
         test_version: row.test_version,
         test_title,

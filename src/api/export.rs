@@ -351,9 +351,9 @@ impl ExportApi {
         let mut document = ExportDocument {
             generated_at: Utc::now(),
             account: AccountExport {
-                account_id: account.id,
+                account_id: account.id.0,
                 email: account.email,
-                role: account.role,
+                role: account.role.as_str().to_owned(),
                 locale: account.locale,
                 created_at: account.created_at,
                 email_verified_at: account.email_verified_at,
@@ -377,7 +377,7 @@ impl ExportApi {
                 .await?
                 .into_iter()
                 .map(|s| SessionExport {
-                    id: s.id,
+                    id: s.id.0,
                     device_name: s.device_name,
                     platform: s.platform,
                     created_at: s.created_at,
@@ -400,8 +400,8 @@ impl ExportApi {
                 .await?
                 .into_iter()
                 .map(|i| InvitationExport {
-                    id: i.id,
-                    parent_account_id: i.parent_id,
+                    id: i.id.0,
+                    parent_account_id: i.parent_id.0,
                     student_email: i.student_email,
                     created_at: i.created_at,
                     expires_at: i.expires_at,
@@ -459,10 +459,10 @@ impl ExportApi {
                 .await?
                 .into_iter()
                 .map(|c| SnilsConflictExport {
-                    id: c.id,
-                    role: if c.claimant_id == me.0 {
+                    id: c.id.0,
+                    role: if c.claimant_id == me {
                         "claimant"
-                    } else if c.holder_id == me.0 {
+                    } else if c.holder_id == me {
                         "holder"
                     } else {
                         "decided"
@@ -521,13 +521,13 @@ impl ExportApi {
                     .into_iter()
                     .map(|l| ApprovalLinkExport {
                         id: l.id,
-                        signup_id: l.signup_id,
+                        signup_id: l.signup_id.0,
                         expires_at: l.expires_at,
                         used_at: l.used_at,
                     })
                     .collect();
                 for child in store::families::children(db, me).await? {
-                    let id = AccountId(child.account_id);
+                    let id = AccountId(child.account_id.0);
                     document.linked_accounts.push(id.0);
                     audit::record(
                         db,
@@ -587,13 +587,13 @@ fn consent_export(state: &AppState, caller: &Caller, row: ConsentRow) -> Consent
     } else {
         "current"
     };
-    let mine = row.parent_id == caller.account.0;
+    let mine = row.parent_id == caller.account;
     let passport = || {
         state
             .vault
             .open(
                 fields::CONSENT_IDENTITY_PROOF,
-                row.id,
+                row.id.0,
                 &row.identity_proof_enc,
             )
             .ok()
@@ -613,10 +613,10 @@ fn consent_export(state: &AppState, caller: &Caller, row: ConsentRow) -> Consent
         _ => None,
     };
     ConsentExport {
-        id: row.id,
+        id: row.id.0,
         kind: row.kind,
-        child_account_id: row.student_id,
-        given_by_account_id: row.parent_id,
+        child_account_id: row.student_id.0,
+        given_by_account_id: row.parent_id.0,
         text_version: row.text_version,
         given_at: row.given_at,
         status: status.to_owned(),
@@ -643,7 +643,7 @@ async fn notifications_of(
                 .partition(|d| d.notification_id == n.id);
             deliveries = rest;
             NotificationExport {
-                id: n.id,
+                id: n.id.0,
                 kind: n.kind,
                 title: n.title,
                 body: n.body,
@@ -689,7 +689,7 @@ async fn signups_of(state: &AppState, student: AccountId) -> Result<Vec<SignupEx
 async fn attempts_of(state: &AppState, student: AccountId) -> Result<Vec<AttemptExport>, Problem> {
     let mut attempts = Vec::new();
     for a in store::diagnostics::attempts_of(&state.db, student).await? {
-        let answers = store::diagnostics::answers(&state.db, a.id)
+        let answers = store::diagnostics::answers(&state.db, a.id.0)
             .await?
             .into_iter()
             .map(|x| AnswerExport {
@@ -701,7 +701,7 @@ async fn attempts_of(state: &AppState, student: AccountId) -> Result<Vec<Attempt
             })
             .collect();
         attempts.push(AttemptExport {
-            id: a.id,
+            id: a.id.0,
             test_id: a.test_id,
             test_version: a.test_version,
             status: a.status,
@@ -720,7 +720,7 @@ async fn results_of(state: &AppState, student: AccountId) -> Result<Vec<ResultEx
         .await?
         .into_iter()
         .map(|r| ResultExport {
-            attempt_id: r.attempt_id,
+            attempt_id: r.attempt_id.0,
             test_id: r.test_id,
             test_version: r.test_version,
             finished_at: r.finished_at,

@@ -407,8 +407,8 @@ impl FamiliesApi {
         Ok(InvitationsResponse::Ok(Json(
             rows.into_iter()
                 .map(|row| Invitation {
-                    id: row.id,
-                    parent_account_id: row.parent_id,
+                    id: row.id.0,
+                    parent_account_id: row.parent_id.0,
                     parent_given_name: row.parent_given_name,
                     parent_surname: row.parent_surname,
                     created_at: row.created_at,
@@ -498,7 +498,7 @@ impl FamiliesApi {
             return Err(Problem::forbidden("only families have link requests"));
         }
         let rows = store::families::link_requests_for(&state.db, caller.account).await?;
-        let children: Vec<Uuid> = if caller.role == Role::Parent {
+        let children: Vec<AccountId> = if caller.role == Role::Parent {
             store::families::children(&state.db, caller.account)
                 .await?
                 .into_iter()
@@ -512,7 +512,7 @@ impl FamiliesApi {
             rows.into_iter()
                 .map(|row| {
                     let awaiting =
-                        children.contains(&row.student_id) && row.requester_id != caller.account.0;
+                        children.contains(&row.student_id) && row.requester_id != caller.account;
                     link_request_view(row, awaiting, now)
                 })
                 .collect(),
@@ -659,7 +659,7 @@ async fn linked_response(
             };
             let member = members
                 .into_iter()
-                .find(|m| m.account_id == wanted.0)
+                .find(|m| m.account_id == wanted)
                 .ok_or_else(Problem::internal)?;
             Ok(LinkedResponse::Linked(Json(member_view(member))))
         }
@@ -690,7 +690,7 @@ async fn decide(
     let request = store::families::link_request(&state.db, id)
         .await?
         .ok_or_else(not_found)?;
-    let child = AccountId(request.student_id);
+    let child = AccountId(request.student_id.0);
     let mut tx = state.db.begin().await?;
     // The child's row first, as every link change takes it, then the request.
     if !store::families::lock_student(&mut *tx, child).await?
@@ -725,7 +725,7 @@ async fn decide(
         }
         None => {}
     }
-    let requester = AccountId(request.requester_id);
+    let requester = AccountId(request.requester_id.0);
     if confirm {
         if store::families::parent_count(&mut *tx, child).await? >= MAX_PARENTS {
             return Err(too_many_parents());
@@ -777,9 +777,9 @@ pub(super) fn link_request_view(
         None => LinkRequestStatus::Pending,
     };
     LinkRequestView {
-        id: row.id,
-        child_account_id: row.student_id,
-        requester_account_id: row.requester_id,
+        id: row.id.0,
+        child_account_id: row.student_id.0,
+        requester_account_id: row.requester_id.0,
         requester_given_name: row.requester_given_name,
         requester_surname: row.requester_surname,
         via: row.via,
@@ -793,7 +793,7 @@ pub(super) fn link_request_view(
 
 fn member_view(row: store::families::LinkedPerson) -> FamilyMember {
     FamilyMember {
-        account_id: row.account_id,
+        account_id: row.account_id.0,
         given_name: row.given_name,
         surname: row.surname,
         grade: row.grade,

@@ -222,11 +222,11 @@ impl NoticesApi {
         .await?;
         let mut items = Vec::with_capacity(announcements.len());
         for announcement in announcements {
-            let (channels, failed) = delivery_report(&state, announcement.id).await?;
+            let (channels, failed) = delivery_report(&state, announcement.id.0).await?;
             items.push(AnnouncementReport {
-                id: announcement.id,
+                id: announcement.id.0,
                 kind: announcement.kind,
-                event_id: announcement.event_id,
+                event_id: announcement.event_id.0,
                 created_at: announcement.created_at,
                 fanned_out_at: announcement.fanned_out_at,
                 channels,
@@ -334,8 +334,8 @@ pub fn channel_counts(rows: Vec<DeliveryCount>) -> Vec<ChannelCounts> {
 
 pub fn failed_view(row: FailedDelivery) -> FailedDeliveryView {
     FailedDeliveryView {
-        delivery_id: row.id,
-        notification_id: row.notification_id,
+        delivery_id: row.id.0,
+        notification_id: row.notification_id.0,
         channel: row.channel.as_str().to_owned(),
         status: row.status.as_str().to_owned(),
         attempts: row.attempts,

@@ -139,7 +139,7 @@ impl NotificationsApi {
         let next_cursor = more
             .then(|| {
                 rows.last()
-                    .map(|r| super::cursor::encode(r.created_at, r.id))
+                    .map(|r| super::cursor::encode(r.created_at, r.id.0))
             })
             .flatten();
         let unread_count = store::notifications::unread_count(&state.db, caller.account).await?;
@@ -147,7 +147,7 @@ impl NotificationsApi {
             items: rows
                 .into_iter()
                 .map(|row| NotificationView {
-                    id: row.id,
+                    id: row.id.0,
                     kind: row.kind,
                     urgent: row.urgent,
                     title: row.title,

@@ -172,7 +172,7 @@ impl PasswordsApi {
         if let Some(account) =
             account.filter(|a| a.email_verified_at.is_some() && a.erased_at.is_none())
         {
-            let id = AccountId(account.id);
+            let id = account.id;
             let code = new_code();
             let expires_at = Utc::now() + ChronoDuration::minutes(RESET_TTL_MINUTES);
             let digest = reset_digest(&state, id, &code);
@@ -229,7 +229,7 @@ impl PasswordsApi {
             .await?
             .filter(|a| a.email_verified_at.is_some() && a.erased_at.is_none())
             .ok_or_else(invalid)?;
-        let id = AccountId(account.id);
+        let id = account.id;
         let pending = store::accounts::code_for_update(&mut *tx, MailedCode::PasswordReset, id)
             .await?
             .ok_or_else(invalid)?;

@@ -235,13 +235,13 @@ impl ProfilesApi {
             _ => None,
         };
         Ok(GetMeResponse::Ok(Json(Me {
-            account_id: account.id,
+            account_id: account.id.0,
             email: account.email,
-            role: account.role,
+            role: account.role.as_str().to_owned(),
             organization: account
                 .organization_id
                 .zip(account.organization_name)
-                .map(|(id, name)| OrganizationView { id, name }),
+                .map(|(id, name)| OrganizationView { id: id.0, name }),
             student_profile,
             parent_profile,
         })))

@@ -176,7 +176,7 @@ async fn recommend(state: &AppState, student: AccountId) -> Result<Recommendatio
         items: picks
             .into_iter()
             .map(|pick| RecommendationView {
-                event_id: pick.event.id,
+                event_id: pick.event.id.0,
                 title: pick.event.title,
                 profession_area: pick.event.profession_area,
                 format: pick.event.format,
@@ -190,7 +190,7 @@ async fn recommend(state: &AppState, student: AccountId) -> Result<Recommendatio
             })
             .collect(),
         basis: BasisView {
-            attempt_ids: used.iter().map(|(id, _, _)| *id).collect(),
+            attempt_ids: used.iter().map(|(id, _, _)| id.0).collect(),
             interests: found
                 .into_iter()
                 .map(|i| InterestView {

@@ -70,12 +70,11 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
             tracing::debug!(session = %session, "access token of an ended session refused");
             Problem::unauthorized(BEARER_REQUIRED)
         })?;
-    let role = Role::parse(&live.role).ok_or_else(Problem::internal)?;
     Ok(Caller {
         account,
         session,
-        role,
-        organization: live.organization_id.map(OrganizationId),
+        role: live.role,
+        organization: live.organization_id,
     })
 }
 

@@ -44,7 +44,7 @@ async fn list(state: &AppState, ctx: &Ctx) -> Answer {
         .map_err(|err| pages::failed(ctx.lang, &err))?
         .into_iter()
         .map(|d| DeadLine {
-            id: d.id,
+            id: d.id.0,
             when: shown_local(d.updated_at, "Europe/Moscow"),
             kind: d.kind,
             channel: w.channel(d.channel.as_str()),

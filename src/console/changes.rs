@@ -481,7 +481,7 @@ async fn own_announcement(
     store::outbox::announcement(&state.db, id)
         .await
         .map_err(|err| pages::failed(ctx.lang, &err))?
-        .filter(|a| a.organization_id == organization.0)
+        .filter(|a| a.organization_id == organization)
         .ok_or_else(|| pages::not_found(ctx))
 }
 
@@ -504,7 +504,7 @@ pub async fn progress(state: Data<&AppState>, ctx: Data<&Ctx>, Path(id): Path<St
 async fn progress_page(state: &AppState, ctx: &Ctx, id: &str) -> Answer {
     let (_, organization) = pages::organizer(ctx)?;
     let a = own_announcement(state, ctx, organization, id).await?;
-    let (counts, _) = delivery_report(state, a.id)
+    let (counts, _) = delivery_report(state, a.id.0)
         .await
         .map_err(|p| pages::problem(ctx, &p))?;
     let w = ctx.lang.words();
@@ -515,8 +515,8 @@ async fn progress_page(state: &AppState, ctx: &Ctx, id: &str) -> Answer {
         StatusCode::OK,
         &ProgressPage {
             f,
-            id: a.id,
-            event_id: a.event_id,
+            id: a.id.0,
+            event_id: a.event_id.0,
             event_title: a.event_title.clone(),
             kind: w.kind(&a.kind),
             r,
@@ -569,11 +569,11 @@ pub async fn stream(
                         }
                         checked = Instant::now();
                     }
-                    let a = store::outbox::announcement(&state.db, id)
+                    let a = store::outbox::announcement(&state.db, id.0)
                         .await
                         .ok()
                         .flatten()?;
-                    let counts = delivery_report(&state, id).await.ok()?.0;
+                    let counts = delivery_report(&state, id.0).await.ok()?.0;
                     let p = progress_of(w, &a, counts);
                     let json = progress_json(w, &p);
                     if json != last || p.done {
@@ -633,12 +633,12 @@ pub async fn report(state: Data<&AppState>, ctx: Data<&Ctx>, Path(id): Path<Stri
 async fn report_page(state: &AppState, ctx: &Ctx, id: &str) -> Answer {
     let (staff, organization) = pages::organizer(ctx)?;
     let a = own_announcement(state, ctx, organization, id).await?;
-    let (counts, _) = delivery_report(state, a.id)
+    let (counts, _) = delivery_report(state, a.id.0)
         .await
         .map_err(|p| pages::problem(ctx, &p))?;
     let fail = |err: store::StoreError| pages::failed(ctx.lang, &err);
     let w = ctx.lang.words();
-    let failures = store::deliveries::failures_by_reason(&state.db, a.id)
+    let failures = store::deliveries::failures_by_reason(&state.db, a.id.0)
         .await
         .map_err(fail)?
         .into_iter()
@@ -654,12 +654,12 @@ async fn report_page(state: &AppState, ctx: &Ctx, id: &str) -> Answer {
         staff.actor(),
         staff.account,
         AuditAction::ReadDeliveryReport,
-        Some(a.id),
+        Some(a.id.0),
         ctx.request_id.as_deref(),
     )
     .await
     .map_err(fail)?;
-    let zone = own_event(state, ctx, organization, a.event_id)
+    let zone = own_event(state, ctx, organization, a.event_id.0)
         .await
         .map(|e| e.time_zone)
         .unwrap_or_else(|_| "Europe/Moscow".to_owned());
@@ -667,7 +667,7 @@ async fn report_page(state: &AppState, ctx: &Ctx, id: &str) -> Answer {
         StatusCode::OK,
         &ReportPage {
             f: Frame::new(ctx, w.report),
-            event_id: a.event_id,
+            event_id: a.event_id.0,
             event_title: a.event_title.clone(),
             kind: w.kind(&a.kind),
             when: shown_local(a.created_at, &zone),
@@ -709,15 +709,15 @@ async fn history_page(state: &AppState, ctx: &Ctx) -> Answer {
         .map_err(|err| pages::failed(ctx.lang, &err))?;
     let mut rows = Vec::with_capacity(announcements.len());
     for a in announcements {
-        let (counts, _) = delivery_report(state, a.id)
+        let (counts, _) = delivery_report(state, a.id.0)
             .await
             .map_err(|p| pages::problem(ctx, &p))?;
         let sum = |f: fn(&ChannelCounts) -> i64| counts.iter().map(f).sum::<i64>();
         rows.push(HistoryLine {
-            id: a.id,
+            id: a.id.0,
             when: shown_local(a.created_at, "Europe/Moscow"),
             kind: w.kind(&a.kind),
-            event_id: a.event_id,
+            event_id: a.event_id.0,
             delivered: sum(|c| c.delivered),
             total: sum(|c| c.queued + c.sent + c.delivered + c.failed + c.dead),
             failed: sum(|c| c.failed),

@@ -502,7 +502,7 @@ async fn show_event(state: &AppState, ctx: &Ctx, id: &str, alert: Option<String>
         .map_err(fail)?
         .into_iter()
         .map(|a| AnnouncementLine {
-            id: a.id,
+            id: a.id.0,
             when: shown_local(a.created_at, &e.time_zone),
             kind: w.kind(&a.kind),
         })

@@ -162,7 +162,7 @@ pub async fn submit_code(
             .await
             .map_err(|err| pages::failed(ctx.lang, &err))?
             .filter(|a| a.disabled_at.is_none() && a.erased_at.is_none())
-            .and_then(|a| Role::parse(&a.role))
+            .map(|a| a.role)
             .filter(|r| matches!(r, Role::Organizer | Role::Admin))
             .ok_or_else(|| {
                 code_page(

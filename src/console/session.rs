@@ -327,12 +327,11 @@ pub async fn guard<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Respo
 }
 
 fn staff_of(live: store::console_sessions::LiveConsoleSession) -> Option<Staff> {
-    let role = Role::parse(&live.role)?;
     Some(Staff {
-        account: AccountId(live.account_id),
+        account: live.account_id,
         email: live.email,
-        role,
-        organization: live.organization_id.map(OrganizationId),
+        role: live.role,
+        organization: live.organization_id,
         organization_name: live.organization_name,
     })
 }

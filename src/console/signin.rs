@@ -103,12 +103,11 @@ pub async fn login(
         Err(problem) => return pages::problem(&ctx, &problem),
     };
     // Students and parents have no console; they are told what a wrong password is told.
-    let Some(role) =
-        Role::parse(&account.role).filter(|r| matches!(r, Role::Organizer | Role::Admin))
-    else {
+    let role = account.role;
+    if !matches!(role, Role::Organizer | Role::Admin) {
         return refuse(StatusCode::UNAUTHORIZED, w.bad_credentials.to_owned());
-    };
-    let account_id = AccountId(account.id);
+    }
+    let account_id = account.id;
     // With the second factor on, the password only opens the code step.
     match store::second_factors::find(&state.db, account_id).await {
         Ok(Some(factor)) if factor.enabled_at.is_some() => {

@@ -83,7 +83,7 @@ async fn page(
         .map(|s| StaffLine {
             id: s.id.to_string(),
             email: s.email,
-            role: w.role(&s.role),
+            role: w.role(s.role.as_str()),
             organization: s.organization_name.unwrap_or_else(|| "—".to_owned()),
             created: shown_local(s.created_at, STAFF_ZONE),
             last_sign_in: s
@@ -91,7 +91,7 @@ async fn page(
                 .map(|at| shown_local(at, STAFF_ZONE))
                 .unwrap_or_else(|| w.never.to_owned()),
             disabled: s.disabled_at.is_some(),
-            own: s.id == me.0,
+            own: s.id == me,
         })
         .collect();
     Ok(pages::render(

@@ -349,18 +349,18 @@ pub async fn finalize(
     def: &TestDefinition,
     attempt: &AttemptRow,
 ) -> Result<(), AttemptError> {
-    let answers: HashMap<String, AnswerValue> = store::answers(&mut *tx, attempt.id)
+    let answers: HashMap<String, AnswerValue> = store::answers(&mut *tx, attempt.id.0)
         .await?
         .iter()
         .filter_map(|a| stored_value(a).map(|v| (a.question_id.clone(), v)))
         .collect();
     let scored = scoring::score(def, &answers);
-    store::finish(&mut *tx, attempt.id, &json!(scored), &scored.summary).await?;
+    store::finish(&mut *tx, attempt.id.0, &json!(scored), &scored.summary).await?;
     outbox::append(
         &mut *tx,
         &DomainEvent::ResultsReady(ResultsReady {
-            attempt_id: AttemptId(attempt.id),
-            student_id: AccountId(attempt.student_id),
+            attempt_id: AttemptId(attempt.id.0),
+            student_id: AccountId(attempt.student_id.0),
             test_id: attempt.test_id.clone(),
         }),
     )

@@ -42,7 +42,7 @@ pub async fn close_due(db: &Db, catalog: &Catalog, rules: Rules) -> Result<Close
             Err(err) => {
                 // Scoring is impossible without the definition; leaving the attempt open
                 // would stop the worker on it forever.
-                store::abandon(&mut *tx, attempt.id).await?;
+                store::abandon(&mut *tx, attempt.id.0).await?;
                 closed.abandoned += 1;
                 tracing::error!(attempt = %attempt.id, error = %err, "abandoned an attempt that cannot be scored");
             }

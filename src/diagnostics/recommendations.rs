@@ -168,6 +168,7 @@ mod tests {
     use crate::diagnostics::answers::AnswerValue;
     use crate::diagnostics::catalog::Catalog;
     use crate::diagnostics::scoring::score;
+    use crate::domain::ids::EventId;
     use chrono::{Duration, Utc};
     use uuid::Uuid;
 
@@ -186,7 +187,7 @@ mod tests {
 
     fn event(area: &str, format: &str, accessibility: &[&str], days: i64) -> EventRow {
         EventRow {
-            id: Uuid::now_v7(),
+            id: EventId(Uuid::now_v7()),
             title: format!("Проба: {area}"),
             profession_area: area.to_owned(),
             format: format.to_owned(),
@@ -241,7 +242,7 @@ mod tests {
             &HashMap::from([("it".to_owned(), 1)]),
             &[],
         );
-        let ids: Vec<Uuid> = picks.iter().map(|p| p.event.id).collect();
+        let ids: Vec<EventId> = picks.iter().map(|p| p.event.id).collect();
         // it: 2 + 1 (tried) = 3 ties engineering's 3, and starts sooner.
         assert_eq!(ids, [it.id, later_engineering.id]);
         assert!(
@@ -268,7 +269,7 @@ mod tests {
             &HashMap::new(),
             &["mobility".to_owned()],
         );
-        let ids: Vec<Uuid> = picks.iter().map(|p| p.event.id).collect();
+        let ids: Vec<EventId> = picks.iter().map(|p| p.event.id).collect();
         assert_eq!(ids, [step_free.id, online.id]);
         let picks = rank(
             vec![step_free, online],

@@ -126,7 +126,7 @@ impl Vault {
     pub fn seal_student(&self, owner: AccountId, profile: &StudentProfile) -> StudentRow {
         let id = owner.0;
         StudentRow {
-            account_id: id,
+            account_id: AccountId(id),
             surname: Some(profile.surname.clone()),
             given_name: Some(profile.given_name.clone()),
             patronymic: profile.patronymic.clone(),
@@ -152,25 +152,25 @@ impl Vault {
     pub fn open_student(&self, row: &StudentRow) -> Result<OpenStudent, CipherError> {
         let id = row.account_id;
         let health = self
-            .open_opt(fields::STUDENT_HEALTH, id, &row.health_enc)?
+            .open_opt(fields::STUDENT_HEALTH, id.0, &row.health_enc)?
             .map(|json| serde_json::from_str::<Health>(&json).map_err(|_| CipherError::Corrupt))
             .transpose()?;
         Ok(OpenStudent {
-            account_id: id,
+            account_id: id.0,
             surname: row.surname.clone(),
             given_name: row.given_name.clone(),
             patronymic: row.patronymic.clone(),
             birth_date: self
-                .open_opt(fields::STUDENT_BIRTH_DATE, id, &row.birth_date_enc)?
+                .open_opt(fields::STUDENT_BIRTH_DATE, id.0, &row.birth_date_enc)?
                 .and_then(|d| d.parse().ok()),
             grade: u8::try_from(row.grade).unwrap_or_default(),
             school: row.school.clone(),
             region: row.region.clone(),
             city: row.city.clone(),
-            phone: self.open_opt(fields::STUDENT_PHONE, id, &row.phone_enc)?,
-            snils: self.open_opt(fields::STUDENT_SNILS, id, &row.snils_enc)?,
+            phone: self.open_opt(fields::STUDENT_PHONE, id.0, &row.phone_enc)?,
+            snils: self.open_opt(fields::STUDENT_SNILS, id.0, &row.snils_enc)?,
             document_kind: row.document_kind.as_deref().and_then(DocumentKind::from_db),
-            document: self.open_opt(fields::STUDENT_DOCUMENT, id, &row.document_enc)?,
+            document: self.open_opt(fields::STUDENT_DOCUMENT, id.0, &row.document_enc)?,
             health,
             erased: row.erased_at.is_some(),
         })
@@ -179,7 +179,7 @@ impl Vault {
     pub fn seal_parent(&self, owner: AccountId, profile: &ParentProfile) -> ParentRow {
         let id = owner.0;
         ParentRow {
-            account_id: id,
+            account_id: AccountId(id),
             surname: profile.surname.clone(),
             given_name: profile.given_name.clone(),
             patronymic: profile.patronymic.clone(),
@@ -204,11 +204,11 @@ impl Vault {
             given_name: row.given_name.clone(),
             patronymic: row.patronymic.clone(),
             birth_date: self
-                .open(fields::PARENT_BIRTH_DATE, id, &row.birth_date_enc)?
+                .open(fields::PARENT_BIRTH_DATE, id.0, &row.birth_date_enc)?
                 .parse()
                 .map_err(|_| CipherError::Corrupt)?,
-            snils: self.open_opt(fields::PARENT_SNILS, id, &row.snils_enc)?,
-            phone: self.open(fields::PARENT_PHONE, id, &row.phone_enc)?,
+            snils: self.open_opt(fields::PARENT_SNILS, id.0, &row.snils_enc)?,
+            phone: self.open(fields::PARENT_PHONE, id.0, &row.phone_enc)?,
         })
     }
 }

@@ -11,11 +11,12 @@ use crate::domain::roles::Role;
 /// An account as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccountRow {
-    pub id: Uuid,
+    pub id: AccountId,
     pub email: String,
     pub password_hash: String,
-    pub role: String,
-    pub organization_id: Option<Uuid>,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub organization_id: Option<OrganizationId>,
     pub organization_name: Option<String>,
     pub email_verified_at: Option<DateTime<Utc>>,
     pub locale: String,
@@ -292,9 +293,10 @@ pub async fn profile_names(exec: impl PgExecutor<'_>, id: AccountId) -> StoreRes
 /// A staff account (organizer or admin) as the admins' staff page lists it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StaffRow {
-    pub id: Uuid,
+    pub id: AccountId,
     pub email: String,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub organization_name: Option<String>,
     pub created_at: DateTime<Utc>,
     /// The newest console or device session it opened; `None` when it never signed in.

@@ -5,6 +5,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::error::StoreResult;
+use crate::domain::ids::{AccountId, SignupId};
 
 pub async fn insert(
     exec: impl PgExecutor<'_>,
@@ -30,8 +31,8 @@ pub async fn insert(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LinkRow {
     pub id: Uuid,
-    pub signup_id: Uuid,
-    pub parent_id: Uuid,
+    pub signup_id: SignupId,
+    pub parent_id: AccountId,
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
 }

@@ -10,10 +10,10 @@ use crate::domain::ids::{AccountId, ConsentId};
 /// A consent record as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConsentRow {
-    pub id: Uuid,
+    pub id: ConsentId,
     pub kind: String,
-    pub student_id: Uuid,
-    pub parent_id: Uuid,
+    pub student_id: AccountId,
+    pub parent_id: AccountId,
     pub text_version: String,
     pub given_at: DateTime<Utc>,
     pub client_address: Option<String>,

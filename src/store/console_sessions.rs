@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-use uuid::Uuid;
 
 use super::error::StoreResult;
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, OrganizationId};
+use crate::domain::roles::Role;
 
 pub async fn insert(
     exec: impl PgExecutor<'_>,
@@ -30,10 +30,11 @@ pub async fn insert(
 /// than `idle_secs` is ended instead and `None` is returned.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LiveConsoleSession {
-    pub account_id: Uuid,
+    pub account_id: AccountId,
     pub email: String,
-    pub role: String,
-    pub organization_id: Option<Uuid>,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub organization_id: Option<OrganizationId>,
     pub organization_name: Option<String>,
 }
 

@@ -607,8 +607,8 @@ pub async fn counts_for_event(
 /// A failed or dead delivery, without personal data.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FailedDelivery {
-    pub id: Uuid,
-    pub notification_id: Uuid,
+    pub id: DeliveryId,
+    pub notification_id: NotificationId,
     pub kind: String,
     #[sqlx(try_from = "String")]
     pub channel: ChannelKind,

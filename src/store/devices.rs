@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-use uuid::Uuid;
 
 use super::error::StoreResult;
 use crate::domain::ids::{AccountId, SessionId};
@@ -13,7 +12,7 @@ use crate::domain::ids::{AccountId, SessionId};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeviceRow {
     pub token: String,
-    pub account_id: Uuid,
+    pub account_id: AccountId,
     pub platform: String,
     pub app_version: String,
     pub locale: String,

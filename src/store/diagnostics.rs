@@ -8,13 +8,13 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::error::StoreResult;
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, AttemptId};
 
 /// An attempt as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AttemptRow {
-    pub id: Uuid,
-    pub student_id: Uuid,
+    pub id: AttemptId,
+    pub student_id: AccountId,
     pub test_id: String,
     pub test_version: String,
     pub status: String,
@@ -37,8 +37,8 @@ pub struct AnswerRow {
 /// A result with the attempt it scores.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ResultRow {
-    pub attempt_id: Uuid,
-    pub student_id: Uuid,
+    pub attempt_id: AttemptId,
+    pub student_id: AccountId,
     pub test_id: String,
     pub test_version: String,
     pub started_at: DateTime<Utc>,
@@ -277,7 +277,7 @@ pub async fn latest_results(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TestStatusRow {
     pub test_id: String,
-    pub open_attempt_id: Option<Uuid>,
+    pub open_attempt_id: Option<AttemptId>,
     pub finished: i64,
     pub last_finished_at: Option<DateTime<Utc>>,
 }

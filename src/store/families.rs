@@ -97,7 +97,7 @@ pub async fn unlink(
 /// A linked person as listed: their id, names (first name and surname only) and when.
 #[derive(Debug, sqlx::FromRow)]
 pub struct LinkedPerson {
-    pub account_id: Uuid,
+    pub account_id: AccountId,
     pub surname: Option<String>,
     pub given_name: Option<String>,
     pub grade: Option<i16>,
@@ -219,8 +219,8 @@ pub async fn create_invitation(
 /// An open invitation as a child sees it.
 #[derive(Debug, sqlx::FromRow)]
 pub struct InvitationRow {
-    pub id: Uuid,
-    pub parent_id: Uuid,
+    pub id: InvitationId,
+    pub parent_id: AccountId,
     pub parent_surname: Option<String>,
     pub parent_given_name: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -311,9 +311,9 @@ pub async fn open_link_request(
 /// A request to join a family, with the requester's names (first name and surname only).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LinkRequestRow {
-    pub id: Uuid,
-    pub student_id: Uuid,
-    pub requester_id: Uuid,
+    pub id: LinkRequestId,
+    pub student_id: AccountId,
+    pub requester_id: AccountId,
     pub via: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -417,8 +417,8 @@ pub async fn link_codes_of(
 /// An invitation as held.
 #[derive(Debug, sqlx::FromRow)]
 pub struct InvitationRecord {
-    pub id: Uuid,
-    pub parent_id: Uuid,
+    pub id: InvitationId,
+    pub parent_id: AccountId,
     pub student_email: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod families;
 pub mod idempotency;
+pub mod ids;
 pub mod installation;
 pub mod notices;
 pub mod notifications;

@@ -10,12 +10,12 @@ use bilet_channels::ChannelKind;
 
 use super::error::StoreResult;
 use crate::domain::deliveries::DeliveryStatus;
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, NotificationId};
 
 /// An inbox item.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NotificationRow {
-    pub id: Uuid,
+    pub id: NotificationId,
     pub kind: String,
     pub urgent: bool,
     pub title: String,
@@ -152,7 +152,7 @@ pub async fn all_of(
 /// One delivery of a notification to a person, as the ledger holds it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryRecord {
-    pub notification_id: Uuid,
+    pub notification_id: NotificationId,
     #[sqlx(try_from = "String")]
     pub channel: ChannelKind,
     pub device_token: Option<String>,

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::error::StoreResult;
 use crate::domain::domain_events::DomainEvent;
+use crate::domain::ids::{DomainEventId, EventId, OrganizationId};
 
 /// Appends one event; returns its id. Call it inside the transaction of the change.
 pub async fn append(exec: impl PgExecutor<'_>, event: &DomainEvent) -> StoreResult<Uuid> {
@@ -33,7 +34,7 @@ pub async fn append_with_id(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,
-    pub event_id: Uuid,
+    pub event_id: DomainEventId,
     pub kind: String,
     pub payload: Value,
     pub created_at: DateTime<Utc>,
@@ -75,7 +76,7 @@ pub async fn mark_relayed(exec: impl PgExecutor<'_>, ids: &[i64]) -> StoreResult
 /// An event locked for fan-out.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LockedEvent {
-    pub event_id: Uuid,
+    pub event_id: DomainEventId,
     pub kind: String,
     pub payload: Value,
     pub created_at: DateTime<Utc>,
@@ -131,12 +132,12 @@ pub async fn now(exec: impl PgExecutor<'_>) -> StoreResult<DateTime<Utc>> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Announcement {
     /// The outbox event id; its notifications carry it as `event_id`.
-    pub id: Uuid,
+    pub id: DomainEventId,
     pub kind: String,
     /// The practical event it is about.
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub event_title: String,
-    pub organization_id: Uuid,
+    pub organization_id: OrganizationId,
     pub created_at: DateTime<Utc>,
     pub fanned_out_at: Option<DateTime<Utc>>,
 }

@@ -11,7 +11,7 @@ use crate::domain::ids::AccountId;
 /// A student profile row; `*_enc` are encrypted envelopes.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StudentRow {
-    pub account_id: Uuid,
+    pub account_id: AccountId,
     pub surname: Option<String>,
     pub given_name: Option<String>,
     pub patronymic: Option<String>,
@@ -32,7 +32,7 @@ pub struct StudentRow {
 /// A parent profile row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ParentRow {
-    pub account_id: Uuid,
+    pub account_id: AccountId,
     pub surname: String,
     pub given_name: String,
     pub patronymic: Option<String>,

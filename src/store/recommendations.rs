@@ -3,15 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-use uuid::Uuid;
 
 use super::error::StoreResult;
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, EventId};
 
 /// An event that could be recommended.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
-    pub id: Uuid,
+    pub id: EventId,
     pub title: String,
     pub profession_area: String,
     pub format: String,

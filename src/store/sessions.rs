@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-use uuid::Uuid;
 
 use super::error::StoreResult;
-use crate::domain::ids::{AccountId, SessionId};
+use crate::domain::ids::{AccountId, OrganizationId, SessionId};
+use crate::domain::roles::Role;
 
 pub async fn create(
     exec: impl PgExecutor<'_>,
@@ -44,9 +44,10 @@ pub async fn insert_refresh_token(
 /// A refresh token with its session and account, locked for rotation.
 #[derive(Debug, sqlx::FromRow)]
 pub struct RefreshRow {
-    pub session_id: Uuid,
-    pub account_id: Uuid,
-    pub role: String,
+    pub session_id: SessionId,
+    pub account_id: AccountId,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -147,8 +148,9 @@ pub async fn revoke_all_except(
 /// `last_seen_at` at most once a minute.
 #[derive(Debug, sqlx::FromRow)]
 pub struct LiveSession {
-    pub role: String,
-    pub organization_id: Option<Uuid>,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub organization_id: Option<OrganizationId>,
 }
 
 pub async fn live(
@@ -175,7 +177,7 @@ pub async fn live(
 /// A device session as listed to its owner.
 #[derive(Debug, sqlx::FromRow)]
 pub struct SessionRow {
-    pub id: Uuid,
+    pub id: SessionId,
     pub device_name: String,
     pub platform: String,
     pub created_at: DateTime<Utc>,
@@ -198,7 +200,7 @@ pub async fn list_live(
 /// A device session as held, ended ones too, for the export.
 #[derive(Debug, sqlx::FromRow)]
 pub struct SessionHistoryRow {
-    pub id: Uuid,
+    pub id: SessionId,
     pub device_name: String,
     pub platform: String,
     pub created_at: DateTime<Utc>,

@@ -11,9 +11,9 @@ use crate::domain::ids::{AccountId, SnilsConflictId};
 /// A conflict as stored (without the digest, which never leaves the store).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConflictRow {
-    pub id: Uuid,
-    pub claimant_id: Uuid,
-    pub holder_id: Uuid,
+    pub id: SnilsConflictId,
+    pub claimant_id: AccountId,
+    pub holder_id: AccountId,
     pub created_at: DateTime<Utc>,
     pub last_attempt_at: DateTime<Utc>,
     pub attempts: i32,
