@@ -33,7 +33,7 @@ use crate::domain::names::ShortText;
 use crate::domain::password::NewPassword;
 use crate::http::problem::Problem;
 use crate::notify::codes;
-use crate::security::{login_throttle, password, rate_limit, tokens};
+use crate::security::{login_throttle, password, rate_limit, tokens, totp};
 use crate::state::AppState;
 use crate::store::accounts::MailedCode;
 use crate::store::{self, accounts::NewAccount};
@@ -135,6 +135,11 @@ pub struct LoginRequest {
     pub email: String,
     pub password: String,
     pub device: DeviceInfo,
+    /// The current six-digit code of the account's authenticator app, for a staff account
+    /// whose second factor is on (the console's `/console/second-factor`); without it such
+    /// a login answers 401 `second-factor-required`. Each code works once.
+    #[oai(validator(pattern = "^[0-9]{6}$"))]
+    pub totp_code: Option<String>,
 }
 
 #[derive(Debug, Object, Deserialize)]
@@ -389,11 +394,31 @@ impl AuthApi {
         let mut fields = Fields::new();
         let email = fields.check("email", Email::parse(&body.email));
         let device = parse_device(&mut fields, &body.device);
+        let code = match body.totp_code.as_deref() {
+            None => None,
+            Some(code) => fields.check("totp_code", totp::parse_code(code)),
+        };
         fields.finish()?;
         let (Some(email), Some(device)) = (email, device) else {
             return Err(Problem::internal());
         };
         let account = check_login(&state, &client, &email, body.password.clone()).await?;
+        if second_factor_on(&state, &account).await? {
+            let Some(code) = code else {
+                return Err(Problem::second_factor_required(
+                    "this account has a second factor: send totp_code, the app's current code",
+                ));
+            };
+            match check_second_factor(&state, &client, account.id, code, false).await? {
+                SecondFactor::Accepted => {}
+                SecondFactor::Refused => {
+                    return Err(Problem::second_factor_required(
+                        "the code is wrong, of another time, or used before",
+                    ));
+                }
+                SecondFactor::Limited(wait) => return Err(Problem::rate_limited(wait)),
+            }
+        }
         let mut tx = state.db.begin().await?;
         let pair = open_session(&state, &mut tx, account.id, account.role, &device).await?;
         tx.commit().await?;
@@ -629,6 +654,75 @@ pub async fn check_login(
     };
     login_throttle::succeeded(&state.redis, &subject).await;
     Ok(account)
+}
+
+/// The vault field a staff second factor's secret is sealed under (bound to the account).
+pub(crate) const SECOND_FACTOR_SECRET_FIELD: &str = "staff_second_factors.secret";
+
+/// Whether `account` is staff with a TOTP second factor switched on.
+async fn second_factor_on(
+    state: &AppState,
+    account: &store::accounts::AccountRow,
+) -> Result<bool, Problem> {
+    if !matches!(account.role, Role::Organizer | Role::Admin) {
+        return Ok(false);
+    }
+    Ok(store::second_factors::find(&state.db, account.id)
+        .await?
+        .is_some_and(|factor| factor.enabled_at.is_some()))
+}
+
+/// What a second-factor code came to.
+pub(crate) enum SecondFactor {
+    Accepted,
+    /// Wrong, of another time, or used before.
+    Refused,
+    /// Too many guesses: try again in this many seconds.
+    Limited(u64),
+}
+
+/// Checks a code of `account`'s TOTP second factor and uses it up (a code works once),
+/// under the sign-in's per-address limit and a per-account slowdown after failures; with
+/// `enable`, a pending enrolment is switched on by it. Shared by `POST /v1/auth/login` and
+/// the console's code step.
+pub(crate) async fn check_second_factor(
+    state: &AppState,
+    client: &ClientInfo,
+    account: AccountId,
+    code: &str,
+    enable: bool,
+) -> Result<SecondFactor, Problem> {
+    if let Err(problem) = limit_address(state, "login", client).await {
+        return Ok(SecondFactor::Limited(problem.retry_after().unwrap_or(1)));
+    }
+    let subject = state
+        .index
+        .token("rate-second-factor", &account.to_string());
+    if let Err(wait) =
+        login_throttle::admit(&state.redis, &subject, super::passwords::slowdown(state)).await
+    {
+        return Ok(SecondFactor::Limited(wait));
+    }
+    let Some(factor) = store::second_factors::find(&state.db, account).await? else {
+        return Ok(SecondFactor::Refused);
+    };
+    let secret = state
+        .vault
+        .open(SECOND_FACTOR_SECRET_FIELD, account.0, &factor.secret_enc)
+        .map_err(Problem::internal_from)?;
+    let Some(secret) = totp::base32_decode(&secret) else {
+        return Err(Problem::internal_from(
+            "a stored second-factor secret is not base32",
+        ));
+    };
+    let Some(step) = totp::matching_step(&secret, code, Utc::now().timestamp()) else {
+        return Ok(SecondFactor::Refused);
+    };
+    if !store::second_factors::use_step(&state.db, account, step, enable).await? {
+        return Ok(SecondFactor::Refused);
+    }
+    login_throttle::succeeded(&state.redis, &subject).await;
+    Ok(SecondFactor::Accepted)
 }
 
 /// Counts an attempt against the client address alone; 429 once it is over.

@@ -39,7 +39,10 @@ pub const HANDLER_PROBLEMS: &[(&str, &[StatusProblems])] = &[
     ),
     (
         "login",
-        &[(401, &["unauthorized"]), (429, &["rate-limited"])],
+        &[
+            (401, &["unauthorized", "second-factor-required"]),
+            (429, &["rate-limited"]),
+        ],
     ),
     ("refresh_tokens", &[(401, &["unauthorized"])]),
     ("logout", &[]),

@@ -17,33 +17,23 @@ use super::pages::{self, Answer, FormData, Frame, shown_local};
 use super::session::{self, Ctx};
 use super::signin::{finish_sign_in, landing};
 use super::words::Lang;
-use crate::api::auth::limit_address;
-use crate::api::passwords::slowdown;
+use crate::api::auth::{
+    SECOND_FACTOR_SECRET_FIELD as SECRET_FIELD, SecondFactor, check_second_factor,
+};
 use crate::api::security::ClientInfo;
 use crate::domain::ids::AccountId;
 use crate::domain::roles::Role;
-use crate::security::{login_throttle, totp};
+use crate::security::totp;
 use crate::state::AppState;
 use crate::store;
 
-/// The vault field the secret is sealed under (bound to the account).
-const SECRET_FIELD: &str = "staff_second_factors.secret";
 /// The issuer and label authenticator apps show; no e-mail, so the URI holds no personal
 /// data.
 const ISSUER: &str = "bilet";
 const LABEL: &str = "console";
 
-/// What a code came to.
-enum Checked {
-    Accepted,
-    /// Wrong, of another time, or used before.
-    Refused,
-    /// Too many guesses: try again in this many seconds.
-    Limited(u64),
-}
-
-/// Checks a code of `account`'s second factor and uses it up; with `enable`, a pending
-/// enrolment is switched on by it.
+/// Checks a code of `account`'s second factor and uses it up (the API's check, shared
+/// with `POST /v1/auth/login`); a failure to check is shown as the console's error page.
 async fn check_code(
     state: &AppState,
     lang: Lang,
@@ -51,41 +41,10 @@ async fn check_code(
     account: AccountId,
     code: &str,
     enable: bool,
-) -> Result<Checked, Response> {
-    let failed = |err: &dyn std::fmt::Display| pages::failed(lang, err);
-    if let Err(problem) = limit_address(state, "login", client).await {
-        return Ok(Checked::Limited(problem.retry_after().unwrap_or(1)));
-    }
-    let subject = state
-        .index
-        .token("rate-second-factor", &account.to_string());
-    if let Err(wait) = login_throttle::admit(&state.redis, &subject, slowdown(state)).await {
-        return Ok(Checked::Limited(wait));
-    }
-    let Some(factor) = store::second_factors::find(&state.db, account)
+) -> Result<SecondFactor, Response> {
+    check_second_factor(state, client, account, code, enable)
         .await
-        .map_err(|err| failed(&err))?
-    else {
-        return Ok(Checked::Refused);
-    };
-    let secret = state
-        .vault
-        .open(SECRET_FIELD, account.0, &factor.secret_enc)
-        .map_err(|err| failed(&err))?;
-    let Some(secret) = totp::base32_decode(&secret) else {
-        return Err(failed(&"a stored second-factor secret is not base32"));
-    };
-    let Some(step) = totp::matching_step(&secret, code, Utc::now().timestamp()) else {
-        return Ok(Checked::Refused);
-    };
-    let used = store::second_factors::use_step(&state.db, account, step, enable)
-        .await
-        .map_err(|err| failed(&err))?;
-    if !used {
-        return Ok(Checked::Refused);
-    }
-    login_throttle::succeeded(&state.redis, &subject).await;
-    Ok(Checked::Accepted)
+        .map_err(|problem| pages::failed(lang, &problem))
 }
 
 #[derive(Template)]
@@ -134,15 +93,15 @@ pub async fn submit_code(
             .ok_or_else(|| Redirect::see_other("/console/login").into_response())?;
         let form = FormData::parse(&body.into_bytes().await.unwrap_or_default());
         match check_code(&state, ctx.lang, &client, account, &form.get("code"), false).await? {
-            Checked::Accepted => {}
-            Checked::Refused => {
+            SecondFactor::Accepted => {}
+            SecondFactor::Refused => {
                 return Err(code_page(
                     &ctx,
                     StatusCode::UNAUTHORIZED,
                     Some(w.wrong_code.to_owned()),
                 ));
             }
-            Checked::Limited(wait) => {
+            SecondFactor::Limited(wait) => {
                 let mut response = code_page(
                     &ctx,
                     StatusCode::TOO_MANY_REQUESTS,
@@ -300,8 +259,8 @@ async fn answer_with_code(
         )
         .await?
         {
-            Checked::Accepted => {}
-            Checked::Refused => {
+            SecondFactor::Accepted => {}
+            SecondFactor::Refused => {
                 return enrol_page(
                     state,
                     ctx,
@@ -310,7 +269,7 @@ async fn answer_with_code(
                 )
                 .await;
             }
-            Checked::Limited(wait) => {
+            SecondFactor::Limited(wait) => {
                 let mut response = enrol_page(
                     state,
                     ctx,

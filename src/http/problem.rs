@@ -153,6 +153,17 @@ impl Problem {
         )
     }
 
+    /// 401 for a staff login whose account has a second factor on and no (or a wrong,
+    /// expired or used) code with it.
+    pub fn second_factor_required(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "second-factor-required",
+            "Second factor required",
+            detail,
+        )
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
     }

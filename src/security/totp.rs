@@ -85,6 +85,15 @@ pub fn code_at(secret: &[u8], step: i64) -> String {
     )
 }
 
+/// A code as typed: exactly six digits (`totp_code` of a login).
+pub fn parse_code(code: &str) -> Result<&str, String> {
+    if code.len() == DIGITS && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(code)
+    } else {
+        Err(format!("a code is {DIGITS} digits"))
+    }
+}
+
 /// The step within [`SKEW`] of `unix_secs` whose code is `code`, if any. Compared in
 /// constant time per candidate.
 pub fn matching_step(secret: &[u8], code: &str, unix_secs: i64) -> Option<i64> {

@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use crate::console::{cookie_client, csrf_in, staff_account};
 use crate::helpers::{
-    PASSWORD, TestApp, email, event_input, eventually, spawn_api_only, spawn_app, valid_snils,
+    PASSWORD, TestApp, assert_problem, email, event_input, eventually, spawn_api_only, spawn_app,
+    valid_snils,
 };
 use crate::snils;
 
@@ -943,6 +944,42 @@ async fn a_staff_member_turns_on_a_totp_second_factor_that_sign_in_then_asks_for
         give_code(&app, &again, &totp(&secret, 3)).await.status(),
         401
     );
+
+    // The API's login asks for the same second factor: the password alone gets no tokens.
+    let login = |code: Option<&str>| {
+        let mut body = json!({
+            "email": organizer, "password": PASSWORD,
+            "device": { "name": "Ноутбук", "platform": "web" },
+        });
+        if let Some(code) = code {
+            body["totp_code"] = json!(code);
+        }
+        body
+    };
+    let bare = app.post_json("/v1/auth/login", &login(None)).await;
+    assert_problem(bare, 401, "second-factor-required").await;
+    let used = app.post_json("/v1/auth/login", &login(Some(&next))).await;
+    assert_problem(used, 401, "second-factor-required").await;
+    let malformed = app
+        .post_json("/v1/auth/login", &login(Some("12ab56")))
+        .await;
+    assert_eq!(malformed.status(), 422);
+    // As if a minute had passed since the last code was used: the current code works, once.
+    sqlx::query("UPDATE staff_second_factors SET last_step = $2 WHERE account_id = $1")
+        .bind(organizer_id)
+        .bind(chrono::Utc::now().timestamp().div_euclid(30) - 2)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let current = totp(&secret, 0);
+    let tokens = app
+        .post_json("/v1/auth/login", &login(Some(&current)))
+        .await;
+    assert_eq!(tokens.status(), 200);
+    let replayed = app
+        .post_json("/v1/auth/login", &login(Some(&current)))
+        .await;
+    assert_problem(replayed, 401, "second-factor-required").await;
 
     // Guessing is slowed as password guessing is.
     let mut statuses = Vec::new();

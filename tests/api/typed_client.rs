@@ -370,6 +370,8 @@ async fn staff_sign_in(app: &TestApp, anonymous: &Client) -> Signed {
                 name: "Рабочий ноутбук".parse().unwrap(),
                 platform: types::Platform::Web,
             },
+            // No second factor on this organizer's account.
+            totp_code: None,
         })
         .await
         .unwrap()
