@@ -28,7 +28,6 @@ pub enum Relation {
 /// Everything needed to decide how to reach one person.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RecipientRow {
-    #[sqlx(try_from = "Uuid")]
     pub account_id: AccountId,
     #[sqlx(try_from = "String")]
     pub role: Role,
@@ -264,19 +263,16 @@ fn copy_escape(value: &str) -> String {
 /// A claimed delivery with what its message is made of.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedDelivery {
-    #[sqlx(try_from = "Uuid")]
     pub id: DeliveryId,
     #[sqlx(try_from = "String")]
     pub channel: ChannelKind,
     pub device_token: Option<String>,
     pub attempts: i32,
-    #[sqlx(try_from = "Uuid")]
     pub account_id: AccountId,
     #[sqlx(try_from = "String")]
     pub role: Role,
     pub email: String,
     pub phone_enc: Option<String>,
-    #[sqlx(try_from = "Uuid")]
     pub notification_id: NotificationId,
     pub kind: String,
     pub urgent: bool,
@@ -555,7 +551,6 @@ pub async fn take_unqueued_due(
 /// quiet hours), or one whose job Redis lost (`lost`: it had been queued for this attempt).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UnqueuedDue {
-    #[sqlx(try_from = "Uuid")]
     pub id: DeliveryId,
     #[sqlx(try_from = "String")]
     pub channel: ChannelKind,

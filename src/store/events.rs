@@ -13,9 +13,7 @@ use crate::domain::ids::{AccountId, EventId, OrganizationId};
 /// does not know fails to decode).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
-    #[sqlx(try_from = "Uuid")]
     pub id: EventId,
-    #[sqlx(try_from = "Uuid")]
     pub organization_id: OrganizationId,
     pub organization_name: String,
     pub title: String,

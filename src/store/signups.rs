@@ -15,11 +15,8 @@ pub const HOLDING: [&str; 2] = ["pending_parent", "approved"];
 /// A sign-up as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SignupRow {
-    #[sqlx(try_from = "Uuid")]
     pub id: SignupId,
-    #[sqlx(try_from = "Uuid")]
     pub event_id: EventId,
-    #[sqlx(try_from = "Uuid")]
     pub student_id: AccountId,
     #[sqlx(try_from = "String")]
     pub status: SignupStatus,
@@ -265,11 +262,8 @@ pub async fn live_upcoming_for_student(
 /// A sign-up with the event it is for, as families see it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SignupListing {
-    #[sqlx(try_from = "Uuid")]
     pub id: SignupId,
-    #[sqlx(try_from = "Uuid")]
     pub event_id: EventId,
-    #[sqlx(try_from = "Uuid")]
     pub student_id: AccountId,
     #[sqlx(try_from = "String")]
     pub status: SignupStatus,
@@ -340,9 +334,7 @@ pub async fn pending_for_parent(
 /// One line of an event's roster, before health data is opened.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RosterRow {
-    #[sqlx(try_from = "Uuid")]
     pub signup_id: SignupId,
-    #[sqlx(try_from = "Uuid")]
     pub student_id: AccountId,
     #[sqlx(try_from = "String")]
     pub status: SignupStatus,
