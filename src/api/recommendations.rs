@@ -3,8 +3,6 @@
 //! needs, each with the reason it was picked. For the student, and for a linked parent
 //! per child. How events are chosen is in `diagnostics::recommendations`.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::Path;
@@ -15,9 +13,10 @@ use uuid::Uuid;
 use super::ApiTag;
 use super::profiles::{linked_child, load_student};
 use super::security::{BearerAuth, Role};
-use crate::diagnostics::recommendations::{self, Interest};
+use crate::diagnostics::recommendations::{self, Interest, Trial};
 use crate::diagnostics::scoring::Scored;
-use crate::domain::ids::AccountId;
+use crate::domain::domain_events::{DomainEvent, RecommendationsReady};
+use crate::domain::ids::{AccountId, EventId};
 use crate::http::problem::Problem;
 use crate::state::AppState;
 use crate::store;
@@ -65,6 +64,22 @@ pub struct BasisView {
     pub interests: Vec<InterestView>,
     /// Profession areas of practical events already attended.
     pub attended_areas: Vec<String>,
+    /// The practical events attended, oldest first, with the mentor's level and the
+    /// student's wish to go further where recorded.
+    pub trials: Vec<TrialView>,
+}
+
+/// A practical event the student attended, as it counts for recommendations.
+#[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct TrialView {
+    pub event_id: Uuid,
+    pub title: String,
+    pub profession_area: String,
+    /// The mentor's level: `beginner`, `confident` or `advanced`.
+    pub level: Option<String>,
+    /// The student's answer to "would you like to go further?".
+    pub wants_to_continue: Option<bool>,
 }
 
 /// Recommended events, best first, and what they were drawn from. Empty until an
@@ -146,20 +161,29 @@ async fn recommend(state: &AppState, student: AccountId) -> Result<Recommendatio
             .map(|(_, def, scored)| (def.as_ref(), scored))
             .collect::<Vec<_>>(),
     );
-    let attended: HashMap<String, i64> = store::recommendations::attended_areas(&state.db, student)
-        .await?
-        .into_iter()
-        .collect();
-    let picks = if found.is_empty() {
+    let trials = store::recommendations::trials(&state.db, student).await?;
+    let areas = recommendations::weigh(
+        &found,
+        &trials
+            .iter()
+            .map(|t| Trial {
+                title: t.title.clone(),
+                area: t.profession_area.clone(),
+                level: t.level.clone(),
+                wants_to_continue: t.wants_to_continue,
+            })
+            .collect::<Vec<_>>(),
+    );
+    let picks = if areas.is_empty() {
         Vec::new()
     } else {
-        let areas: Vec<String> = found.iter().map(|i| i.area.clone()).collect();
+        let wanted: Vec<String> = areas.iter().map(|a| a.area.clone()).collect();
         let events = store::recommendations::upcoming_events(
             &state.db,
             student,
             i16::from(profile.grade),
             &profile.region,
-            &areas,
+            &wanted,
             CANDIDATES,
         )
         .await?;
@@ -168,10 +192,12 @@ async fn recommend(state: &AppState, student: AccountId) -> Result<Recommendatio
             .filter(|h| h.disability)
             .map(|h| h.needs)
             .unwrap_or_default();
-        recommendations::rank(events, &found, &attended, &needs)
+        recommendations::rank(events, &areas, &needs)
     };
-    let mut attended_areas: Vec<String> = attended.into_keys().collect();
+    let mut attended_areas: Vec<String> =
+        trials.iter().map(|t| t.profession_area.clone()).collect();
     attended_areas.sort();
+    attended_areas.dedup();
     Ok(Recommendations {
         items: picks
             .into_iter()
@@ -200,6 +226,53 @@ async fn recommend(state: &AppState, student: AccountId) -> Result<Recommendatio
                 })
                 .collect(),
             attended_areas,
+            trials: trials
+                .into_iter()
+                .map(|t| TrialView {
+                    event_id: t.event_id.0,
+                    title: t.title,
+                    profession_area: t.profession_area,
+                    level: t.level,
+                    wants_to_continue: t.wants_to_continue,
+                })
+                .collect(),
         },
     })
+}
+
+/// Tells the family of recommendations that appeared after `event` (its attendance,
+/// assessment or feedback changed what is recommended): one `recommendations_ready`
+/// notice naming how many recommended events are new to them, raised in the transaction
+/// that records them as announced, so racing calls raise it once. Returns that number;
+/// nothing is raised when nothing is new.
+pub async fn announce_new(
+    state: &AppState,
+    student: AccountId,
+    event: EventId,
+) -> Result<u32, Problem> {
+    if load_student(state, student).await?.is_none() {
+        // No profile yet: nothing can be recommended, so nothing is new.
+        return Ok(0);
+    }
+    let found = recommend(state, student).await?;
+    let ids: Vec<EventId> = found.items.iter().map(|i| EventId(i.event_id)).collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = state.db.begin().await?;
+    let new = store::recommendations::mark_announced(&mut *tx, student, &ids).await?;
+    let new_count = u32::try_from(new.len()).unwrap_or(u32::MAX);
+    if new_count > 0 {
+        store::outbox::append(
+            &mut *tx,
+            &DomainEvent::RecommendationsReady(RecommendationsReady {
+                student_id: student,
+                event_id: event,
+                new_count,
+            }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(new_count)
 }

@@ -58,6 +58,9 @@ pub enum DomainEvent {
     /// `erasure_due_at` unless a parent gives it again.
     PersonalDataConsentWithdrawn(ConsentChange),
     ResultsReady(ResultsReady),
+    /// What happened at a practical event (attendance, the mentor's level, the student's
+    /// own opinion) brought recommendations the family has not been told of.
+    RecommendationsReady(RecommendationsReady),
 }
 
 /// A notice about one account and nothing else.
@@ -180,6 +183,15 @@ pub struct ConsentChange {
     pub erasure_due_at: Option<DateTime<Utc>>,
 }
 
+/// New recommendations for a student, drawn after `event_id` took place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecommendationsReady {
+    pub student_id: AccountId,
+    pub event_id: EventId,
+    /// How many recommended events are new to the family.
+    pub new_count: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultsReady {
     pub attempt_id: AttemptId,
@@ -254,6 +266,7 @@ impl DomainEvent {
             DomainEvent::ConsentWithdrawn(_) => Kind::ConsentWithdrawn,
             DomainEvent::PersonalDataConsentWithdrawn(_) => Kind::PersonalDataConsentWithdrawn,
             DomainEvent::ResultsReady(_) => Kind::ResultsReady,
+            DomainEvent::RecommendationsReady(_) => Kind::RecommendationsReady,
         }
     }
 
@@ -306,6 +319,7 @@ impl DomainEvent {
                 subject: None,
             },
             DomainEvent::ResultsReady(r) => Concerned::StudentFamily(r.student_id),
+            DomainEvent::RecommendationsReady(r) => Concerned::StudentFamily(r.student_id),
         }
     }
 
@@ -398,6 +412,11 @@ impl DomainEvent {
                 test_id: Some(r.test_id.clone()),
                 ..Facts::default()
             },
+            DomainEvent::RecommendationsReady(r) => Facts {
+                student_id: Some(r.student_id),
+                event_id: Some(r.event_id),
+                ..Facts::default()
+            },
         }
     }
 
@@ -478,6 +497,7 @@ kinds! {
     ConsentWithdrawn => "consent_withdrawn",
     PersonalDataConsentWithdrawn => "personal_data_consent_withdrawn",
     ResultsReady => "results_ready",
+    RecommendationsReady => "recommendations_ready",
     RegistrationPending => "registration_pending",
     PasswordResetRequested => "password_reset_requested",
     PasswordChanged => "password_changed",
@@ -616,6 +636,11 @@ mod tests {
                 attempt_id: AttemptId::new(),
                 student_id: a,
                 test_id: "klimov-ddo".into(),
+            }),
+            DomainEvent::RecommendationsReady(RecommendationsReady {
+                student_id: a,
+                event_id: EventId::new(),
+                new_count: 3,
             }),
         ]
     }

@@ -222,6 +222,14 @@ pub const POLICIES: &[KindPolicy] = &[
         placeholders: &["test_title"],
         data: &["attempt_id", "student_id", "test_id"],
     },
+    KindPolicy {
+        kind: Kind::RecommendationsReady,
+        subject: Some(Plan::Informational),
+        parent: Some(Plan::Informational),
+        inbox: true,
+        placeholders: &["event_title"],
+        data: &["event_id", "student_id"],
+    },
     // Accounts and sign-in: mailed to the address, never in the inbox.
     KindPolicy {
         kind: Kind::RegistrationPending,

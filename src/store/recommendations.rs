@@ -56,19 +56,47 @@ pub async fn upcoming_events(
     .await?)
 }
 
-/// The profession areas of events the student attended (an approved sign-up for an
-/// event that took place and has ended), with how many of each.
-pub async fn attended_areas(
-    exec: impl PgExecutor<'_>,
-    student: AccountId,
-) -> StoreResult<Vec<(String, i64)>> {
-    Ok(sqlx::query_as::<_, (String, i64)>(
-        "SELECT e.profession_area, count(*) FROM signups s JOIN events e ON e.id = s.event_id
+/// A practical event the student attended, with what the mentor and the student said.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TrialRow {
+    pub event_id: EventId,
+    pub title: String,
+    pub profession_area: String,
+    pub level: Option<String>,
+    pub wants_to_continue: Option<bool>,
+}
+
+/// The events the student attended (approved, not cancelled, ended), oldest first.
+pub async fn trials(exec: impl PgExecutor<'_>, student: AccountId) -> StoreResult<Vec<TrialRow>> {
+    Ok(sqlx::query_as::<_, TrialRow>(
+        "SELECT e.id AS event_id, e.title, e.profession_area,
+                NULL::text AS level, NULL::boolean AS wants_to_continue
+         FROM signups s JOIN events e ON e.id = s.event_id
          WHERE s.student_id = $1 AND s.status = 'approved'
            AND e.status <> 'cancelled' AND e.ends_at < now()
-         GROUP BY e.profession_area ORDER BY e.profession_area",
+         ORDER BY e.ends_at, e.id",
     )
-    .bind(student.0)
+    .bind(student)
+    .fetch_all(exec)
+    .await?)
+}
+
+/// Records that the family was told of these recommended events; returns those it had
+/// not been told of before (the ones this call recorded).
+pub async fn mark_announced(
+    exec: impl PgExecutor<'_>,
+    student: AccountId,
+    events: &[EventId],
+) -> StoreResult<Vec<EventId>> {
+    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.0).collect();
+    Ok(sqlx::query_scalar::<_, EventId>(
+        "INSERT INTO recommendation_announcements (student_id, event_id)
+         SELECT $1, unnest($2::uuid[])
+         ON CONFLICT DO NOTHING
+         RETURNING event_id",
+    )
+    .bind(student)
+    .bind(ids)
     .fetch_all(exec)
     .await?)
 }
