@@ -158,6 +158,9 @@ pub struct HubSettings {
     pub concurrency: usize,
     /// Jobs read per round.
     pub batch: usize,
+    /// Recipients a fan-out reads and writes at a time (its memory grows with this, not
+    /// with the audience).
+    pub fanout_page: usize,
 }
 
 /// Online tests.
@@ -434,6 +437,7 @@ struct Raw {
     hub_claim_idle: Option<Given>,
     hub_concurrency: Option<Given>,
     hub_batch: Option<Given>,
+    hub_fanout_page: Option<Given>,
     diagnostics_offline_grace: Option<Given>,
     diagnostics_abandon_after: Option<Given>,
 }
@@ -968,6 +972,7 @@ impl Layers {
             ),
             concurrency: setting!(self, raw.hub_concurrency, 64, count(1, 4096)) as usize,
             batch: setting!(self, raw.hub_batch, 256, count(1, 10_000)) as usize,
+            fanout_page: setting!(self, raw.hub_fanout_page, 5_000, count(1, 100_000)) as usize,
         };
         let diagnostics = DiagnosticsSettings {
             offline_grace: setting!(

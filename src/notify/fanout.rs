@@ -105,6 +105,12 @@ pub async fn run(hub: Hub, shutdown: tokio_util::sync::CancellationToken) -> any
 }
 
 /// Fans out one domain event (by its outbox `event_id`) and queues what is due now.
+///
+/// An event's participants (a cancellation may reach a million families) are read through
+/// a cursor a page at a time, and each page's rows are written with COPY before the next
+/// is read, all in the one transaction that marks the event fanned out; what stays in
+/// memory to the end is the due deliveries' ids and channels (17 bytes each), queued
+/// after the commit.
 pub async fn fan_out(hub: &Hub, event_id: DomainEventId) -> Result<FanOutReport, FanOutError> {
     let mut tx = hub.db.begin().await?;
     let Some(row) = store::outbox::lock_for_fanout(&mut *tx, event_id.0).await? else {
@@ -118,62 +124,147 @@ pub async fn fan_out(hub: &Hub, event_id: DomainEventId) -> Result<FanOutReport,
     }
     let event = DomainEvent::from_stored(&row.kind, row.payload)
         .map_err(|reason| FanOutError::Unreadable { event_id, reason })?;
-    let kind = event.kind();
-    let policy = policy::policy(kind);
     let facts = event.facts();
-    let audience = audience(&mut tx, event.concerned()).await?;
-    let accounts: Vec<AccountId> = audience.keys().copied().collect();
-    let recipients = deliveries::recipients(&mut *tx, &accounts).await?;
     let context = Context::load(hub, &mut tx, &facts).await?;
-    let urgent = event.urgent();
-    let ids = push_ids(&facts, policy.data);
-    let now = Utc::now();
-    let escalation = chrono::Duration::from_std(hub.settings.escalation_delay)
-        .unwrap_or(chrono::Duration::minutes(15));
+    let mut page = Page::new(hub, &event, facts, context, event_id, row.created_at);
+    let mut due = Vec::new();
+    let mut report = FanOutReport::default();
+    match event.concerned() {
+        concerned @ (Concerned::EventParticipants(event)
+        | Concerned::CancelledParticipants(event)) => {
+            let cancelled = matches!(concerned, Concerned::CancelledParticipants(_));
+            deliveries::open_event_recipients(&mut tx, event, cancelled).await?;
+            loop {
+                let rows =
+                    deliveries::next_event_recipients(&mut tx, hub.settings.fanout_page).await?;
+                if rows.is_empty() {
+                    break;
+                }
+                for row in &rows {
+                    let relation = if row.is_parent {
+                        Relation::Parent
+                    } else {
+                        Relation::Subject
+                    };
+                    page.add(&row.recipient, relation);
+                }
+                due.push(page.write(&mut tx, &mut report).await?);
+            }
+        }
+        concerned => {
+            let audience = audience(&mut tx, concerned).await?;
+            let accounts: Vec<AccountId> = audience.keys().copied().collect();
+            for recipient in deliveries::recipients(&mut *tx, &accounts).await? {
+                if let Some(&relation) = audience.get(&recipient.account_id) {
+                    page.add(&recipient, relation);
+                }
+            }
+            due.push(page.write(&mut tx, &mut report).await?);
+        }
+    }
+    deliveries::mark_fanned_out(&mut *tx, event_id).await?;
+    tx.commit().await?;
+    hub.enqueue(due.into_iter().flatten()).await;
+    Ok(report)
+}
 
-    let mut notifications = Vec::with_capacity(recipients.len());
-    let mut planned_rows = Vec::with_capacity(recipients.len() * 2);
-    let mut links_to_insert = Vec::new();
-    let mut rendered: HashMap<(Relation, String), Option<super::templates::Text>> = HashMap::new();
-    for recipient in &recipients {
-        let Some(&relation) = audience.get(&recipient.account_id) else {
-            continue;
-        };
+/// The rows of one page of recipients, built from the event and written together.
+struct Page<'a> {
+    hub: &'a Hub,
+    event_id: DomainEventId,
+    event_created_at: DateTime<Utc>,
+    kind: crate::domain::domain_events::Kind,
+    policy: &'static policy::KindPolicy,
+    facts: Facts,
+    context: Context,
+    urgent: bool,
+    ids: Vec<(&'static str, String)>,
+    now: DateTime<Utc>,
+    escalation: chrono::Duration,
+    /// Texts by audience and language, rendered once per event.
+    rendered: HashMap<(Relation, String), Option<super::templates::Text>>,
+    notifications: Vec<NewNotification>,
+    deliveries: Vec<NewDelivery>,
+    links: Vec<(Uuid, Uuid, Uuid, DateTime<Utc>)>,
+}
+
+impl<'a> Page<'a> {
+    fn new(
+        hub: &'a Hub,
+        event: &DomainEvent,
+        facts: Facts,
+        context: Context,
+        event_id: DomainEventId,
+        event_created_at: DateTime<Utc>,
+    ) -> Self {
+        let kind = event.kind();
+        let policy = policy::policy(kind);
+        Self {
+            hub,
+            event_id,
+            event_created_at,
+            kind,
+            policy,
+            ids: push_ids(&facts, policy.data),
+            facts,
+            context,
+            urgent: event.urgent(),
+            now: Utc::now(),
+            escalation: chrono::Duration::from_std(hub.settings.escalation_delay)
+                .unwrap_or(chrono::Duration::minutes(15)),
+            rendered: HashMap::new(),
+            notifications: Vec::new(),
+            deliveries: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+
+    /// Plans the notification and deliveries of one recipient, if the policy and the
+    /// templates give them any.
+    fn add(&mut self, recipient: &deliveries::RecipientRow, relation: Relation) {
+        let (hub, kind, policy, now) = (self.hub, self.kind, self.policy, self.now);
         let Some(plan) = policy.plan_for(relation) else {
-            continue;
+            return;
         };
         let language = recipient
             .language
             .clone()
             .unwrap_or_else(|| recipient.account_locale.clone());
-        let text = rendered
+        let context = &self.context;
+        let text = self
+            .rendered
             .entry((relation, language.clone()))
             .or_insert_with(|| {
                 hub.templates
                     .render(kind, relation, &language, &context.values(&language))
             })
             .clone();
-        let Some(text) = text else { continue };
-        let planned = policy::plan_deliveries(kind, plan, urgent, recipient, now, escalation);
+        let Some(text) = text else { return };
+        let planned =
+            policy::plan_deliveries(kind, plan, self.urgent, recipient, now, self.escalation);
         if planned.is_empty() && !policy.inbox {
-            continue;
+            return;
         }
         let notification_id = NotificationId::new();
         let mut data = serde_json::Map::new();
         data.insert("kind".into(), json!(kind));
         data.insert("notification_id".into(), json!(notification_id));
-        for (field, value) in &ids {
+        for (field, value) in &self.ids {
             data.insert((*field).into(), json!(value));
         }
         let needs_link = plan == Plan::ApprovalRequest
             && planned
                 .iter()
                 .any(|d| matches!(d.channel, ChannelKind::Sms | ChannelKind::Email));
-        let link = match (needs_link, facts.signup_id) {
+        let link = match (needs_link, self.facts.signup_id) {
             (true, Some(signup)) => {
                 let link_id = Uuid::now_v7();
-                let expires_at = facts.expires_at.unwrap_or(now + chrono::Duration::days(2));
-                links_to_insert.push((link_id, signup.0, recipient.account_id.0, expires_at));
+                let expires_at = self
+                    .facts
+                    .expires_at
+                    .unwrap_or(now + chrono::Duration::days(2));
+                self.links
+                    .push((link_id, signup.0, recipient.account_id.0, expires_at));
                 Some(format!(
                     "{}/a/{}",
                     hub.settings.public_url,
@@ -182,22 +273,22 @@ pub async fn fan_out(hub: &Hub, event_id: DomainEventId) -> Result<FanOutReport,
             }
             _ => None,
         };
-        notifications.push(NewNotification {
+        self.notifications.push(NewNotification {
             id: notification_id,
-            event_id,
+            event_id: self.event_id,
             account_id: recipient.account_id,
             kind: kind.as_str().to_owned(),
-            urgent,
+            urgent: self.urgent,
             title: text.title,
             body: text.body,
             data: Value::Object(data),
             link,
             inbox: policy.inbox,
-            event_created_at: row.created_at,
+            event_created_at: self.event_created_at,
         });
         for delivery in planned {
             let due = delivery.at <= now;
-            planned_rows.push(NewDelivery {
+            self.deliveries.push(NewDelivery {
                 id: DeliveryId::new(),
                 notification_id,
                 account_id: recipient.account_id,
@@ -209,24 +300,31 @@ pub async fn fan_out(hub: &Hub, event_id: DomainEventId) -> Result<FanOutReport,
             });
         }
     }
-    deliveries::copy_notifications(&mut tx, &notifications).await?;
-    deliveries::copy_deliveries(&mut tx, &planned_rows).await?;
-    insert_links(&mut tx, &links_to_insert).await?;
-    deliveries::mark_fanned_out(&mut *tx, event_id).await?;
-    tx.commit().await?;
 
-    let due: Vec<(DeliveryId, ChannelKind)> = planned_rows
-        .iter()
-        .filter(|d| d.queued_at.is_some())
-        .map(|d| (d.id, d.channel))
-        .collect();
-    let report = FanOutReport {
-        notifications: notifications.len(),
-        deliveries: planned_rows.len(),
-        queued: due.len(),
-    };
-    hub.enqueue(due).await;
-    Ok(report)
+    /// Writes the page's rows in the transaction and empties it; returns the deliveries
+    /// due now, to queue once the transaction has committed.
+    async fn write(
+        &mut self,
+        tx: &mut sqlx::PgConnection,
+        report: &mut FanOutReport,
+    ) -> Result<Vec<(DeliveryId, ChannelKind)>, StoreError> {
+        deliveries::copy_notifications(&mut *tx, &self.notifications).await?;
+        deliveries::copy_deliveries(&mut *tx, &self.deliveries).await?;
+        insert_links(&mut *tx, &self.links).await?;
+        let due: Vec<(DeliveryId, ChannelKind)> = self
+            .deliveries
+            .iter()
+            .filter(|d| d.queued_at.is_some())
+            .map(|d| (d.id, d.channel))
+            .collect();
+        report.notifications += self.notifications.len();
+        report.deliveries += self.deliveries.len();
+        report.queued += due.len();
+        self.notifications.clear();
+        self.deliveries.clear();
+        self.links.clear();
+        Ok(due)
+    }
 }
 
 async fn insert_links(

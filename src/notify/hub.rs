@@ -41,6 +41,9 @@ pub struct Hub {
     pub prefix_lost: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// Jobs turned into stream entries at a time by [`Hub::enqueue`].
+const ENQUEUE_CHUNK: usize = 50_000;
+
 impl Hub {
     /// Whether the Redis prefix is this installation's (the reconciler checks each pass).
     pub fn owns_prefix(&self) -> bool {
@@ -49,19 +52,23 @@ impl Hub {
 
     /// Queues delivery jobs, one per channel stream. A failure here loses nothing: the
     /// rows stay pending and the reconciler queues them again.
-    pub async fn enqueue(&self, due: Vec<(DeliveryId, ChannelKind)>) {
-        let mut by_channel: std::collections::BTreeMap<ChannelKind, Vec<String>> =
-            Default::default();
-        for (id, channel) in due {
-            by_channel.entry(channel).or_default().push(id.to_string());
-        }
-        for (channel, ids) in by_channel {
-            if let Err(err) = self
-                .streams
-                .add_all(&self.streams.deliveries(channel.as_str()), &ids)
-                .await
-            {
-                tracing::warn!(channel = channel.as_str(), jobs = ids.len(), error = %err, "could not queue jobs; the reconciler will");
+    pub async fn enqueue(&self, due: impl IntoIterator<Item = (DeliveryId, ChannelKind)>) {
+        // A chunk at a time, so that a million jobs never exist as a million strings.
+        let mut due = due.into_iter().peekable();
+        while due.peek().is_some() {
+            let mut by_channel: std::collections::BTreeMap<ChannelKind, Vec<String>> =
+                Default::default();
+            for (id, channel) in due.by_ref().take(ENQUEUE_CHUNK) {
+                by_channel.entry(channel).or_default().push(id.to_string());
+            }
+            for (channel, ids) in by_channel {
+                if let Err(err) = self
+                    .streams
+                    .add_all(&self.streams.deliveries(channel.as_str()), &ids)
+                    .await
+                {
+                    tracing::warn!(channel = channel.as_str(), jobs = ids.len(), error = %err, "could not queue jobs; the reconciler will");
+                }
             }
         }
     }

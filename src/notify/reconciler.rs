@@ -115,7 +115,7 @@ pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
         let lost = due.iter().filter(|d| d.lost).count();
         report.deliveries_requeued += lost;
         report.deliveries_queued += count - lost;
-        hub.enqueue(due.into_iter().map(|d| (d.id, d.channel)).collect())
+        hub.enqueue(due.into_iter().map(|d| (d.id, d.channel)))
             .await;
         if count < BATCH as usize {
             break;

@@ -83,6 +83,19 @@ pub async fn parents_of(
     Ok(parents.into_iter().map(AccountId).collect())
 }
 
+/// The columns of a [`RecipientRow`], over `accounts a` and its profiles, preferences and
+/// active devices (grouped by the account).
+const RECIPIENT_COLUMNS: &str = "a.id AS account_id, a.role,
+    (a.email_verified_at IS NOT NULL) AS email_usable,
+    (sp.phone_enc IS NOT NULL OR pp.phone_enc IS NOT NULL) AS has_phone,
+    np.language, a.locale AS account_locale, np.time_zone, np.quiet_from, np.quiet_to, np.disabled,
+    coalesce(array_agg(d.token ORDER BY d.token) FILTER (WHERE d.token IS NOT NULL), '{}') AS device_tokens,
+    coalesce(array_agg(d.platform ORDER BY d.token) FILTER (WHERE d.token IS NOT NULL), '{}') AS device_platforms";
+const RECIPIENT_JOINS: &str = "LEFT JOIN student_profiles sp ON sp.account_id = a.id
+    LEFT JOIN parent_profiles pp ON pp.account_id = a.id
+    LEFT JOIN notification_preferences np ON np.account_id = a.id
+    LEFT JOIN devices d ON d.account_id = a.id AND d.deactivated_at IS NULL";
+
 /// How to reach each of these accounts: devices, preferences, whether there is a phone
 /// and a usable e-mail address. Erased accounts are left out.
 pub async fn recipients(
@@ -90,23 +103,75 @@ pub async fn recipients(
     accounts: &[AccountId],
 ) -> StoreResult<Vec<RecipientRow>> {
     let accounts: Vec<Uuid> = accounts.iter().map(|a| a.0).collect();
-    Ok(sqlx::query_as::<_, RecipientRow>(
-        "SELECT a.id AS account_id, a.role,
-                (a.email_verified_at IS NOT NULL) AS email_usable,
-                (sp.phone_enc IS NOT NULL OR pp.phone_enc IS NOT NULL) AS has_phone,
-                np.language, a.locale AS account_locale, np.time_zone, np.quiet_from, np.quiet_to, np.disabled,
-                coalesce(array_agg(d.token ORDER BY d.token) FILTER (WHERE d.token IS NOT NULL), '{}') AS device_tokens,
-                coalesce(array_agg(d.platform ORDER BY d.token) FILTER (WHERE d.token IS NOT NULL), '{}') AS device_platforms
+    Ok(sqlx::query_as::<_, RecipientRow>(&format!(
+        "SELECT {RECIPIENT_COLUMNS}
          FROM accounts a
-         LEFT JOIN student_profiles sp ON sp.account_id = a.id
-         LEFT JOIN parent_profiles pp ON pp.account_id = a.id
-         LEFT JOIN notification_preferences np ON np.account_id = a.id
-         LEFT JOIN devices d ON d.account_id = a.id AND d.deactivated_at IS NULL
+         {RECIPIENT_JOINS}
          WHERE a.id = ANY($1) AND a.erased_at IS NULL
-         GROUP BY a.id, sp.phone_enc, pp.phone_enc, np.account_id",
-    )
+         GROUP BY a.id, sp.phone_enc, pp.phone_enc, np.account_id"
+    ))
     .bind(&accounts)
     .fetch_all(exec)
+    .await?)
+}
+
+/// The cursor [`open_event_recipients`] declares.
+const EVENT_RECIPIENTS_CURSOR: &str = "fanout_event_recipients";
+
+/// A recipient of a notice to an event's participants, with whether they hear of it as a
+/// parent (a parent who is also a participant hears as the participant).
+#[derive(Debug, sqlx::FromRow)]
+pub struct EventRecipientRow {
+    #[sqlx(flatten)]
+    pub recipient: RecipientRow,
+    pub is_parent: bool,
+}
+
+/// Opens, in the caller's transaction, a cursor over the audience of [`event_audience`]
+/// with how to reach each (as [`recipients`]), so that a fan-out to a million families
+/// reads it a page at a time ([`next_event_recipients`]) instead of holding it whole.
+/// PostgreSQL deduplicates the audience; the cursor closes with the transaction.
+pub async fn open_event_recipients(
+    conn: &mut PgConnection,
+    event_id: EventId,
+    cancelled: bool,
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "DECLARE {EVENT_RECIPIENTS_CURSOR} NO SCROLL CURSOR FOR
+         WITH students AS (
+             SELECT DISTINCT student_id FROM signups
+             WHERE event_id = $1 AND (
+                 ($2 AND status = 'cancelled' AND end_reason = 'event_cancelled')
+                 OR (NOT $2 AND status IN ('pending_parent', 'approved', 'waitlisted')))),
+         heard AS (
+             SELECT student_id AS account_id, false AS is_parent FROM students
+             UNION ALL
+             SELECT l.parent_id, true FROM students s JOIN family_links l ON l.student_id = s.student_id),
+         audience AS (
+             SELECT account_id, bool_and(is_parent) AS is_parent FROM heard GROUP BY account_id)
+         SELECT {RECIPIENT_COLUMNS}, au.is_parent
+         FROM audience au JOIN accounts a ON a.id = au.account_id
+         {RECIPIENT_JOINS}
+         WHERE a.erased_at IS NULL
+         GROUP BY a.id, sp.phone_enc, pp.phone_enc, np.account_id, au.is_parent"
+    ))
+    .bind(event_id)
+    .bind(cancelled)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The next `page` recipients of the cursor [`open_event_recipients`] opened; empty at
+/// the end.
+pub async fn next_event_recipients(
+    conn: &mut PgConnection,
+    page: usize,
+) -> StoreResult<Vec<EventRecipientRow>> {
+    Ok(sqlx::query_as::<_, EventRecipientRow>(&format!(
+        "FETCH FORWARD {page} FROM {EVENT_RECIPIENTS_CURSOR}"
+    ))
+    .fetch_all(&mut *conn)
     .await?)
 }
 

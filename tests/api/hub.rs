@@ -8,6 +8,7 @@ use std::time::Duration;
 use bilet::notify::providers::ChannelKind;
 use chrono::Duration as Span;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::helpers::{
     Family, TestApp, assert_matches_contract, assert_problem, event_input, eventually, push_data,
@@ -18,14 +19,8 @@ use crate::helpers::{
 /// services.
 async fn family_with_devices(app: &TestApp, tag: &str) -> (Family, String, String) {
     let family = app.family().await;
-    let parent_token = format!(
-        "{tag}-parent-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
-    let child_token = format!(
-        "{tag}-child-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
+    let parent_token = format!("{tag}-parent-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let child_token = format!("{tag}-child-{}", &Uuid::new_v4().simple().to_string()[..8]);
     app.register_device(&family.parent, &parent_token, "ios")
         .await;
     app.register_device(&family.child, &child_token, "android-fcm")
@@ -164,6 +159,53 @@ async fn an_urgent_cancellation_reaches_students_and_parents_by_push_sms_and_ema
             "{mail:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_cancellation_read_a_page_at_a_time_tells_each_person_once() {
+    // Pages of two recipients: six people (a parent of two of the children among them)
+    // take three pages and a last empty read.
+    let app = spawn_app_with(|s| s.hub.fanout_page = 2).await;
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::hours(30), 10))
+        .await;
+    let families = [app.family().await, app.family().await, app.family().await];
+    app.link_second_parent(&families[1].parent, &families[0].parent, &families[1].child)
+        .await;
+    for family in &families {
+        app.sign_up(&family.child.access, event, 201).await;
+    }
+    app.post_as(
+        &format!("/v1/events/{event}/cancel"),
+        &organizer.access,
+        &json!({ "reason": "Отмена" }),
+    )
+    .await;
+    app.settled("event_cancelled").await;
+
+    let told: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT account_id, count(*) FROM notifications WHERE kind = 'event_cancelled'
+         GROUP BY account_id ORDER BY account_id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    let mut expected: Vec<Uuid> = families
+        .iter()
+        .flat_map(|f| [f.parent.account_id, f.child.account_id])
+        .collect();
+    expected.sort();
+    assert_eq!(
+        told,
+        expected.iter().map(|id| (*id, 1)).collect::<Vec<_>>(),
+        "each of the six once"
+    );
+    // The parent of two children gets one text, not two.
+    let sms = app
+        .received(ChannelKind::Sms, &families[0].parent_phone, 1)
+        .await;
+    assert_eq!(sms.len(), 1);
 }
 
 #[tokio::test]
@@ -346,10 +388,7 @@ async fn a_rate_limit_is_retried_a_dead_token_deactivated_and_exhausted_retries_
         ("exhausted", "hub-503-thrice-"),
     ] {
         let family = app.family().await;
-        let token = format!(
-            "{prefix}{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
+        let token = format!("{prefix}{}", &Uuid::new_v4().simple().to_string()[..8]);
         app.register_device(&family.parent, &token, "ios").await;
         app.sign_up(&family.child.access, event, 201).await;
         tokens.insert(tag, (family, token));
@@ -530,10 +569,7 @@ async fn flushing_redis_mid_delivery_still_ends_with_exactly_one_delivery_each()
     let mut tokens = Vec::new();
     for i in 0..12 {
         let family = app.family().await;
-        let token = format!(
-            "hub-slow-{i}-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..6]
-        );
+        let token = format!("hub-slow-{i}-{}", &Uuid::new_v4().simple().to_string()[..6]);
         app.register_device(&family.child, &token, "ios").await;
         app.sign_up(&family.child.access, event, 201).await;
         tokens.push(token);
@@ -607,7 +643,7 @@ async fn a_sender_aborted_mid_batch_loses_nothing_and_sends_nothing_twice() {
         let family = app.family().await;
         let token = format!(
             "hub-slow-abort-{i}-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..6]
+            &Uuid::new_v4().simple().to_string()[..6]
         );
         app.register_device(&family.child, &token, "ios").await;
         app.sign_up(&family.child.access, event, 201).await;
@@ -672,7 +708,7 @@ async fn devices_move_to_the_account_that_registers_them_and_are_removed_on_logo
         .await;
     app.register_device(&second, "shared-phone-token", "android-rustore")
         .await;
-    let owner: uuid::Uuid =
+    let owner: Uuid =
         sqlx::query_scalar("SELECT account_id FROM devices WHERE token = 'shared-phone-token'")
             .fetch_one(&app.db)
             .await
@@ -1149,7 +1185,7 @@ async fn the_demo_binary_works_apart_from_a_service_and_refuses_a_second_demo() 
 async fn a_domain_event_of_a_kind_this_build_does_not_know_is_left_unannounced_and_said() {
     let app = spawn_app().await;
     // A misspelt kind, as a build with a typo (or a newer build) could have written it.
-    let event_id = uuid::Uuid::now_v7();
+    let event_id = Uuid::now_v7();
     sqlx::query("INSERT INTO outbox (event_id, kind, payload) VALUES ($1, 'event_canceled', '{}')")
         .bind(event_id)
         .execute(&app.db)

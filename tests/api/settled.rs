@@ -126,7 +126,7 @@ async fn a_decision_made_after_the_escalation_was_queued_still_stops_it() {
     .await
     .unwrap();
     assert_eq!(due.len(), 1);
-    let due = due
+    let due: Vec<_> = due
         .into_iter()
         .map(|(id, channel)| (DeliveryId(id), channel.parse::<ChannelKind>().unwrap()))
         .collect();
