@@ -58,6 +58,8 @@ pub enum DomainEvent {
     /// `erasure_due_at` unless a parent gives it again.
     PersonalDataConsentWithdrawn(ConsentChange),
     ResultsReady(ResultsReady),
+    /// The child was checked in at the door of an event: their parents hear they arrived.
+    ChildCheckedIn(ChildCheckedIn),
 }
 
 /// A notice about one account and nothing else.
@@ -187,6 +189,15 @@ pub struct ResultsReady {
     pub test_id: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildCheckedIn {
+    pub signup_id: SignupId,
+    pub event_id: EventId,
+    pub student_id: AccountId,
+    pub event_starts_at: DateTime<Utc>,
+    pub checked_in_at: DateTime<Utc>,
+}
+
 /// Who a domain event concerns, as the fan-out looks them up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concerned {
@@ -254,6 +265,7 @@ impl DomainEvent {
             DomainEvent::ConsentWithdrawn(_) => Kind::ConsentWithdrawn,
             DomainEvent::PersonalDataConsentWithdrawn(_) => Kind::PersonalDataConsentWithdrawn,
             DomainEvent::ResultsReady(_) => Kind::ResultsReady,
+            DomainEvent::ChildCheckedIn(_) => Kind::ChildCheckedIn,
         }
     }
 
@@ -306,6 +318,7 @@ impl DomainEvent {
                 subject: None,
             },
             DomainEvent::ResultsReady(r) => Concerned::StudentFamily(r.student_id),
+            DomainEvent::ChildCheckedIn(c) => Concerned::StudentFamily(c.student_id),
         }
     }
 
@@ -398,6 +411,13 @@ impl DomainEvent {
                 test_id: Some(r.test_id.clone()),
                 ..Facts::default()
             },
+            DomainEvent::ChildCheckedIn(c) => Facts {
+                event_id: Some(c.event_id),
+                signup_id: Some(c.signup_id),
+                student_id: Some(c.student_id),
+                starts_at: Some(c.event_starts_at),
+                ..Facts::default()
+            },
         }
     }
 
@@ -481,6 +501,7 @@ kinds! {
     RegistrationPending => "registration_pending",
     PasswordResetRequested => "password_reset_requested",
     PasswordChanged => "password_changed",
+    ChildCheckedIn => "child_checked_in",
 }
 
 impl fmt::Display for Kind {
@@ -616,6 +637,13 @@ mod tests {
                 attempt_id: AttemptId::new(),
                 student_id: a,
                 test_id: "klimov-ddo".into(),
+            }),
+            DomainEvent::ChildCheckedIn(ChildCheckedIn {
+                signup_id: SignupId::new(),
+                event_id: EventId::new(),
+                student_id: a,
+                event_starts_at: t,
+                checked_in_at: t,
             }),
         ]
     }
