@@ -411,18 +411,7 @@ impl AttendanceApi {
         if !allowed {
             return Err(Problem::not_found("no such sign-up"));
         }
-        Ok(OutcomeResponse::Ok(Json(SignupOutcome {
-            signup_id: id.0,
-            attendance: store::attendance::find(&state.db, id)
-                .await?
-                .map(attendance_view),
-            assessment: store::attendance::assessment(&state.db, id)
-                .await?
-                .map(assessment_view),
-            feedback: store::attendance::feedback(&state.db, id)
-                .await?
-                .map(feedback_view),
-        })))
+        Ok(OutcomeResponse::Ok(Json(outcome_of(&state.db, id).await?)))
     }
 
     /// The feedback on the organizer's event in aggregate: how many answered and, from 3
@@ -454,6 +443,21 @@ impl AttendanceApi {
                 .then(|| (totals.wanting_to_continue as f64 / answers * 100.0).round() / 100.0),
         })))
     }
+}
+
+/// What happened at the event of a sign-up, as far as it is recorded (for the family's view
+/// and their export).
+pub async fn outcome_of(db: &store::Db, id: SignupId) -> Result<SignupOutcome, Problem> {
+    Ok(SignupOutcome {
+        signup_id: id.0,
+        attendance: store::attendance::find(db, id).await?.map(attendance_view),
+        assessment: store::attendance::assessment(db, id)
+            .await?
+            .map(assessment_view),
+        feedback: store::attendance::feedback(db, id)
+            .await?
+            .map(feedback_view),
+    })
 }
 
 /// The caller's organization; only organizers record attendance and assessments.
