@@ -133,6 +133,10 @@ pub const HANDLER_PROBLEMS: &[(&str, &[StatusProblems])] = &[
         &[(403, &["forbidden"]), (409, &["profile-required"])],
     ),
     (
+        "list_child_events",
+        &[(403, &["forbidden"]), (409, &["profile-required"])],
+    ),
+    (
         "update_event",
         &[
             (403, &["forbidden"]),
@@ -200,6 +204,59 @@ pub const HANDLER_PROBLEMS: &[(&str, &[StatusProblems])] = &[
         &[(403, &["forbidden"]), (409, &["signup-ended"])],
     ),
     ("get_signup", &[]),
+    (
+        "sign_up_child",
+        &[
+            (403, &["forbidden"]),
+            (
+                409,
+                &[
+                    "event-not-open",
+                    "signup-closed",
+                    "grade-out-of-range",
+                    "profile-required",
+                    "consent-required",
+                    "already-signed-up",
+                    "overlapping-event",
+                ],
+            ),
+        ],
+    ),
+    ("get_check_in_code", &[(403, &["forbidden"])]),
+    (
+        "check_in",
+        &[
+            (403, &["forbidden"]),
+            (
+                409,
+                &["check-in-code-used", "not-approved", "check-in-closed"],
+            ),
+            (422, &["check-in-code-invalid", "check-in-code-expired"]),
+        ],
+    ),
+    (
+        "put_attendance",
+        &[
+            (403, &["forbidden"]),
+            (409, &["not-approved", "attendance-closed"]),
+        ],
+    ),
+    (
+        "put_assessment",
+        &[
+            (403, &["forbidden"]),
+            (409, &["not-attended", "assessment-closed"]),
+        ],
+    ),
+    (
+        "give_feedback",
+        &[
+            (403, &["forbidden"]),
+            (409, &["not-attended", "event-not-over", "feedback-given"]),
+        ],
+    ),
+    ("get_signup_outcome", &[]),
+    ("get_feedback_summary", &[(403, &["forbidden"])]),
     ("list_my_signups", &[(403, &["forbidden"])]),
     ("list_my_approvals", &[(403, &["forbidden"])]),
     ("put_device", &[]),
@@ -302,6 +359,20 @@ fn number_bounds() -> Vec<(&'static str, &'static str, i64, i64, Option<i64>)> {
             Some(events::DEFAULT_LIMIT),
         ),
         (
+            "list_child_events",
+            "limit",
+            1,
+            events::MAX_LIMIT,
+            Some(events::DEFAULT_LIMIT),
+        ),
+        (
+            "FeedbackRequest",
+            "rating",
+            *crate::domain::attendance::RATING.start(),
+            *crate::domain::attendance::RATING.end(),
+            None,
+        ),
+        (
             "list_organizer_events",
             "limit",
             1,
@@ -335,6 +406,7 @@ fn number_bounds() -> Vec<(&'static str, &'static str, i64, i64, Option<i64>)> {
 /// shortest, longest), in characters or items.
 fn length_bounds() -> Vec<(&'static str, &'static str, usize, usize)> {
     use super::{auth, diagnostics, events, notices, profiles, signups};
+    use crate::domain::attendance;
     vec![
         (
             "EventInput",
@@ -355,6 +427,8 @@ fn length_bounds() -> Vec<(&'static str, &'static str, usize, usize)> {
         ),
         ("NoticeInput", "text", 1, notices::TEXT_CHARS),
         ("DecisionRequest", "comment", 1, signups::COMMENT_CHARS),
+        ("AssessmentRequest", "comment", 1, attendance::COMMENT_CHARS),
+        ("FeedbackRequest", "comment", 1, attendance::COMMENT_CHARS),
         ("DeviceInfo", "name", 1, auth::DEVICE_NAME_CHARS),
         ("StudentProfileInput", "school", 1, profiles::SCHOOL_CHARS),
         ("StudentProfileInput", "city", 1, profiles::CITY_CHARS),
@@ -464,6 +538,7 @@ pub fn complete(spec: &str) -> String {
 /// Response properties that hold a closed vocabulary, with the code's list of it: what a
 /// database column's check allows, or an enum of the code.
 fn closed_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+    use crate::domain::attendance::{AssessmentLevel, AttendanceMethod, AttendanceStatus};
     use crate::domain::consents::{CONSENT_STATUSES, ConsentKind};
     use crate::domain::deliveries::DeliveryStatus;
     use crate::domain::devices::DEVICE_PLATFORMS;
@@ -478,6 +553,9 @@ fn closed_lists() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         .collect();
     vec![
         ("SignupView", "status", SignupStatus::names()),
+        ("AttendanceView", "status", AttendanceStatus::names()),
+        ("AttendanceView", "method", AttendanceMethod::names()),
+        ("AssessmentView", "level", AssessmentLevel::names()),
         ("SignupView", "event_status", EventStatus::names()),
         ("EventView", "status", EventStatus::names()),
         ("EventView", "format", EventFormat::names()),
@@ -831,6 +909,7 @@ mod tests {
             include_str!("../../migrations/20261125000002_families.sql"),
             include_str!("../../migrations/20261125000003_events.sql"),
             include_str!("../../migrations/20261125000005_hub.sql"),
+            include_str!("../../migrations/20261201000100_after_the_signup.sql"),
         ]
         .concat()
         .split_whitespace()
@@ -842,6 +921,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        use crate::domain::attendance::{AssessmentLevel, AttendanceMethod, AttendanceStatus};
         use crate::domain::deliveries::DeliveryStatus;
         use crate::domain::devices::DEVICE_PLATFORMS;
         use crate::domain::events::{EventFormat, EventStatus, SignupStatus};
@@ -857,6 +937,9 @@ mod tests {
             ("channel", channels),
             ("platform", DEVICE_PLATFORMS.to_vec()),
             ("role", roles),
+            ("status", AttendanceStatus::names()),
+            ("method", AttendanceMethod::names()),
+            ("level", AssessmentLevel::names()),
         ] {
             let check = format!("CHECK ({column} IN ( {})", quoted(&list));
             let check_tight = format!("CHECK ({column} IN ({})", quoted(&list));

@@ -364,60 +364,59 @@ impl EventsApi {
     ) -> Result<EventPageResponse, Problem> {
         let caller = auth.0;
         caller.require(Role::Student)?;
-        let profile = crate::api::profiles::load_student(&state, caller.account)
-            .await?
-            .filter(|p| !p.erased)
-            .ok_or_else(|| {
-                Problem::conflict(
-                    "profile-required",
-                    "Profile required",
-                    "fill in your profile to see events for your grade",
-                )
-            })?;
-        let mut fields = Fields::new();
-        let region = match region.0.as_deref() {
-            Some(code) => fields
-                .check("region", Region::parse(code))
-                .map(|r| Some(r.code().to_owned())),
-            None => Some(None),
-        };
-        let area = match profession_area.0.as_deref() {
-            Some(area) => fields
-                .check("profession_area", ProfessionArea::parse(area))
-                .map(|a| Some(a.as_str().to_owned())),
-            None => Some(None),
-        };
-        let (after, limit) = page_params(&mut fields, cursor.0.as_deref(), limit.0);
-        fields.finish()?;
-        let mut features = Vec::new();
-        let mut applied = false;
-        if accessible_for_me.0.unwrap_or(false)
-            && let Some(health) = &profile.health
-            && store::consents::is_current(&state.db, caller.account, "health_data").await?
-        {
-            features = health
-                .needs
-                .iter()
-                .filter_map(|need| rules::feature_for_need(need))
-                .map(str::to_owned)
-                .collect();
-            applied = true;
-        }
-        let filter = EventFilter {
-            grade: i16::from(profile.grade),
-            region: region.flatten(),
-            city: city
-                .0
-                .map(|c| c.trim().to_owned())
-                .filter(|c| !c.is_empty()),
-            profession_area: area.flatten(),
-            format: format.0.map(|f| f.as_str().to_owned()),
+        let query = StudentEventQuery {
+            region: region.0,
+            city: city.0,
+            profession_area: profession_area.0,
+            format: format.0,
             from: from.0,
             to: to.0,
-            features,
+            accessible: accessible_for_me.0.unwrap_or(false),
+            cursor: cursor.0,
+            limit: limit.0,
         };
-        let rows = store::events::list_published(&state.db, &filter, after, limit + 1).await?;
-        Ok(EventPageResponse::Ok(Json(page(rows, limit, applied))))
+        let page = list_for_student(&state, caller.account, query).await?;
+        Ok(EventPageResponse::Ok(Json(page)))
+    }
+
+    /// The events that suit a linked child, exactly as the child's own `list_events` shows
+    /// them (their grade, the filters, `accessible_for_child` for their ОВЗ needs while a
+    /// health-data consent stands). Sign the child up with `sign_up_child`.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(
+        path = "/children/:child_id/events",
+        method = "get",
+        operation_id = "list_child_events"
+    )]
+    async fn list_child_events(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        child_id: Path<Uuid>,
+        region: Query<Option<String>>,
+        city: Query<Option<String>>,
+        profession_area: Query<Option<String>>,
+        format: Query<Option<EventFormat>>,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+        accessible_for_child: Query<Option<bool>>,
+        cursor: Query<Option<String>>,
+        limit: Query<Option<i64>>,
+    ) -> Result<EventPageResponse, Problem> {
+        let child = crate::api::profiles::linked_child(&state, &auth.0, child_id.0).await?;
+        let query = StudentEventQuery {
+            region: region.0,
+            city: city.0,
+            profession_area: profession_area.0,
+            format: format.0,
+            from: from.0,
+            to: to.0,
+            accessible: accessible_for_child.0.unwrap_or(false),
+            cursor: cursor.0,
+            limit: limit.0,
+        };
+        let page = list_for_student(&state, child, query).await?;
+        Ok(EventPageResponse::Ok(Json(page)))
     }
 
     /// One event with its free seats. Drafts are visible only to their organization.
@@ -442,6 +441,84 @@ impl EventsApi {
 
 // The rules of the organizer's operations, shared by the API handlers above and the
 // console (`src/console/`), so that no rule is written twice.
+
+/// The filters of a student's event listing, as the query string gave them.
+#[derive(Debug, Default)]
+pub struct StudentEventQuery {
+    pub region: Option<String>,
+    pub city: Option<String>,
+    pub profession_area: Option<String>,
+    pub format: Option<EventFormat>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Keep events suited to the student's ОВЗ needs (while health-data consent stands).
+    pub accessible: bool,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Published, upcoming events for a student's grade with the filters applied: what the
+/// student sees in `list_events` and their linked parents in `list_child_events`.
+pub async fn list_for_student(
+    state: &AppState,
+    student: AccountId,
+    query: StudentEventQuery,
+) -> Result<EventPage, Problem> {
+    let profile = crate::api::profiles::load_student(state, student)
+        .await?
+        .filter(|p| !p.erased)
+        .ok_or_else(|| {
+            Problem::conflict(
+                "profile-required",
+                "Profile required",
+                "fill in your profile to see events for your grade",
+            )
+        })?;
+    let mut fields = Fields::new();
+    let region = match query.region.as_deref() {
+        Some(code) => fields
+            .check("region", Region::parse(code))
+            .map(|r| Some(r.code().to_owned())),
+        None => Some(None),
+    };
+    let area = match query.profession_area.as_deref() {
+        Some(area) => fields
+            .check("profession_area", ProfessionArea::parse(area))
+            .map(|a| Some(a.as_str().to_owned())),
+        None => Some(None),
+    };
+    let (after, limit) = page_params(&mut fields, query.cursor.as_deref(), query.limit);
+    fields.finish()?;
+    let mut features = Vec::new();
+    let mut applied = false;
+    if query.accessible
+        && let Some(health) = &profile.health
+        && store::consents::is_current(&state.db, student, "health_data").await?
+    {
+        features = health
+            .needs
+            .iter()
+            .filter_map(|need| rules::feature_for_need(need))
+            .map(str::to_owned)
+            .collect();
+        applied = true;
+    }
+    let filter = EventFilter {
+        grade: i16::from(profile.grade),
+        region: region.flatten(),
+        city: query
+            .city
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty()),
+        profession_area: area.flatten(),
+        format: query.format.map(|f| f.as_str().to_owned()),
+        from: query.from,
+        to: query.to,
+        features,
+    };
+    let rows = store::events::list_published(&state.db, &filter, after, limit + 1).await?;
+    Ok(page(rows, limit, applied))
+}
 
 /// Creates a draft event from `input`: every field checked, starting after now.
 pub async fn create(
@@ -1000,6 +1077,7 @@ pub fn participation_problem(err: participation::ParticipationError) -> Problem 
     match err {
         E::EventNotFound => Problem::not_found("no such event"),
         E::SignupNotFound => Problem::not_found("no such sign-up"),
+        E::ChildNotFound => Problem::not_found("no such child"),
         E::EventNotOpen => Problem::conflict("event-not-open", "Event not open", detail),
         E::DeadlinePassed => Problem::conflict("signup-closed", "Sign-up closed", detail),
         E::GradeOutOfRange { .. } => {

@@ -150,6 +150,8 @@ pub struct SignupExport {
     pub decided_at: Option<DateTime<Utc>>,
     pub decided_by_account_id: Option<Uuid>,
     pub end_reason: Option<String>,
+    /// Attendance, the mentor's assessment and the student's feedback, once there are any.
+    pub outcome: Option<super::attendance::SignupOutcome>,
 }
 
 /// An invitation a parent sent to a child's e-mail address.
@@ -668,10 +670,13 @@ async fn notifications_of(
 }
 
 async fn signups_of(state: &AppState, student: AccountId) -> Result<Vec<SignupExport>, Problem> {
-    Ok(store::signups::for_student(&state.db, student)
-        .await?
-        .into_iter()
-        .map(|s| SignupExport {
+    let mut signups = Vec::new();
+    for s in store::signups::for_student(&state.db, student).await? {
+        let outcome = super::attendance::outcome_of(&state.db, s.id).await?;
+        let any = outcome.attendance.is_some()
+            || outcome.assessment.is_some()
+            || outcome.feedback.is_some();
+        signups.push(SignupExport {
             id: s.id.0,
             event_id: s.event_id.0,
             event_title: s.event_title,
@@ -682,8 +687,10 @@ async fn signups_of(state: &AppState, student: AccountId) -> Result<Vec<SignupEx
             decided_at: s.decided_at,
             decided_by_account_id: s.decided_by,
             end_reason: s.end_reason,
-        })
-        .collect())
+            outcome: any.then_some(outcome),
+        });
+    }
+    Ok(signups)
 }
 
 async fn attempts_of(state: &AppState, student: AccountId) -> Result<Vec<AttemptExport>, Problem> {

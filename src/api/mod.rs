@@ -3,6 +3,7 @@
 //! document is `mobile-contract/openapi.json`.
 
 pub mod admin;
+pub mod attendance;
 pub mod auth;
 pub mod body;
 pub mod consents;
@@ -50,6 +51,9 @@ pub enum ApiTag {
     Events,
     /// Signing up for events and the parents' decisions.
     Signups,
+    /// After the sign-up: check-in at the door, attendance, the mentor's assessment and
+    /// the student's feedback.
+    Attendance,
     /// Devices, the inbox, preferences and organizer notices.
     Notifications,
     /// Operators' tools.
@@ -74,6 +78,7 @@ pub fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             consents::ConsentsApi,
             events::EventsApi,
             signups::SignupsApi,
+            attendance::AttendanceApi,
             devices::DevicesApi,
             notifications::NotificationsApi,
             notices::NoticesApi,

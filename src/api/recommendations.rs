@@ -161,14 +161,18 @@ async fn recommend(state: &AppState, student: AccountId) -> Result<Recommendatio
             .map(|(_, def, scored)| (def.as_ref(), scored))
             .collect::<Vec<_>>(),
     );
-    let trials = store::recommendations::trials(&state.db, student).await?;
+    // The events attended and over, oldest first (the latest answer about an area counts).
+    let now = Utc::now();
+    let mut trials = store::attendance::attended(&state.db, student).await?;
+    trials.retain(|t| t.ends_at < now);
+    trials.reverse();
     let areas = recommendations::weigh(
         &found,
         &trials
             .iter()
             .map(|t| Trial {
-                title: t.title.clone(),
-                area: t.profession_area.clone(),
+                title: t.event_title.clone(),
+                area: t.profession_area.as_str().to_owned(),
                 level: t.level.clone(),
                 wants_to_continue: t.wants_to_continue,
             })
@@ -194,8 +198,10 @@ async fn recommend(state: &AppState, student: AccountId) -> Result<Recommendatio
             .unwrap_or_default();
         recommendations::rank(events, &areas, &needs)
     };
-    let mut attended_areas: Vec<String> =
-        trials.iter().map(|t| t.profession_area.clone()).collect();
+    let mut attended_areas: Vec<String> = trials
+        .iter()
+        .map(|t| t.profession_area.as_str().to_owned())
+        .collect();
     attended_areas.sort();
     attended_areas.dedup();
     Ok(Recommendations {
@@ -230,8 +236,8 @@ async fn recommend(state: &AppState, student: AccountId) -> Result<Recommendatio
                 .into_iter()
                 .map(|t| TrialView {
                     event_id: t.event_id.0,
-                    title: t.title,
-                    profession_area: t.profession_area,
+                    title: t.event_title,
+                    profession_area: t.profession_area.as_str().to_owned(),
                     level: t.level,
                     wants_to_continue: t.wants_to_continue,
                 })

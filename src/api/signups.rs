@@ -15,7 +15,7 @@ use super::body::{JsonBody, OptionalJsonBody};
 use super::events::participation_problem;
 use super::fields::Fields;
 use super::security::{BearerAuth, Role};
-use crate::domain::ids::{EventId, SignupId};
+use crate::domain::ids::{AccountId, EventId, SignupId};
 use crate::domain::names::ShortText;
 use crate::http::problem::Problem;
 use crate::participation::{self, Actor, Decision};
@@ -68,6 +68,13 @@ pub enum DecisionKind {
 #[serde(deny_unknown_fields)]
 pub struct SignUpRequest {}
 
+/// A parent signs their child up for an event.
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChildSignUpRequest {
+    pub event_id: Uuid,
+}
+
 #[derive(Debug, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
@@ -79,7 +86,8 @@ pub struct DecisionRequest {
 
 #[derive(ApiResponse)]
 pub enum CreatedSignupResponse {
-    /// Signed up: `pending_parent` with a seat held, or `waitlisted` when full.
+    /// Signed up: `pending_parent` with a seat held (`approved` when a parent signed the
+    /// child up), or `waitlisted` when full.
     #[oai(status = 201)]
     Created(Json<SignupView>),
 }
@@ -122,6 +130,43 @@ impl SignupsApi {
         let signup = participation::sign_up(&mut tx, EventId(event_id.0), caller.account)
             .await
             .map_err(participation_problem)?;
+        tx.commit().await?;
+        Ok(CreatedSignupResponse::Created(Json(
+            view(&state, signup.id).await?,
+        )))
+    }
+
+    /// A linked parent signs their child up. The parent is the one who decides, so the
+    /// sign-up is `approved` at once and the child is told by push (`signup_approved`); when
+    /// the event is full the child joins the waitlist (`waitlisted`) and is approved the
+    /// moment a seat is theirs. Every other rule is the student's own sign-up's: the
+    /// child's grade, a parent's current personal-data consent, the deadline, no sign-up
+    /// already, no overlapping event. A parent not linked to the child gets 404 and nothing
+    /// changes. Accepts an `Idempotency-Key` like `sign_up`.
+    #[oai(
+        path = "/children/:child_id/signups",
+        method = "post",
+        operation_id = "sign_up_child"
+    )]
+    async fn sign_up_child(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        child_id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] _idempotency_key: Header<Option<String>>,
+        body: JsonBody<ChildSignUpRequest>,
+    ) -> Result<CreatedSignupResponse, Problem> {
+        let caller = auth.0;
+        caller.require(Role::Parent)?;
+        let mut tx = state.db.begin().await?;
+        let signup = participation::sign_up_for_child(
+            &mut tx,
+            EventId(body.event_id),
+            AccountId(child_id.0),
+            caller.account,
+        )
+        .await
+        .map_err(participation_problem)?;
         tx.commit().await?;
         Ok(CreatedSignupResponse::Created(Json(
             view(&state, signup.id).await?,

@@ -61,6 +61,8 @@ pub enum DomainEvent {
     /// What happened at a practical event (attendance, the mentor's level, the student's
     /// own opinion) brought recommendations the family has not been told of.
     RecommendationsReady(RecommendationsReady),
+    /// The child was checked in at the door of an event: their parents hear they arrived.
+    ChildCheckedIn(ChildCheckedIn),
 }
 
 /// A notice about one account and nothing else.
@@ -199,6 +201,15 @@ pub struct ResultsReady {
     pub test_id: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildCheckedIn {
+    pub signup_id: SignupId,
+    pub event_id: EventId,
+    pub student_id: AccountId,
+    pub event_starts_at: DateTime<Utc>,
+    pub checked_in_at: DateTime<Utc>,
+}
+
 /// Who a domain event concerns, as the fan-out looks them up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concerned {
@@ -267,6 +278,7 @@ impl DomainEvent {
             DomainEvent::PersonalDataConsentWithdrawn(_) => Kind::PersonalDataConsentWithdrawn,
             DomainEvent::ResultsReady(_) => Kind::ResultsReady,
             DomainEvent::RecommendationsReady(_) => Kind::RecommendationsReady,
+            DomainEvent::ChildCheckedIn(_) => Kind::ChildCheckedIn,
         }
     }
 
@@ -320,6 +332,7 @@ impl DomainEvent {
             },
             DomainEvent::ResultsReady(r) => Concerned::StudentFamily(r.student_id),
             DomainEvent::RecommendationsReady(r) => Concerned::StudentFamily(r.student_id),
+            DomainEvent::ChildCheckedIn(c) => Concerned::StudentFamily(c.student_id),
         }
     }
 
@@ -417,6 +430,13 @@ impl DomainEvent {
                 event_id: Some(r.event_id),
                 ..Facts::default()
             },
+            DomainEvent::ChildCheckedIn(c) => Facts {
+                event_id: Some(c.event_id),
+                signup_id: Some(c.signup_id),
+                student_id: Some(c.student_id),
+                starts_at: Some(c.event_starts_at),
+                ..Facts::default()
+            },
         }
     }
 
@@ -501,6 +521,7 @@ kinds! {
     RegistrationPending => "registration_pending",
     PasswordResetRequested => "password_reset_requested",
     PasswordChanged => "password_changed",
+    ChildCheckedIn => "child_checked_in",
 }
 
 impl fmt::Display for Kind {
@@ -641,6 +662,13 @@ mod tests {
                 student_id: a,
                 event_id: EventId::new(),
                 new_count: 3,
+            }),
+            DomainEvent::ChildCheckedIn(ChildCheckedIn {
+                signup_id: SignupId::new(),
+                event_id: EventId::new(),
+                student_id: a,
+                event_starts_at: t,
+                checked_in_at: t,
             }),
         ]
     }

@@ -1,6 +1,7 @@
 //! Domain types that cannot hold invalid values: each `parse` returns the value or the
 //! reason it was refused. No HTTP and no SQL here.
 
+pub mod attendance;
 pub mod consents;
 pub mod deliveries;
 pub mod devices;

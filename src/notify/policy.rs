@@ -255,6 +255,16 @@ pub const POLICIES: &[KindPolicy] = &[
         placeholders: &[],
         data: &[],
     },
+    // The child arrived at an event: the parents only; optional in the preferences (an
+    // inbox kind), push or, without the app, e-mail.
+    KindPolicy {
+        kind: Kind::ChildCheckedIn,
+        subject: None,
+        parent: Some(Plan::Informational),
+        inbox: true,
+        placeholders: &["event_title", "starts_at"],
+        data: &["event_id", "signup_id", "student_id"],
+    },
 ];
 
 /// The JSON Schemas of a kind's push payloads, as published in `mobile-contract/push/`:

@@ -37,7 +37,7 @@ const DECISION_KINDS: [Kind; 3] = [
 /// notice itself supersedes them).
 const EVENT_NOTICE_KINDS: [Kind; 2] = [Kind::EventRescheduled, Kind::OrganizerNotice];
 /// Kinds that are not essential: their e-mail carries a one-click unsubscribe.
-const OPTIONAL_KINDS: [Kind; 7] = [
+const OPTIONAL_KINDS: [Kind; 8] = [
     Kind::SignupApproved,
     Kind::SignupDeclined,
     Kind::SignupExpired,
@@ -45,6 +45,7 @@ const OPTIONAL_KINDS: [Kind; 7] = [
     Kind::OrganizerNotice,
     Kind::ResultsReady,
     Kind::RecommendationsReady,
+    Kind::ChildCheckedIn,
 ];
 /// The app's notification category for approve / decline actions.
 pub const DECISION_CATEGORY: &str = "SIGNUP_DECISION";

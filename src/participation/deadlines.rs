@@ -1,6 +1,7 @@
 //! The sign-up deadline worker: reminds parents at half the approval window and expires
 //! requests nobody decided, releasing their seats to the waitlist. Several workers can run
 //! at once: rows are claimed with `SKIP LOCKED` and re-checked under the event's lock.
+//! It also forgets check-in codes presented long ago (they expired within a minute).
 
 use std::time::Duration;
 
@@ -74,11 +75,19 @@ pub async fn expire_due(db: &Db) -> Result<usize> {
     }
 }
 
+/// How often spent check-in codes are forgotten.
+const FORGET_CODES_EVERY: Duration = Duration::from_secs(600);
+
 /// The background task.
 pub async fn run(db: Db, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut forgot_codes_at: Option<std::time::Instant> = None;
     loop {
         remind_due(&db).await?;
         expire_due(&db).await?;
+        if forgot_codes_at.is_none_or(|at| at.elapsed() >= FORGET_CODES_EVERY) {
+            store::attendance::forget_old_codes(&db).await?;
+            forgot_codes_at = Some(std::time::Instant::now());
+        }
         tokio::select! {
             () = tokio::time::sleep(POLL) => {}
             () = shutdown.cancelled() => return Ok(()),

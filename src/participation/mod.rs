@@ -6,6 +6,7 @@
 //! Locks are always taken in the order student → event → sign-up, so concurrent sign-ups,
 //! decisions, withdrawals, expiries and cancellations cannot deadlock.
 
+pub mod attendance;
 pub mod deadlines;
 pub mod organizer;
 
@@ -40,6 +41,8 @@ pub enum ParticipationError {
     Overlapping,
     #[error("no such sign-up")]
     SignupNotFound,
+    #[error("no such child")]
+    ChildNotFound,
     #[error("a parent already decided: {0}")]
     AlreadyDecided(SignupStatus),
     #[error("the sign-up is not waiting for a decision (it is {0})")]
@@ -100,6 +103,33 @@ pub async fn sign_up(
     event_id: EventId,
     student: AccountId,
 ) -> Result<SignupRow> {
+    sign_up_as(tx, event_id, student, None).await
+}
+
+/// A linked parent signs their child up. The parent is the one who decides, so a seat is
+/// approved at once (the child hears `signup_approved`); when the event is full the child
+/// joins the waitlist and is approved the moment a seat is theirs. Every other rule is the
+/// student's own sign-up's. A parent not linked to the child gets `ChildNotFound`, and
+/// nothing changes.
+pub async fn sign_up_for_child(
+    tx: &mut PgConnection,
+    event_id: EventId,
+    child: AccountId,
+    parent: AccountId,
+) -> Result<SignupRow> {
+    if !store::families::is_linked(&mut *tx, parent, child).await? {
+        return Err(ParticipationError::ChildNotFound);
+    }
+    sign_up_as(tx, event_id, child, Some(parent)).await
+}
+
+/// The one path of a sign-up, by the student (`by_parent` is `None`) or a linked parent.
+async fn sign_up_as(
+    tx: &mut PgConnection,
+    event_id: EventId,
+    student: AccountId,
+    by_parent: Option<AccountId>,
+) -> Result<SignupRow> {
     if !store::families::lock_student(&mut *tx, student).await? {
         return Err(ParticipationError::ProfileRequired);
     }
@@ -138,20 +168,41 @@ pub async fn sign_up(
     }
     let seat = store::events::take_seat(&mut *tx, event_id).await?;
     let wait = seat.then(|| wait_from(now, &event));
-    let signup =
-        match store::signups::insert(&mut *tx, SignupId::new(), event_id, student, wait).await {
-            Ok(row) => row,
-            Err(err) if err.is_conflict_on("signups_one_live") => {
-                return Err(ParticipationError::AlreadySignedUp);
-            }
-            Err(err) => return Err(err.into()),
-        };
-    if signup.status == SignupStatus::PendingParent {
-        announce(
-            &mut *tx,
-            DomainEvent::SignupRequested(change(&signup, &event)),
-        )
-        .await?;
+    let signup = match store::signups::insert(
+        &mut *tx,
+        SignupId::new(),
+        event_id,
+        student,
+        wait,
+        by_parent,
+    )
+    .await
+    {
+        Ok(row) => row,
+        Err(err) if err.is_conflict_on("signups_one_live") => {
+            return Err(ParticipationError::AlreadySignedUp);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    match signup.status {
+        SignupStatus::PendingParent => {
+            announce(
+                &mut *tx,
+                DomainEvent::SignupRequested(change(&signup, &event)),
+            )
+            .await?;
+        }
+        SignupStatus::Approved => {
+            announce(
+                &mut *tx,
+                DomainEvent::SignupApproved(SignupChange {
+                    by: by_parent,
+                    ..change(&signup, &event)
+                }),
+            )
+            .await?;
+        }
+        _ => {}
     }
     Ok(signup)
 }
@@ -332,12 +383,31 @@ pub async fn promote_waitlist(tx: &mut PgConnection, event_id: EventId) -> Resul
         if !store::events::take_seat(&mut *tx, event_id).await? {
             return Ok(());
         }
-        let promoted = store::signups::promote(&mut *tx, next.id, wait_from(now, &event)).await?;
-        announce(
-            &mut *tx,
-            DomainEvent::WaitlistPromoted(change(&promoted, &event)),
-        )
-        .await?;
+        // A parent who signed the child up already decided: the seat is approved at once,
+        // while that parent is still linked.
+        let parent = match next.signed_up_by {
+            Some(parent)
+                if store::families::is_linked(&mut *tx, parent, next.student_id).await? =>
+            {
+                Some(parent)
+            }
+            _ => None,
+        };
+        let announced = match parent {
+            Some(parent) => {
+                let promoted = store::signups::promote_approved(&mut *tx, next.id, parent).await?;
+                DomainEvent::SignupApproved(SignupChange {
+                    by: Some(parent),
+                    ..change(&promoted, &event)
+                })
+            }
+            None => {
+                let promoted =
+                    store::signups::promote(&mut *tx, next.id, wait_from(now, &event)).await?;
+                DomainEvent::WaitlistPromoted(change(&promoted, &event))
+            }
+        };
+        announce(&mut *tx, announced).await?;
     }
 }
 

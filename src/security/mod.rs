@@ -2,6 +2,7 @@
 //! password hashing, access and refresh tokens, and rate limits.
 
 pub mod blind_index;
+pub mod check_in;
 pub mod cipher;
 pub mod keys;
 pub mod login_throttle;

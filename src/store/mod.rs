@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod approval_links;
+pub mod attendance;
 pub mod audit;
 pub mod consents;
 pub mod console_sessions;

@@ -56,31 +56,6 @@ pub async fn upcoming_events(
     .await?)
 }
 
-/// A practical event the student attended, with what the mentor and the student said.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TrialRow {
-    pub event_id: EventId,
-    pub title: String,
-    pub profession_area: String,
-    pub level: Option<String>,
-    pub wants_to_continue: Option<bool>,
-}
-
-/// The events the student attended (approved, not cancelled, ended), oldest first.
-pub async fn trials(exec: impl PgExecutor<'_>, student: AccountId) -> StoreResult<Vec<TrialRow>> {
-    Ok(sqlx::query_as::<_, TrialRow>(
-        "SELECT e.id AS event_id, e.title, e.profession_area,
-                NULL::text AS level, NULL::boolean AS wants_to_continue
-         FROM signups s JOIN events e ON e.id = s.event_id
-         WHERE s.student_id = $1 AND s.status = 'approved'
-           AND e.status <> 'cancelled' AND e.ends_at < now()
-         ORDER BY e.ends_at, e.id",
-    )
-    .bind(student)
-    .fetch_all(exec)
-    .await?)
-}
-
 /// Records that the family was told of these recommended events; returns those it had
 /// not been told of before (the ones this call recorded).
 pub async fn mark_announced(

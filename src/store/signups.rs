@@ -29,6 +29,8 @@ pub struct SignupRow {
     pub decision_comment: Option<String>,
     pub ended_at: Option<DateTime<Utc>>,
     pub end_reason: Option<String>,
+    /// The linked parent who signed the child up, when a parent did.
+    pub signed_up_by: Option<AccountId>,
 }
 
 impl SignupRow {
@@ -38,7 +40,7 @@ impl SignupRow {
 }
 
 const COLUMNS: &str = "id, event_id, student_id, status, queue_position, created_at, requested_at,
-    expires_at, decided_at, decided_by, decision_comment, ended_at, end_reason";
+    expires_at, decided_at, decided_by, decision_comment, ended_at, end_reason, signed_up_by";
 
 /// The wait for a parent: when it began, when it ends, when to remind.
 #[derive(Debug, Clone, Copy)]
@@ -48,19 +50,30 @@ pub struct Wait {
     pub reminder_due_at: DateTime<Utc>,
 }
 
-/// Inserts a sign-up, waiting for a parent (`Some(wait)`) or on the waitlist (`None`);
-/// `Conflict("signups_one_live")` when the student already has a live one.
+/// Inserts a sign-up: on the waitlist (`wait` is `None`), or holding a seat, waiting for a
+/// parent (`Some(wait)`) or, when a linked parent signs the child up (`by_parent`),
+/// approved by that parent at once. `Conflict("signups_one_live")` when the student already
+/// has a live one.
 pub async fn insert(
     exec: impl PgExecutor<'_>,
     id: SignupId,
     event: EventId,
     student: AccountId,
     wait: Option<Wait>,
+    by_parent: Option<AccountId>,
 ) -> StoreResult<SignupRow> {
     Ok(sqlx::query_as::<_, SignupRow>(&format!(
-        "INSERT INTO signups (id, event_id, student_id, status, requested_at, expires_at, reminder_due_at)
-         VALUES ($1, $2, $3, CASE WHEN $4::timestamptz IS NULL THEN 'waitlisted' ELSE 'pending_parent' END,
-                 $4, $5, $6)
+        "INSERT INTO signups (id, event_id, student_id, status, requested_at, expires_at, reminder_due_at,
+                              decided_at, decided_by, signed_up_by)
+         VALUES ($1, $2, $3,
+                 CASE WHEN $4::timestamptz IS NULL THEN 'waitlisted'
+                      WHEN $7::uuid IS NOT NULL THEN 'approved' ELSE 'pending_parent' END,
+                 $4,
+                 CASE WHEN $7::uuid IS NULL THEN $5::timestamptz END,
+                 CASE WHEN $7::uuid IS NULL THEN $6::timestamptz END,
+                 CASE WHEN $4::timestamptz IS NOT NULL AND $7::uuid IS NOT NULL THEN now() END,
+                 CASE WHEN $4::timestamptz IS NOT NULL THEN $7::uuid END,
+                 $7)
          RETURNING {COLUMNS}"
     ))
     .bind(id.0)
@@ -69,6 +82,7 @@ pub async fn insert(
     .bind(wait.map(|w| w.requested_at))
     .bind(wait.map(|w| w.expires_at))
     .bind(wait.map(|w| w.reminder_due_at))
+    .bind(by_parent.map(|p| p.0))
     .fetch_one(exec)
     .await?)
 }
@@ -162,6 +176,68 @@ pub async fn promote(
     .bind(wait.expires_at)
     .bind(wait.reminder_due_at)
     .fetch_one(exec)
+    .await?)
+}
+
+/// Moves a waitlisted sign-up a parent made onto a seat, approved by that parent at once.
+pub async fn promote_approved(
+    exec: impl PgExecutor<'_>,
+    id: SignupId,
+    parent: AccountId,
+) -> StoreResult<SignupRow> {
+    Ok(sqlx::query_as::<_, SignupRow>(&format!(
+        "UPDATE signups SET status = 'approved', requested_at = now(), decided_at = now(),
+             decided_by = $2
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id.0)
+    .bind(parent.0)
+    .fetch_one(exec)
+    .await?)
+}
+
+/// The sign-up an attendance or feedback step is about, with its event's times and
+/// organization, locked (after the event, as every change takes them).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SignupAtEvent {
+    pub id: SignupId,
+    pub event_id: EventId,
+    pub student_id: AccountId,
+    #[sqlx(try_from = "String")]
+    pub status: SignupStatus,
+    pub organization_id: crate::domain::ids::OrganizationId,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    #[sqlx(try_from = "String")]
+    pub event_status: EventStatus,
+}
+
+pub async fn at_event(
+    exec: impl PgExecutor<'_>,
+    id: SignupId,
+) -> StoreResult<Option<SignupAtEvent>> {
+    Ok(sqlx::query_as::<_, SignupAtEvent>(
+        "SELECT s.id, s.event_id, s.student_id, s.status, e.organization_id, e.starts_at, e.ends_at,
+                e.status AS event_status
+         FROM signups s JOIN events e ON e.id = s.event_id WHERE s.id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(exec)
+    .await?)
+}
+
+/// The student's approved sign-up for an event, if there is one.
+pub async fn approved_for(
+    exec: impl PgExecutor<'_>,
+    event: EventId,
+    student: AccountId,
+) -> StoreResult<Option<SignupRow>> {
+    Ok(sqlx::query_as::<_, SignupRow>(&format!(
+        "SELECT {COLUMNS} FROM signups WHERE event_id = $1 AND student_id = $2 AND status = 'approved'"
+    ))
+    .bind(event.0)
+    .bind(student.0)
+    .fetch_optional(exec)
     .await?)
 }
 

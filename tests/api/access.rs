@@ -25,6 +25,8 @@ struct Fixture {
     device_token: String,
     notification_id: String,
     notice_id: String,
+    /// A fresh check-in code of the child's.
+    check_in_code: String,
 }
 
 /// One call to try.
@@ -168,6 +170,42 @@ fn cases(f: &Fixture) -> Vec<Case> {
             format!("/v1/events/{}/cancel", f.event_id),
             Some(json!({ "reason": "чужое событие" })),
         ),
+        case(Method::GET, format!("/v1/children/{child}/events"), None),
+        case(
+            Method::POST,
+            format!("/v1/children/{child}/signups"),
+            Some(json!({ "event_id": f.event_id })),
+        ),
+        case(
+            Method::POST,
+            format!("/v1/events/{}/check-ins", f.event_id),
+            Some(json!({ "code": f.check_in_code })),
+        ),
+        case(
+            Method::PUT,
+            format!("/v1/events/{}/attendance/{}", f.event_id, f.signup_id),
+            Some(json!({ "status": "present" })),
+        ),
+        case(
+            Method::PUT,
+            format!("/v1/signups/{}/assessment", f.signup_id),
+            Some(json!({ "level": "advanced", "comment": "чужой" })),
+        ),
+        case(
+            Method::POST,
+            format!("/v1/signups/{}/feedback", f.signup_id),
+            Some(json!({ "rating": 1, "wants_to_continue": false })),
+        ),
+        case(
+            Method::GET,
+            format!("/v1/signups/{}/outcome", f.signup_id),
+            None,
+        ),
+        case(
+            Method::GET,
+            format!("/v1/events/{}/feedback-summary", f.event_id),
+            None,
+        ),
         case(
             Method::POST,
             format!("/v1/events/{}/reschedule", f.event_id),
@@ -228,7 +266,14 @@ async fn fixture(app: &TestApp) -> Fixture {
         .json()
         .await
         .unwrap();
+    let code: Value = app
+        .get_as("/v1/me/check-in-code", &family.child.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     Fixture {
+        check_in_code: code["code"].as_str().unwrap().to_owned(),
         family,
         invitation_id: open[0]["id"].as_str().unwrap().to_owned(),
         open_attempt_id,
@@ -411,6 +456,24 @@ async fn assert_nothing_changed(app: &TestApp, f: &Fixture) {
         .await
         .unwrap();
     assert_eq!(signup["status"], "pending_parent", "sign-up untouched");
+    for table in [
+        "attendance",
+        "assessments",
+        "feedback",
+        "check_in_codes_used",
+    ] {
+        let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "{table} untouched");
+    }
+    let signups: i64 = sqlx::query_scalar("SELECT count(*) FROM signups WHERE student_id = $1")
+        .bind(family.child.account_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(signups, 1, "no sign-up by an outsider");
     assert_eq!(signup["event_status"], "published", "event untouched");
     let starts =
         chrono::DateTime::parse_from_rfc3339(signup["event_starts_at"].as_str().unwrap()).unwrap();

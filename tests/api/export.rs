@@ -37,6 +37,22 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("erasures", &["/erasure"]),
     ("access_audit", &["/access_log", "/access_actions"]),
     ("signups", &["/signups", "/children/0/signups"]),
+    (
+        "attendance",
+        &["/signups/0/outcome", "/children/0/signups/0/outcome"],
+    ),
+    (
+        "assessments",
+        &["/signups/0/outcome", "/children/0/signups/0/outcome"],
+    ),
+    (
+        "feedback",
+        &["/signups/0/outcome", "/children/0/signups/0/outcome"],
+    ),
+    (
+        "check_in_codes_used",
+        &["/signups/0/outcome", "/children/0/signups/0/outcome"],
+    ),
     ("approval_links", &["/approval_links"]),
     ("idempotency_keys", &["/idempotency_keys"]),
     (

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod after_signup;
 mod auth;
 mod channels;
 mod consents;
