@@ -849,3 +849,113 @@ async fn a_parent_who_switched_arrivals_off_is_not_told_and_the_other_parent_is(
         "switched off"
     );
 }
+
+#[tokio::test]
+async fn recommendations_rest_on_what_happened_and_the_family_is_told_once_of_new_ones() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let family = app.family().await;
+    // A medicine trial: no test result points there, so only what happens there counts.
+    let mut trial = event_input(Duration::days(5), 10);
+    trial["profession_area"] = json!("medicine");
+    trial["title"] = json!("Один день в клинике");
+    let trial = app.publish_event(&organizer, &trial).await;
+    let signup = app.sign_up_child(&family, trial, 201).await;
+    let signup = signup["id"].as_str().unwrap().to_owned();
+    let mut next = event_input(Duration::days(20), 10);
+    next["profession_area"] = json!("medicine");
+    next["title"] = json!("Проба: фельдшер скорой помощи");
+    let next = app.publish_event(&organizer, &next).await;
+    let recommended = |person: &Person| {
+        let path = if person.account_id == family.child.account_id {
+            "/v1/me/recommendations".to_owned()
+        } else {
+            format!("/v1/children/{}/recommendations", family.child.account_id)
+        };
+        let access = person.access.clone();
+        let app = &app;
+        async move {
+            let response = app.get_as(&path, &access).await;
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+
+    // Approved but never came: nothing to go on.
+    app.shift_event(trial, Duration::hours(-4), Duration::hours(3))
+        .await;
+    assert_eq!(recommended(&family.child).await["items"], json!([]));
+
+    // Came (marked present), then said they want to go further: the next medicine trial is
+    // recommended, saying why, to the child and to the parent.
+    app.shift_event(trial, Duration::minutes(-30), Duration::hours(3))
+        .await;
+    let code = app.check_in_code(&family.child).await;
+    assert_eq!(app.scan(&organizer, trial, &code).await.status(), 200);
+    app.shift_event(trial, Duration::hours(-4), Duration::hours(3))
+        .await;
+    assert_eq!(recommended(&family.child).await["items"], json!([]));
+    let feedback = app
+        .post_as(
+            &format!("/v1/signups/{signup}/feedback"),
+            &family.child.access,
+            &json!({ "rating": 5, "wants_to_continue": true }),
+        )
+        .await;
+    assert_eq!(feedback.status(), 201);
+    for person in [&family.child, &family.parent] {
+        let got = recommended(person).await;
+        assert_eq!(got["items"][0]["event_id"], json!(next), "{got}");
+        assert_eq!(
+            got["items"][0]["reason"],
+            "Проба «Один день в клинике» понравилась, и хочется продолжить"
+        );
+        assert_eq!(got["basis"]["trials"][0]["event_id"], json!(trial));
+        assert_eq!(got["basis"]["trials"][0]["wants_to_continue"], true);
+    }
+    let counts = app.settled("recommendations_ready").await;
+    assert!(
+        counts.iter().any(|(_, status, _)| status == "delivered"),
+        "{counts:?}"
+    );
+    let told: Vec<Value> =
+        sqlx::query_scalar("SELECT payload FROM outbox WHERE kind = 'recommendations_ready'")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        told,
+        [json!({ "student_id": family.child.account_id, "event_id": trial, "new_count": 1 })]
+    );
+    let push = app
+        .received(ChannelKind::Email, &family.parent.email, 1)
+        .await;
+    assert!(
+        push.iter().any(|m| m
+            .headers
+            .get("subject")
+            .is_some_and(|s| s.contains("рекомендации"))),
+        "{push:?}"
+    );
+
+    // The mentor's level adds a reason, but recommends nothing new: no second notice.
+    let assessed = app
+        .put_as(
+            &format!("/v1/signups/{signup}/assessment"),
+            &organizer.access,
+            &json!({ "level": "advanced" }),
+        )
+        .await;
+    assert_eq!(assessed.status(), 200);
+    let got = recommended(&family.child).await;
+    assert_eq!(
+        got["items"][0]["reason"],
+        "Проба «Один день в клинике» понравилась, и хочется продолжить; \
+         наставник отметил продвинутый уровень на пробе «Один день в клинике»"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbox WHERE kind = 'recommendations_ready'")
+            .await,
+        1
+    );
+}
