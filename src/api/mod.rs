@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod calendar;
 pub mod consents;
 pub mod cursor;
 pub mod devices;
@@ -69,6 +70,7 @@ pub fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
             auth::AuthApi,
             passwords::PasswordsApi,
             profiles::ProfilesApi,
+            calendar::CalendarApi,
             export::ExportApi,
             families::FamiliesApi,
             consents::ConsentsApi,
@@ -101,6 +103,7 @@ pub fn route_table() -> Arc<RouteTable> {
         for (path, methods) in [
             ("/a/{token}", &["GET", "POST"][..]),
             ("/u/{token}", &["GET", "POST"]),
+            ("/cal/{token}", &["GET"]),
             ("/openapi.json", &["GET"]),
             ("/metrics", &["GET"]),
         ] {
@@ -143,6 +146,9 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
             get(pages::show_unsubscribe)
                 .post(pages::unsubscribe.around(pages::same_site_posts_only)),
         )
+        // The families' calendar feeds (`/cal/{token}.ics`); the access log names the
+        // route template, never the token.
+        .at("/cal/:token", get(crate::calendar::serve_feed))
         // The organizer console: pages, not part of the mobile contract.
         .nest("/console", crate::console::routes());
     let route = if state.settings.env == Environment::Development {

@@ -58,6 +58,8 @@ pub enum DomainEvent {
     /// `erasure_due_at` unless a parent gives it again.
     PersonalDataConsentWithdrawn(ConsentChange),
     ResultsReady(ResultsReady),
+    /// An approved event starts in `hours_before` hours: time, place, what to bring.
+    EventReminder(EventReminder),
 }
 
 /// A notice about one account and nothing else.
@@ -187,6 +189,18 @@ pub struct ResultsReady {
     pub test_id: String,
 }
 
+/// A reminder before an event, raised once per (event, offset, start time) by
+/// `participation::reminders`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventReminder {
+    pub event_id: EventId,
+    /// The start this reminder is for: a reminder whose event has since moved is dropped
+    /// before sending.
+    pub starts_at: DateTime<Utc>,
+    /// 24 or 2.
+    pub hours_before: u16,
+}
+
 /// Who a domain event concerns, as the fan-out looks them up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concerned {
@@ -205,6 +219,8 @@ pub enum Concerned {
     EventParticipants(EventId),
     /// Everyone whose sign-up for the event the cancellation ended, and their parents.
     CancelledParticipants(EventId),
+    /// Everyone approved for the event, and their parents.
+    ApprovedParticipants(EventId),
 }
 
 /// The ids and times a notice may show or carry, as far as the event has them.
@@ -225,6 +241,8 @@ pub struct Facts {
     pub expires_at: Option<DateTime<Utc>>,
     pub consent: Option<ConsentKind>,
     pub erasure_due_at: Option<DateTime<Utc>>,
+    /// How long before the start a reminder goes out, in hours.
+    pub hours_before: Option<u16>,
 }
 
 impl DomainEvent {
@@ -254,6 +272,7 @@ impl DomainEvent {
             DomainEvent::ConsentWithdrawn(_) => Kind::ConsentWithdrawn,
             DomainEvent::PersonalDataConsentWithdrawn(_) => Kind::PersonalDataConsentWithdrawn,
             DomainEvent::ResultsReady(_) => Kind::ResultsReady,
+            DomainEvent::EventReminder(_) => Kind::EventReminder,
         }
     }
 
@@ -306,6 +325,7 @@ impl DomainEvent {
                 subject: None,
             },
             DomainEvent::ResultsReady(r) => Concerned::StudentFamily(r.student_id),
+            DomainEvent::EventReminder(r) => Concerned::ApprovedParticipants(r.event_id),
         }
     }
 
@@ -398,6 +418,12 @@ impl DomainEvent {
                 test_id: Some(r.test_id.clone()),
                 ..Facts::default()
             },
+            DomainEvent::EventReminder(r) => Facts {
+                event_id: Some(r.event_id),
+                starts_at: Some(r.starts_at),
+                hours_before: Some(r.hours_before),
+                ..Facts::default()
+            },
         }
     }
 
@@ -481,6 +507,7 @@ kinds! {
     RegistrationPending => "registration_pending",
     PasswordResetRequested => "password_reset_requested",
     PasswordChanged => "password_changed",
+    EventReminder => "event_reminder",
 }
 
 impl fmt::Display for Kind {
@@ -616,6 +643,11 @@ mod tests {
                 attempt_id: AttemptId::new(),
                 student_id: a,
                 test_id: "klimov-ddo".into(),
+            }),
+            DomainEvent::EventReminder(EventReminder {
+                event_id: EventId::new(),
+                starts_at: t,
+                hours_before: 24,
             }),
         ]
     }

@@ -18,7 +18,7 @@ use crate::domain::domain_events::{Concerned, DomainEvent, Facts, UnreadableEven
 use crate::domain::events::utc_offset;
 use crate::domain::ids::{AccountId, DeliveryId, DomainEventId, NotificationId};
 use crate::notify::providers::ChannelKind;
-use crate::store::deliveries::{self, NewDelivery, NewNotification, Relation};
+use crate::store::deliveries::{self, NewDelivery, NewNotification, Participants, Relation};
 use crate::store::{self, StoreError};
 
 /// Why a fan-out did not happen.
@@ -142,6 +142,7 @@ pub async fn fan_out(hub: &Hub, event_id: DomainEventId) -> Result<FanOutReport,
         let Some(plan) = policy.plan_for(relation) else {
             continue;
         };
+        let plan = policy::plan_of(&event, plan);
         let language = recipient
             .language
             .clone()
@@ -293,11 +294,15 @@ pub(crate) async fn audience(
                 who.insert(subject, Relation::Subject);
             }
         }
-        Concerned::EventParticipants(event) | Concerned::CancelledParticipants(event) => {
-            let cancelled = matches!(concerned, Concerned::CancelledParticipants(_));
-            for (account, is_parent) in
-                deliveries::event_audience(&mut *tx, event, cancelled).await?
-            {
+        Concerned::EventParticipants(event)
+        | Concerned::CancelledParticipants(event)
+        | Concerned::ApprovedParticipants(event) => {
+            let which = match concerned {
+                Concerned::CancelledParticipants(_) => Participants::Cancelled,
+                Concerned::ApprovedParticipants(_) => Participants::Approved,
+                _ => Participants::Live,
+            };
+            for (account, is_parent) in deliveries::event_audience(&mut *tx, event, which).await? {
                 let relation = if is_parent {
                     Relation::Parent
                 } else {
@@ -329,6 +334,21 @@ pub(crate) struct Context {
     test_title: String,
     consent: Option<ConsentKind>,
     erasure_due_at: Option<DateTime<Utc>>,
+    /// In person: city and address; online: the link, when there is one.
+    place: Option<String>,
+    what_to_bring: Option<String>,
+    hours_before: Option<u16>,
+}
+
+/// Where an event takes place, as a reminder says it.
+fn place_of(event: &store::events::EventRow) -> Option<String> {
+    match (&event.city, &event.address, &event.online_link) {
+        (_, _, Some(link)) if event.format == crate::domain::events::EventFormat::Online => {
+            Some(link.clone())
+        }
+        (Some(city), Some(address), _) => Some(format!("{city}, {address}")),
+        _ => None,
+    }
 }
 
 impl Context {
@@ -370,6 +390,9 @@ impl Context {
                 .unwrap_or_default(),
             consent: facts.consent,
             erasure_due_at: facts.erasure_due_at,
+            place: event.as_ref().and_then(place_of),
+            what_to_bring: event.as_ref().and_then(|e| e.what_to_bring.clone()),
+            hours_before: facts.hours_before,
         })
     }
 
@@ -388,6 +411,9 @@ impl Context {
             test_title: String::new(),
             consent: None,
             erasure_due_at: None,
+            place: place_of(event),
+            what_to_bring: event.what_to_bring.clone(),
+            hours_before: None,
         }
     }
 
@@ -429,8 +455,51 @@ impl Context {
                     .to_owned(),
             ),
             ("erasure_due_at", when(self.erasure_due_at)),
+            ("starts_in", starts_in(self.hours_before, language)),
+            ("place", place_words(self.place.as_deref(), language)),
+            (
+                "what_to_bring",
+                bring_words(self.what_to_bring.as_deref(), language),
+            ),
             // `{code}` stays in the text: the e-mail sender fills it in (see `codes`).
         ])
+    }
+}
+
+/// "завтра" / "через 2 часа", as a reminder's title needs it.
+fn starts_in(hours: Option<u16>, language: &str) -> String {
+    match (hours, language) {
+        (None, _) => String::new(),
+        (Some(24), "en") => "tomorrow".to_owned(),
+        (Some(24), _) => "завтра".to_owned(),
+        (Some(h), "en") => format!("in {h} hours"),
+        (Some(h), _) => format!("через {h} {}", hours_word(h)),
+    }
+}
+
+fn hours_word(h: u16) -> &'static str {
+    match (h % 10, h % 100) {
+        (1, n) if n != 11 => "час",
+        (2..=4, n) if !(12..=14).contains(&n) => "часа",
+        _ => "часов",
+    }
+}
+
+/// " Место: …." or "", so a reminder without a place reads well.
+fn place_words(place: Option<&str>, language: &str) -> String {
+    match (place, language) {
+        (None, _) => String::new(),
+        (Some(place), "en") => format!(" Where: {place}."),
+        (Some(place), _) => format!(" Место: {place}."),
+    }
+}
+
+/// " С собой: …." or "".
+fn bring_words(what: Option<&str>, language: &str) -> String {
+    match (what, language) {
+        (None, _) => String::new(),
+        (Some(what), "en") => format!(" Bring: {what}."),
+        (Some(what), _) => format!(" С собой: {what}."),
     }
 }
 
@@ -490,6 +559,19 @@ pub fn format_local(at: DateTime<Utc>, zone: &str, language: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reminder_says_when_in_words() {
+        assert_eq!(starts_in(Some(24), "ru"), "завтра");
+        assert_eq!(starts_in(Some(2), "ru"), "через 2 часа");
+        assert_eq!(starts_in(Some(5), "ru"), "через 5 часов");
+        assert_eq!(starts_in(Some(2), "en"), "in 2 hours");
+        assert_eq!(bring_words(None, "ru"), "");
+        assert_eq!(
+            bring_words(Some("сменную обувь"), "ru"),
+            " С собой: сменную обувь."
+        );
+    }
 
     #[test]
     fn times_are_shown_in_the_events_local_time() {

@@ -8,6 +8,7 @@
 
 pub mod deadlines;
 pub mod organizer;
+pub mod reminders;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;

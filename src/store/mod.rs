@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod approval_links;
 pub mod audit;
+pub mod calendar_feeds;
 pub mod consents;
 pub mod console_sessions;
 pub mod database;
@@ -23,6 +24,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod profiles;
 pub mod recommendations;
+pub mod reminders;
 pub mod second_factors;
 pub mod sessions;
 pub mod signups;

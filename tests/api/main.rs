@@ -6,6 +6,7 @@
 
 mod access;
 mod auth;
+mod calendar;
 mod channels;
 mod consents;
 mod console;
@@ -29,6 +30,7 @@ mod lifecycle;
 mod passwords;
 mod privacy;
 mod profiles;
+mod reminders;
 mod settled;
 mod signups;
 mod snils;
