@@ -350,10 +350,10 @@ fn length_bounds() -> Vec<(&'static str, &'static str, usize, usize)> {
         (
             "EventInput",
             "what_to_bring",
-            0,
+            1,
             events::WHAT_TO_BRING_CHARS,
         ),
-        ("EventInput", "online_link", 0, events::ONLINE_LINK_CHARS),
+        ("EventInput", "online_link", 1, events::ONLINE_LINK_CHARS),
         ("RescheduleRequest", "city", 1, events::CITY_CHARS),
         ("RescheduleRequest", "address", 1, events::ADDRESS_CHARS),
         (
