@@ -60,7 +60,9 @@ pub async fn seed(state: &AppState) -> Result<Seeded, anyhow::Error> {
     .await?;
     accounts.push(organizer.0);
     let event = EventId::new();
-    let starts_at = Utc::now() + chrono::Duration::hours(20);
+    // More than a day ahead, so no reminder mixes into the demo; within 48 hours, so the
+    // cancellation is urgent.
+    let starts_at = Utc::now() + chrono::Duration::hours(30);
     store::events::insert(
         &mut *tx,
         event,
@@ -83,6 +85,8 @@ pub async fn seed(state: &AppState) -> Result<Seeded, anyhow::Error> {
             accessibility: vec!["step_free".into()],
             signup_deadline: starts_at - chrono::Duration::hours(2),
             approval_window_secs: 48 * 3600,
+            what_to_bring: None,
+            online_link: None,
         },
     )
     .await?;

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod calendar;
 pub mod console;
 pub mod contract;
 pub mod demo;

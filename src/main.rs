@@ -287,7 +287,7 @@ async fn run_demo(mut settings: Settings, exit: bool) -> anyhow::Result<()> {
     println!("seeding an event with {} families…", bilet::demo::FAMILIES);
     let seeded = bilet::demo::seed(&state).await?;
     println!(
-        "cancelling event {} (it starts in 20 hours: urgent)…",
+        "cancelling event {} (it starts in 30 hours: urgent)…",
         seeded.event
     );
     bilet::demo::cancel(&state, seeded.event).await?;

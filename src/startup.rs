@@ -255,6 +255,10 @@ pub fn register_workers(supervisor: &Supervisor, state: &AppState) {
         crate::participation::deadlines::run(db.clone(), shutdown)
     });
     let db = state.db.clone();
+    supervisor.register("event-reminders", move |shutdown| {
+        crate::participation::reminders::run(db.clone(), shutdown)
+    });
+    let db = state.db.clone();
     supervisor.register("idempotency-janitor", move |shutdown| {
         http::idempotency::purge_expired(db.clone(), shutdown)
     });

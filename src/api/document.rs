@@ -55,6 +55,8 @@ pub const HANDLER_PROBLEMS: &[(&str, &[StatusProblems])] = &[
         &[(401, &["unauthorized"]), (429, &["rate-limited"])],
     ),
     ("get_me", &[]),
+    ("get_calendar_feed", &[(403, &["forbidden"])]),
+    ("revoke_calendar_feed", &[(403, &["forbidden"])]),
     (
         "put_student_profile",
         &[
@@ -417,6 +419,13 @@ fn length_bounds() -> Vec<(&'static str, &'static str, usize, usize)> {
         ("EventInput", "description", 1, events::DESCRIPTION_CHARS),
         ("EventInput", "city", 1, events::CITY_CHARS),
         ("EventInput", "address", 1, events::ADDRESS_CHARS),
+        (
+            "EventInput",
+            "what_to_bring",
+            1,
+            events::WHAT_TO_BRING_CHARS,
+        ),
+        ("EventInput", "online_link", 1, events::ONLINE_LINK_CHARS),
         ("RescheduleRequest", "city", 1, events::CITY_CHARS),
         ("RescheduleRequest", "address", 1, events::ADDRESS_CHARS),
         (

@@ -31,6 +31,8 @@ pub const DESCRIPTION_CHARS: usize = 5000;
 pub const CITY_CHARS: usize = 100;
 pub const ADDRESS_CHARS: usize = 300;
 pub const REASON_CHARS: std::ops::RangeInclusive<usize> = 3..=500;
+pub const WHAT_TO_BRING_CHARS: usize = 500;
+pub const ONLINE_LINK_CHARS: usize = 500;
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
@@ -96,6 +98,13 @@ pub struct EventInput {
     pub signup_deadline: DateTime<Utc>,
     /// How long parents have to approve a sign-up, in hours (1–168).
     pub approval_window_hours: i64,
+    /// What the student should bring (up to 500 characters); told in the reminders.
+    #[serde(default)]
+    pub what_to_bring: Option<String>,
+    /// Online only: the `https://` link to join, told in the reminders (up to 500
+    /// characters).
+    #[serde(default)]
+    pub online_link: Option<String>,
 }
 
 /// An event.
@@ -127,6 +136,8 @@ pub struct EventView {
     /// `draft`, `published` or `cancelled`.
     pub status: String,
     pub cancel_reason: Option<String>,
+    pub what_to_bring: Option<String>,
+    pub online_link: Option<String>,
 }
 
 /// One page of events, sorted by start.
@@ -910,6 +921,20 @@ pub fn parse_event_fields(
     }
     accessibility.sort();
     accessibility.dedup();
+    let what_to_bring = match input.what_to_bring.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => fields
+            .check("what_to_bring", ShortText::parse(text, WHAT_TO_BRING_CHARS))
+            .map(|t| t.as_str().to_owned()),
+    };
+    let online_link = match input.online_link.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(_) if input.format.as_str() != "online" => {
+            fields.reject("online_link", "is only for an online event");
+            None
+        }
+        Some(link) => fields.check("online_link", parse_online_link(link)),
+    };
     if !rules::APPROVAL_WINDOW_HOURS.contains(&input.approval_window_hours) {
         fields.reject("approval_window_hours", "must be from 1 to 168");
     }
@@ -956,9 +981,25 @@ pub fn parse_event_fields(
             accessibility,
             signup_deadline: schedule.signup_deadline,
             approval_window_secs: input.approval_window_hours * 3600,
+            what_to_bring,
+            online_link,
         }),
         _ => Err(Problem::internal()),
     }
+}
+
+/// An `https://` link without spaces, up to [`ONLINE_LINK_CHARS`].
+fn parse_online_link(link: &str) -> Result<String, String> {
+    if link.chars().count() > ONLINE_LINK_CHARS {
+        return Err(format!("must be at most {ONLINE_LINK_CHARS} characters"));
+    }
+    let rest = link
+        .strip_prefix("https://")
+        .ok_or("must start with https://")?;
+    if rest.is_empty() || link.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must be a link without spaces".into());
+    }
+    Ok(link.to_owned())
 }
 
 /// What may change once students can sign up.
@@ -1067,6 +1108,8 @@ pub fn event_view(row: EventRow) -> EventView {
         approval_window_hours: row.approval_window_secs / 3600,
         status: row.status.as_str().to_owned(),
         cancel_reason: row.cancel_reason,
+        what_to_bring: row.what_to_bring,
+        online_link: row.online_link,
     }
 }
 

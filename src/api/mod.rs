@@ -6,6 +6,7 @@ pub mod admin;
 pub mod attendance;
 pub mod auth;
 pub mod body;
+pub mod calendar;
 pub mod consents;
 pub mod cursor;
 pub mod devices;
@@ -67,18 +68,23 @@ pub enum ApiTag {
 /// The OpenAPI service; its document does not depend on settings, so the committed
 /// contract is the same on every machine.
 pub fn service() -> OpenApiService<impl poem_openapi::OpenApi, ()> {
+    // poem-openapi implements its trait for tuples of up to 16: the practical events'
+    // resources are a tuple of their own.
     OpenApiService::new(
         (
             health::HealthApi,
             auth::AuthApi,
             passwords::PasswordsApi,
             profiles::ProfilesApi,
+            calendar::CalendarApi,
             export::ExportApi,
             families::FamiliesApi,
             consents::ConsentsApi,
-            events::EventsApi,
-            signups::SignupsApi,
-            attendance::AttendanceApi,
+            (
+                events::EventsApi,
+                signups::SignupsApi,
+                attendance::AttendanceApi,
+            ),
             devices::DevicesApi,
             notifications::NotificationsApi,
             notices::NoticesApi,
@@ -106,6 +112,7 @@ pub fn route_table() -> Arc<RouteTable> {
         for (path, methods) in [
             ("/a/{token}", &["GET", "POST"][..]),
             ("/u/{token}", &["GET", "POST"]),
+            ("/cal/{token}", &["GET"]),
             ("/openapi.json", &["GET"]),
             ("/metrics", &["GET"]),
         ] {
@@ -148,6 +155,9 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
             get(pages::show_unsubscribe)
                 .post(pages::unsubscribe.around(pages::same_site_posts_only)),
         )
+        // The families' calendar feeds (`/cal/{token}.ics`); the access log names the
+        // route template, never the token.
+        .at("/cal/:token", get(crate::calendar::serve_feed))
         // The organizer console: pages, not part of the mobile contract.
         .nest("/console", crate::console::routes());
     let route = if state.settings.env == Environment::Development {

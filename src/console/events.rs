@@ -125,6 +125,8 @@ struct FormValues {
     description: String,
     city: String,
     address: String,
+    online_link: String,
+    what_to_bring: String,
     grade_min: String,
     grade_max: String,
     capacity: String,
@@ -282,6 +284,8 @@ fn read_form(
         description: form.get("description"),
         city: form.get("city"),
         address: form.get("address"),
+        online_link: form.get("online_link"),
+        what_to_bring: form.get("what_to_bring"),
         grade_min: form.get("grade_min"),
         grade_max: form.get("grade_max"),
         capacity: form.get("capacity"),
@@ -339,6 +343,8 @@ fn read_form(
         accessibility: chosen.features.clone(),
         signup_deadline,
         approval_window_hours: window,
+        what_to_bring: optional(&v.what_to_bring),
+        online_link: optional(&v.online_link),
     };
     let result = if errors.is_empty() {
         Ok(input)
@@ -563,6 +569,8 @@ async fn edit_form(state: &AppState, ctx: &Ctx, id: &str) -> Answer {
         description: e.description,
         city: e.city.unwrap_or_default(),
         address: e.address.unwrap_or_default(),
+        online_link: e.online_link.unwrap_or_default(),
+        what_to_bring: e.what_to_bring.unwrap_or_default(),
         grade_min: e.grade_min.to_string(),
         grade_max: e.grade_max.to_string(),
         capacity: e.capacity.to_string(),

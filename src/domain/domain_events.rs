@@ -63,6 +63,8 @@ pub enum DomainEvent {
     RecommendationsReady(RecommendationsReady),
     /// The child was checked in at the door of an event: their parents hear they arrived.
     ChildCheckedIn(ChildCheckedIn),
+    /// An approved event starts in `hours_before` hours: time, place, what to bring.
+    EventReminder(EventReminder),
 }
 
 /// A notice about one account and nothing else.
@@ -210,6 +212,18 @@ pub struct ChildCheckedIn {
     pub checked_in_at: DateTime<Utc>,
 }
 
+/// A reminder before an event, raised once per (event, offset, start time) by
+/// `participation::reminders`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventReminder {
+    pub event_id: EventId,
+    /// The start this reminder is for: a reminder whose event has since moved is dropped
+    /// before sending.
+    pub starts_at: DateTime<Utc>,
+    /// 24 or 2.
+    pub hours_before: u16,
+}
+
 /// Who a domain event concerns, as the fan-out looks them up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concerned {
@@ -228,6 +242,8 @@ pub enum Concerned {
     EventParticipants(EventId),
     /// Everyone whose sign-up for the event the cancellation ended, and their parents.
     CancelledParticipants(EventId),
+    /// Everyone approved for the event, and their parents.
+    ApprovedParticipants(EventId),
 }
 
 /// The ids and times a notice may show or carry, as far as the event has them.
@@ -248,6 +264,8 @@ pub struct Facts {
     pub expires_at: Option<DateTime<Utc>>,
     pub consent: Option<ConsentKind>,
     pub erasure_due_at: Option<DateTime<Utc>>,
+    /// How long before the start a reminder goes out, in hours.
+    pub hours_before: Option<u16>,
 }
 
 impl DomainEvent {
@@ -279,6 +297,7 @@ impl DomainEvent {
             DomainEvent::ResultsReady(_) => Kind::ResultsReady,
             DomainEvent::RecommendationsReady(_) => Kind::RecommendationsReady,
             DomainEvent::ChildCheckedIn(_) => Kind::ChildCheckedIn,
+            DomainEvent::EventReminder(_) => Kind::EventReminder,
         }
     }
 
@@ -333,6 +352,7 @@ impl DomainEvent {
             DomainEvent::ResultsReady(r) => Concerned::StudentFamily(r.student_id),
             DomainEvent::RecommendationsReady(r) => Concerned::StudentFamily(r.student_id),
             DomainEvent::ChildCheckedIn(c) => Concerned::StudentFamily(c.student_id),
+            DomainEvent::EventReminder(r) => Concerned::ApprovedParticipants(r.event_id),
         }
     }
 
@@ -437,6 +457,12 @@ impl DomainEvent {
                 starts_at: Some(c.event_starts_at),
                 ..Facts::default()
             },
+            DomainEvent::EventReminder(r) => Facts {
+                event_id: Some(r.event_id),
+                starts_at: Some(r.starts_at),
+                hours_before: Some(r.hours_before),
+                ..Facts::default()
+            },
         }
     }
 
@@ -522,6 +548,7 @@ kinds! {
     PasswordResetRequested => "password_reset_requested",
     PasswordChanged => "password_changed",
     ChildCheckedIn => "child_checked_in",
+    EventReminder => "event_reminder",
 }
 
 impl fmt::Display for Kind {
@@ -669,6 +696,11 @@ mod tests {
                 student_id: a,
                 event_starts_at: t,
                 checked_in_at: t,
+            }),
+            DomainEvent::EventReminder(EventReminder {
+                event_id: EventId::new(),
+                starts_at: t,
+                hours_before: 24,
             }),
         ]
     }

@@ -16,9 +16,9 @@ use super::policy::{self, Plan};
 use crate::domain::consents::ConsentKind;
 use crate::domain::domain_events::{Concerned, DomainEvent, Facts, UnreadableEvent};
 use crate::domain::events::utc_offset;
-use crate::domain::ids::{AccountId, DeliveryId, DomainEventId, NotificationId};
+use crate::domain::ids::{AccountId, DeliveryId, DomainEventId, EventId, NotificationId};
 use crate::notify::providers::ChannelKind;
-use crate::store::deliveries::{self, NewDelivery, NewNotification, Relation};
+use crate::store::deliveries::{self, NewDelivery, NewNotification, Participants, Relation};
 use crate::store::{self, StoreError};
 
 /// Why a fan-out did not happen.
@@ -129,11 +129,9 @@ pub async fn fan_out(hub: &Hub, event_id: DomainEventId) -> Result<FanOutReport,
     let mut page = Page::new(hub, &event, facts, context, event_id, row.created_at);
     let mut due = Vec::new();
     let mut report = FanOutReport::default();
-    match event.concerned() {
-        concerned @ (Concerned::EventParticipants(event)
-        | Concerned::CancelledParticipants(event)) => {
-            let cancelled = matches!(concerned, Concerned::CancelledParticipants(_));
-            deliveries::open_event_recipients(&mut tx, event, cancelled).await?;
+    match participants(event.concerned()) {
+        Some((event, which)) => {
+            deliveries::open_event_recipients(&mut tx, event, which).await?;
             loop {
                 let rows =
                     deliveries::next_event_recipients(&mut tx, hub.settings.fanout_page).await?;
@@ -151,8 +149,8 @@ pub async fn fan_out(hub: &Hub, event_id: DomainEventId) -> Result<FanOutReport,
                 due.push(page.write(&mut tx, &mut report).await?);
             }
         }
-        concerned => {
-            let audience = audience(&mut tx, concerned).await?;
+        None => {
+            let audience = audience(&mut tx, event.concerned()).await?;
             let accounts: Vec<AccountId> = audience.keys().copied().collect();
             for recipient in deliveries::recipients(&mut *tx, &accounts).await? {
                 if let Some(&relation) = audience.get(&recipient.account_id) {
@@ -171,6 +169,7 @@ pub async fn fan_out(hub: &Hub, event_id: DomainEventId) -> Result<FanOutReport,
 /// The rows of one page of recipients, built from the event and written together.
 struct Page<'a> {
     hub: &'a Hub,
+    event: DomainEvent,
     event_id: DomainEventId,
     event_created_at: DateTime<Utc>,
     kind: crate::domain::domain_events::Kind,
@@ -201,6 +200,7 @@ impl<'a> Page<'a> {
         let policy = policy::policy(kind);
         Self {
             hub,
+            event: event.clone(),
             event_id,
             event_created_at,
             kind,
@@ -226,6 +226,7 @@ impl<'a> Page<'a> {
         let Some(plan) = policy.plan_for(relation) else {
             return;
         };
+        let plan = policy::plan_of(&self.event, plan);
         let language = recipient
             .language
             .clone()
@@ -361,6 +362,16 @@ fn push_ids(facts: &Facts, wanted: &[&'static str]) -> Vec<(&'static str, String
         .collect()
 }
 
+/// The event and which of its participants, when a notice goes to an event's participants.
+fn participants(concerned: Concerned) -> Option<(EventId, Participants)> {
+    match concerned {
+        Concerned::EventParticipants(event) => Some((event, Participants::Live)),
+        Concerned::CancelledParticipants(event) => Some((event, Participants::Cancelled)),
+        Concerned::ApprovedParticipants(event) => Some((event, Participants::Approved)),
+        _ => None,
+    }
+}
+
 /// Who hears of the event, and as what; a parent who is also the subject hears as subject.
 pub(crate) async fn audience(
     tx: &mut sqlx::PgConnection,
@@ -391,11 +402,13 @@ pub(crate) async fn audience(
                 who.insert(subject, Relation::Subject);
             }
         }
-        Concerned::EventParticipants(event) | Concerned::CancelledParticipants(event) => {
-            let cancelled = matches!(concerned, Concerned::CancelledParticipants(_));
-            for (account, is_parent) in
-                deliveries::event_audience(&mut *tx, event, cancelled).await?
-            {
+        Concerned::EventParticipants(_)
+        | Concerned::CancelledParticipants(_)
+        | Concerned::ApprovedParticipants(_) => {
+            let Some((event, which)) = participants(concerned) else {
+                unreachable!("an event's participants")
+            };
+            for (account, is_parent) in deliveries::event_audience(&mut *tx, event, which).await? {
                 let relation = if is_parent {
                     Relation::Parent
                 } else {
@@ -427,6 +440,21 @@ pub(crate) struct Context {
     test_title: String,
     consent: Option<ConsentKind>,
     erasure_due_at: Option<DateTime<Utc>>,
+    /// In person: city and address; online: the link, when there is one.
+    place: Option<String>,
+    what_to_bring: Option<String>,
+    hours_before: Option<u16>,
+}
+
+/// Where an event takes place, as a reminder says it.
+fn place_of(event: &store::events::EventRow) -> Option<String> {
+    match (&event.city, &event.address, &event.online_link) {
+        (_, _, Some(link)) if event.format == crate::domain::events::EventFormat::Online => {
+            Some(link.clone())
+        }
+        (Some(city), Some(address), _) => Some(format!("{city}, {address}")),
+        _ => None,
+    }
 }
 
 impl Context {
@@ -468,6 +496,9 @@ impl Context {
                 .unwrap_or_default(),
             consent: facts.consent,
             erasure_due_at: facts.erasure_due_at,
+            place: event.as_ref().and_then(place_of),
+            what_to_bring: event.as_ref().and_then(|e| e.what_to_bring.clone()),
+            hours_before: facts.hours_before,
         })
     }
 
@@ -486,6 +517,9 @@ impl Context {
             test_title: String::new(),
             consent: None,
             erasure_due_at: None,
+            place: place_of(event),
+            what_to_bring: event.what_to_bring.clone(),
+            hours_before: None,
         }
     }
 
@@ -527,8 +561,51 @@ impl Context {
                     .to_owned(),
             ),
             ("erasure_due_at", when(self.erasure_due_at)),
+            ("starts_in", starts_in(self.hours_before, language)),
+            ("place", place_words(self.place.as_deref(), language)),
+            (
+                "what_to_bring",
+                bring_words(self.what_to_bring.as_deref(), language),
+            ),
             // `{code}` stays in the text: the e-mail sender fills it in (see `codes`).
         ])
+    }
+}
+
+/// "завтра" / "через 2 часа", as a reminder's title needs it.
+fn starts_in(hours: Option<u16>, language: &str) -> String {
+    match (hours, language) {
+        (None, _) => String::new(),
+        (Some(24), "en") => "tomorrow".to_owned(),
+        (Some(24), _) => "завтра".to_owned(),
+        (Some(h), "en") => format!("in {h} hours"),
+        (Some(h), _) => format!("через {h} {}", hours_word(h)),
+    }
+}
+
+fn hours_word(h: u16) -> &'static str {
+    match (h % 10, h % 100) {
+        (1, n) if n != 11 => "час",
+        (2..=4, n) if !(12..=14).contains(&n) => "часа",
+        _ => "часов",
+    }
+}
+
+/// " Место: …." or "", so a reminder without a place reads well.
+fn place_words(place: Option<&str>, language: &str) -> String {
+    match (place, language) {
+        (None, _) => String::new(),
+        (Some(place), "en") => format!(" Where: {place}."),
+        (Some(place), _) => format!(" Место: {place}."),
+    }
+}
+
+/// " С собой: …." or "".
+fn bring_words(what: Option<&str>, language: &str) -> String {
+    match (what, language) {
+        (None, _) => String::new(),
+        (Some(what), "en") => format!(" Bring: {what}."),
+        (Some(what), _) => format!(" С собой: {what}."),
     }
 }
 
@@ -588,6 +665,19 @@ pub fn format_local(at: DateTime<Utc>, zone: &str, language: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reminder_says_when_in_words() {
+        assert_eq!(starts_in(Some(24), "ru"), "завтра");
+        assert_eq!(starts_in(Some(2), "ru"), "через 2 часа");
+        assert_eq!(starts_in(Some(5), "ru"), "через 5 часов");
+        assert_eq!(starts_in(Some(2), "en"), "in 2 hours");
+        assert_eq!(bring_words(None, "ru"), "");
+        assert_eq!(
+            bring_words(Some("сменную обувь"), "ru"),
+            " С собой: сменную обувь."
+        );
+    }
 
     #[test]
     fn times_are_shown_in_the_events_local_time() {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
 
 use bilet_channels::ChannelKind;
 
-use crate::domain::domain_events::Kind;
+use crate::domain::domain_events::{DomainEvent, Kind};
 use crate::domain::events::utc_offset;
 use crate::store::deliveries::{RecipientRow, Relation};
 
@@ -29,6 +29,12 @@ pub enum Plan {
     /// off and ignores quiet hours: a parent must learn at once that someone else acted
     /// for their child, while there is still time to object.
     FamilySecurity,
+    /// A reminder a day ahead: push to every device; without the app, e-mail, else SMS.
+    /// Preferences and quiet hours apply.
+    Reminder,
+    /// A reminder shortly before the start: push to every device; without the app, SMS,
+    /// else e-mail. Preferences and quiet hours apply.
+    ReminderSoon,
 }
 
 /// The policy of one kind.
@@ -265,7 +271,35 @@ pub const POLICIES: &[KindPolicy] = &[
         placeholders: &["event_title", "starts_at"],
         data: &["event_id", "signup_id", "student_id"],
     },
+    KindPolicy {
+        kind: Kind::EventReminder,
+        subject: Some(Plan::Reminder),
+        parent: Some(Plan::Reminder),
+        inbox: true,
+        placeholders: &[
+            "event_title",
+            "starts_at",
+            "starts_in",
+            "place",
+            "what_to_bring",
+        ],
+        data: &["event_id"],
+    },
 ];
+
+/// Reminders up to this many hours ahead go by SMS to those without the app.
+pub const SOON_HOURS: u16 = 2;
+
+/// The plan for one event, where it depends on more than the kind: a reminder shortly
+/// before the start reaches those without the app by SMS.
+pub fn plan_of(event: &DomainEvent, plan: Plan) -> Plan {
+    match (plan, event) {
+        (Plan::Reminder, DomainEvent::EventReminder(r)) if r.hours_before <= SOON_HOURS => {
+            Plan::ReminderSoon
+        }
+        _ => plan,
+    }
+}
 
 /// The JSON Schemas of a kind's push payloads, as published in `mobile-contract/push/`:
 /// the APNs payload, and the `data` map of FCM and RuStore messages.
@@ -486,6 +520,21 @@ pub fn plan_deliveries(
             }
             return planned;
         }
+        Plan::Reminder | Plan::ReminderSoon => {
+            let order = if plan == Plan::ReminderSoon {
+                [ChannelKind::Sms, ChannelKind::Email]
+            } else {
+                [ChannelKind::Email, ChannelKind::Sms]
+            };
+            if has_push && !disabled("push") {
+                planned.extend(pushes);
+            } else if let Some(channel) = order.into_iter().find(|channel| match channel {
+                ChannelKind::Sms => has_sms && !disabled("sms"),
+                _ => has_email && !disabled("email"),
+            }) {
+                planned.push(single(channel));
+            }
+        }
         Plan::EventChange => {
             if has_push && !disabled("push") {
                 planned.extend(pushes);
@@ -638,6 +687,45 @@ mod tests {
             channels(&planned),
             [("fcm", false), ("sms", true), ("email", true)]
         );
+    }
+
+    #[test]
+    fn a_reminder_pushes_and_reaches_those_without_the_app_by_mail_or_soon_by_sms() {
+        let now = Utc::now();
+        let plan = |who: &RecipientRow, plan| {
+            channels(&plan_deliveries(
+                Kind::EventReminder,
+                plan,
+                false,
+                who,
+                now,
+                Duration::minutes(5),
+            ))
+            .into_iter()
+            .map(|(c, _)| c.to_owned())
+            .collect::<Vec<_>>()
+        };
+        let with_app = person(&[("t1", "ios")], true, true);
+        let without_app = person(&[], true, true);
+        assert_eq!(plan(&with_app, Plan::Reminder), ["apns"]);
+        assert_eq!(plan(&with_app, Plan::ReminderSoon), ["apns"]);
+        assert_eq!(plan(&without_app, Plan::Reminder), ["email"]);
+        assert_eq!(plan(&without_app, Plan::ReminderSoon), ["sms"]);
+        let mut no_sms = without_app.clone();
+        no_sms.disabled = Some(json!({ "event_reminder": ["sms"] }));
+        assert_eq!(plan(&no_sms, Plan::ReminderSoon), ["email"]);
+        let mut quiet = with_app.clone();
+        quiet.quiet_from = Some(0);
+        quiet.quiet_to = Some(23 * 60 + 59);
+        let held = plan_deliveries(
+            Kind::EventReminder,
+            Plan::ReminderSoon,
+            false,
+            &quiet,
+            now,
+            Duration::minutes(5),
+        );
+        assert!(held[0].at > now, "quiet hours hold a reminder");
     }
 
     #[test]

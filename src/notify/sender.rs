@@ -36,8 +36,12 @@ const DECISION_KINDS: [Kind; 3] = [
 /// Kinds about an event that stop standing once it is cancelled or over (the cancellation
 /// notice itself supersedes them).
 const EVENT_NOTICE_KINDS: [Kind; 2] = [Kind::EventRescheduled, Kind::OrganizerNotice];
+/// Kinds about one start of an event, that stop standing once it is cancelled, moved or
+/// has begun, or the recipient is no longer approved for it.
+const START_KINDS: [Kind; 1] = [Kind::EventReminder];
 /// Kinds that are not essential: their e-mail carries a one-click unsubscribe.
-const OPTIONAL_KINDS: [Kind; 8] = [
+const OPTIONAL_KINDS: [Kind; 9] = [
+    Kind::EventReminder,
     Kind::SignupApproved,
     Kind::SignupDeclined,
     Kind::SignupExpired,
@@ -148,6 +152,7 @@ async fn send_round(
             deliveries::Settled {
                 by_signup: &DECISION_KINDS.map(Kind::as_str),
                 by_event: &EVENT_NOTICE_KINDS.map(Kind::as_str),
+                by_start: &START_KINDS.map(Kind::as_str),
             },
         )
         .await?

@@ -9,6 +9,7 @@
 pub mod attendance;
 pub mod deadlines;
 pub mod organizer;
+pub mod reminders;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;

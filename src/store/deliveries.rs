@@ -43,25 +43,49 @@ pub struct RecipientRow {
     pub device_platforms: Vec<String>,
 }
 
-/// The students (with `live` sign-ups, or those whose sign-ups the event's cancellation
-/// ended) of an event, and their parents.
+/// Which students of an event a notice reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Participants {
+    /// Those whose sign-up is live (pending a parent, approved or waitlisted).
+    Live,
+    /// Those whose sign-up the event's cancellation ended.
+    Cancelled,
+    /// Those approved.
+    Approved,
+}
+
+impl Participants {
+    fn as_str(self) -> &'static str {
+        match self {
+            Participants::Live => "live",
+            Participants::Cancelled => "cancelled",
+            Participants::Approved => "approved",
+        }
+    }
+}
+
+/// The CTE `students`: the students of event `$1` that `$2` (a [`Participants`]) names.
+const STUDENTS: &str = "students AS (
+    SELECT DISTINCT student_id FROM signups
+    WHERE event_id = $1 AND (
+        ($2 = 'cancelled' AND status = 'cancelled' AND end_reason = 'event_cancelled')
+        OR ($2 = 'live' AND status IN ('pending_parent', 'approved', 'waitlisted'))
+        OR ($2 = 'approved' AND status = 'approved')))";
+
+/// The students of an event (`which` of them), and their parents.
 pub async fn event_audience(
     exec: impl PgExecutor<'_>,
     event_id: EventId,
-    cancelled: bool,
+    which: Participants,
 ) -> StoreResult<Vec<(AccountId, bool)>> {
-    let rows: Vec<(Uuid, bool)> = sqlx::query_as(
-        "WITH students AS (
-             SELECT DISTINCT student_id FROM signups
-             WHERE event_id = $1 AND (
-                 ($2 AND status = 'cancelled' AND end_reason = 'event_cancelled')
-                 OR (NOT $2 AND status IN ('pending_parent', 'approved', 'waitlisted'))))
+    let rows: Vec<(Uuid, bool)> = sqlx::query_as(&format!(
+        "WITH {STUDENTS}
          SELECT student_id, false FROM students
          UNION
-         SELECT l.parent_id, true FROM students s JOIN family_links l ON l.student_id = s.student_id",
-    )
+         SELECT l.parent_id, true FROM students s JOIN family_links l ON l.student_id = s.student_id"
+    ))
     .bind(event_id.0)
-    .bind(cancelled)
+    .bind(which.as_str())
     .fetch_all(exec)
     .await?;
     Ok(rows
@@ -134,15 +158,11 @@ pub struct EventRecipientRow {
 pub async fn open_event_recipients(
     conn: &mut PgConnection,
     event_id: EventId,
-    cancelled: bool,
+    which: Participants,
 ) -> StoreResult<()> {
     sqlx::query(&format!(
         "DECLARE {EVENT_RECIPIENTS_CURSOR} NO SCROLL CURSOR FOR
-         WITH students AS (
-             SELECT DISTINCT student_id FROM signups
-             WHERE event_id = $1 AND (
-                 ($2 AND status = 'cancelled' AND end_reason = 'event_cancelled')
-                 OR (NOT $2 AND status IN ('pending_parent', 'approved', 'waitlisted')))),
+         WITH {STUDENTS},
          heard AS (
              SELECT student_id AS account_id, false AS is_parent FROM students
              UNION ALL
@@ -156,7 +176,7 @@ pub async fn open_event_recipients(
          GROUP BY a.id, sp.phone_enc, pp.phone_enc, np.account_id, au.is_parent"
     ))
     .bind(event_id)
-    .bind(cancelled)
+    .bind(which.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -354,7 +374,8 @@ pub struct ClaimedDelivery {
 /// stands are marked skipped instead, right before they would go out: an escalation whose
 /// notification was acknowledged; a request for a decision (`settled.by_signup`) whose
 /// sign-up no longer awaits one or whose event was cancelled or has begun; a notice about
-/// an event (`settled.by_event`) that was since cancelled or is over.
+/// an event (`settled.by_event`) that was since cancelled or is over; a reminder
+/// (`settled.by_start`) whose event was cancelled, moved or has begun.
 ///
 /// Here and in [`record`], the rows are found by their ids alone: the status is checked in
 /// a `CASE`, which the planner cannot match to the partial indexes on status
@@ -380,18 +401,30 @@ pub async fn claim(
                                ELSE 'settled before sending' END
          FROM notifications n
          LEFT JOIN signups s ON n.kind = ANY($2) AND s.id = (n.data->>'signup_id')::uuid
-         LEFT JOIN events e ON (n.kind = ANY($2) OR n.kind = ANY($3))
+         LEFT JOIN events e ON (n.kind = ANY($2) OR n.kind = ANY($3) OR n.kind = ANY($4))
                             AND e.id = (n.data->>'event_id')::uuid
+         LEFT JOIN event_reminders r ON n.kind = ANY($4) AND r.outbox_event_id = n.event_id
          WHERE d.id = ANY($1) AND CASE WHEN d.status = 'pending' THEN true ELSE false END
            AND n.id = d.notification_id
            AND ((d.escalation AND n.acked_at IS NOT NULL)
                 OR (n.kind = ANY($2) AND (s.status IS DISTINCT FROM 'pending_parent'
                                           OR e.status = 'cancelled' OR e.starts_at <= now()))
-                OR (n.kind = ANY($3) AND (e.status = 'cancelled' OR e.ends_at <= now())))",
+                OR (n.kind = ANY($3) AND (e.status = 'cancelled' OR e.ends_at <= now()))
+                OR (n.kind = ANY($4) AND (e.status IS DISTINCT FROM 'published'
+                                          OR e.starts_at IS DISTINCT FROM r.starts_at
+                                          OR e.starts_at <= now()
+                                          OR NOT EXISTS (
+                                              SELECT 1 FROM signups a
+                                              WHERE a.event_id = e.id AND a.status = 'approved'
+                                                AND (a.student_id = d.account_id
+                                                     OR a.student_id IN (
+                                                         SELECT l.student_id FROM family_links l
+                                                         WHERE l.parent_id = d.account_id))))))",
     )
     .bind(&ids)
     .bind(settled.by_signup)
     .bind(settled.by_event)
+    .bind(settled.by_start)
     .execute(&mut *conn)
     .await?;
     Ok(sqlx::query_as::<_, ClaimedDelivery>(
@@ -424,6 +457,10 @@ pub struct Settled<'a> {
     pub by_signup: &'a [&'a str],
     /// Notices about the event `data.event_id`.
     pub by_event: &'a [&'a str],
+    /// Reminders of the event `data.event_id` for the start their `event_reminders` row
+    /// names: they stand only while the event is published, still starts then, has not
+    /// begun, and the recipient (or their child) is still approved for it.
+    pub by_start: &'a [&'a str],
 }
 
 /// The outcome of one claimed delivery.

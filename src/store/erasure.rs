@@ -131,6 +131,7 @@ const REMOVE: &[&str] = &[
     "DELETE FROM test_attempts WHERE student_id = $1",
     "DELETE FROM devices WHERE account_id = $1",
     "DELETE FROM notification_preferences WHERE account_id = $1",
+    "DELETE FROM calendar_feeds WHERE account_id = $1",
     "DELETE FROM idempotency_keys WHERE account_id = $1
          OR position(convert_to($1::text, 'UTF8') IN response_body) > 0",
     "DELETE FROM link_codes WHERE student_id = $1",

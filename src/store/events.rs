@@ -41,6 +41,11 @@ pub struct EventRow {
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub what_to_bring: Option<String>,
+    pub online_link: Option<String>,
+    /// Raised by every update, reschedule and cancellation (the calendar's SEQUENCE).
+    pub sequence: i32,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Where a page ends: the last event's start and id.
@@ -51,7 +56,8 @@ const SELECT: &str =
         e.profession_area, e.format, e.region, e.city, e.address, e.grade_min, e.grade_max,
         e.capacity, e.seats_held, e.starts_at, e.ends_at, e.time_zone, e.accessibility,
         e.signup_deadline, extract(epoch FROM e.approval_window)::bigint AS approval_window_secs,
-        e.status, e.published_at, e.cancelled_at, e.cancel_reason, e.created_at
+        e.status, e.published_at, e.cancelled_at, e.cancel_reason, e.created_at,
+        e.what_to_bring, e.online_link, e.sequence, e.updated_at
     FROM events e JOIN organizations o ON o.id = e.organization_id";
 
 /// Everything an organizer sets on an event.
@@ -73,6 +79,8 @@ pub struct EventFields {
     pub accessibility: Vec<String>,
     pub signup_deadline: DateTime<Utc>,
     pub approval_window_secs: i64,
+    pub what_to_bring: Option<String>,
+    pub online_link: Option<String>,
 }
 
 pub async fn insert(
@@ -85,9 +93,9 @@ pub async fn insert(
     sqlx::query(
         "INSERT INTO events (id, organization_id, created_by, title, description, profession_area,
              format, region, city, address, grade_min, grade_max, capacity, starts_at, ends_at,
-             time_zone, accessibility, signup_deadline, approval_window)
+             time_zone, accessibility, signup_deadline, approval_window, what_to_bring, online_link)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-             $19 * interval '1 second')",
+             $19 * interval '1 second', $20, $21)",
     )
     .bind(id.0)
     .bind(organization.0)
@@ -108,6 +116,8 @@ pub async fn insert(
     .bind(&f.accessibility)
     .bind(f.signup_deadline)
     .bind(f.approval_window_secs as f64)
+    .bind(&f.what_to_bring)
+    .bind(&f.online_link)
     .execute(exec)
     .await?;
     Ok(())
@@ -120,7 +130,9 @@ pub async fn update(exec: impl PgExecutor<'_>, id: EventId, f: &EventFields) -> 
         "UPDATE events SET title = $2, description = $3, profession_area = $4, format = $5,
              region = $6, city = $7, address = $8, grade_min = $9, grade_max = $10, capacity = $11,
              starts_at = $12, ends_at = $13, time_zone = $14, accessibility = $15,
-             signup_deadline = $16, approval_window = $17 * interval '1 second', updated_at = now()
+             signup_deadline = $16, approval_window = $17 * interval '1 second',
+             what_to_bring = $18, online_link = $19, updated_at = now(),
+             sequence = sequence + CASE WHEN status = 'draft' THEN 0 ELSE 1 END
          WHERE id = $1",
     )
     .bind(id.0)
@@ -140,6 +152,8 @@ pub async fn update(exec: impl PgExecutor<'_>, id: EventId, f: &EventFields) -> 
     .bind(&f.accessibility)
     .bind(f.signup_deadline)
     .bind(f.approval_window_secs as f64)
+    .bind(&f.what_to_bring)
+    .bind(&f.online_link)
     .execute(exec)
     .await?;
     Ok(())
@@ -194,7 +208,7 @@ pub async fn release_seat(exec: impl PgExecutor<'_>, id: EventId) -> StoreResult
 pub async fn cancel(exec: impl PgExecutor<'_>, id: EventId, reason: &str) -> StoreResult<()> {
     sqlx::query(
         "UPDATE events SET status = 'cancelled', cancelled_at = now(), cancel_reason = $2,
-             seats_held = 0, updated_at = now()
+             seats_held = 0, updated_at = now(), sequence = sequence + 1
          WHERE id = $1",
     )
     .bind(id.0)
@@ -223,7 +237,8 @@ pub async fn reschedule(
 ) -> StoreResult<()> {
     sqlx::query(
         "UPDATE events SET starts_at = $2, ends_at = $3, signup_deadline = $4, time_zone = $5,
-             format = $6, region = $7, city = $8, address = $9, updated_at = now()
+             format = $6, region = $7, city = $8, address = $9, updated_at = now(),
+             sequence = sequence + 1
          WHERE id = $1",
     )
     .bind(id.0)

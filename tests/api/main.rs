@@ -7,6 +7,7 @@
 mod access;
 mod after_signup;
 mod auth;
+mod calendar;
 mod channels;
 mod consents;
 mod console;
@@ -30,6 +31,7 @@ mod lifecycle;
 mod passwords;
 mod privacy;
 mod profiles;
+mod reminders;
 mod settled;
 mod signups;
 mod snils;

@@ -152,6 +152,8 @@ async fn a_family_is_approved_and_told_of_the_cancellation_all_through_the_gener
                 accessibility: vec![types::EventInputAccessibilityItem::StepFree],
                 signup_deadline: starts_at - chrono::Duration::hours(1),
                 approval_window_hours: 48.try_into().unwrap(),
+                what_to_bring: None,
+                online_link: None,
             },
         )
         .await

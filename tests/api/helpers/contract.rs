@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 const NOT_API: &[&str] = &[
     "/a/",
     "/u/",
+    "/cal/",
     "/console",
     "/docs",
     "/openapi.json",
