@@ -1134,7 +1134,7 @@ mod tests {
     #[test]
     fn the_raw_layer_is_the_one_list_of_keys_and_a_misspelt_one_is_refused() {
         let keys = field_names::<Raw>();
-        assert_eq!(keys.len(), 40, "{keys:?}");
+        assert_eq!(keys.len(), 41, "{keys:?}");
         assert!(keys.contains(&"http_addr") && keys.contains(&"diagnostics_abandon_after"));
         let err =
             Settings::from_sources(None, &env(&[("BILET_HTTP_ADRR", "127.0.0.1:1")])).unwrap_err();

@@ -1361,7 +1361,8 @@ async fn events_attended_in_an_area_of_interest_raise_it() {
         "sooner first at equal weight"
     );
 
-    // The student attended an energy try-out last month.
+    // The student attended an energy try-out last month (marked present: an approval
+    // alone is not attendance).
     let past = event(
         &app,
         organizer,
@@ -1374,12 +1375,31 @@ async fn events_attended_in_an_area_of_interest_raise_it() {
         &[],
     )
     .await;
+    let signup = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO signups (id, event_id, student_id, status, decided_at) VALUES ($1, $2, $3, 'approved', now())",
     )
-    .bind(Uuid::now_v7())
+    .bind(signup)
     .bind(past)
     .bind(family.child.account_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let approved_only = json_of(
+        app.get_as("/v1/me/recommendations", &family.child.access)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(approved_only["basis"]["attended_areas"], json!([]));
+    sqlx::query(
+        "INSERT INTO attendance (signup_id, event_id, student_id, status, method, marked_by, checked_in_at)
+         VALUES ($1, $2, $3, 'present', 'manual', $4, now())",
+    )
+    .bind(signup)
+    .bind(past)
+    .bind(family.child.account_id)
+    .bind(organizer)
     .execute(&app.db)
     .await
     .unwrap();

@@ -75,7 +75,7 @@ async fn the_readme_walk_through_passes_twice_against_bilet_simulate_on_free_por
             "run {run} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
         );
         assert!(
-            stdout.contains("walkthrough: all 8 steps passed"),
+            stdout.contains("walkthrough: all 15 steps passed"),
             "{stdout}"
         );
         // The parent's SMS about the cancellation came through the SMS simulator of the
@@ -85,6 +85,12 @@ async fn the_readme_walk_through_passes_twice_against_bilet_simulate_on_free_por
             "run {run}: {stdout}"
         );
         assert!(stdout.contains("\"kind\": \"event_cancelled\""), "{stdout}");
+        // The trial's life: the recommendation names what happened, the feed lists events.
+        assert!(
+            stdout.contains("Проба «Один день в клинике» понравилась, и хочется продолжить"),
+            "run {run}: {stdout}"
+        );
+        assert!(stdout.contains("SUMMARY:Один день в клинике"), "{stdout}");
     }
     let parents: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts WHERE role = 'parent'")
         .fetch_one(&app.db)
