@@ -4,7 +4,7 @@
 //! The bench creates a database of its own, migrates it (`bilet migrate`), starts the
 //! provider simulators (`bilet simulate`, a separate process) and `bilet work` (the hub
 //! alone, idle until the cancellation), seeds with bulk SQL an organizer, an event starting
-//! in 24 hours and its approved sign-ups (students with one parent each, phones encrypted
+//! in 30 hours and its approved sign-ups (students with one parent each, phones encrypted
 //! with the keys the worker is given, a mix of devices), then cancels the event as the API
 //! does (`participation::organizer::cancel_event` in one transaction) and starts the clock
 //! at the commit. It reports when every ledger row is written and every job is in Redis,

@@ -1,5 +1,6 @@
 //! The bulk seeder of the hub's benchmarks and drills (and of the tests that need
-//! thousands of families): an organizer, one published event starting in 24 hours, and
+//! thousands of families): an organizer, one published event starting in 30 hours (urgent to cancel,
+//! and past the day-before reminder, which would add a fan-out of its own), and
 //! students with one parent each, all signed up and approved, written with a few `unnest`
 //! statements instead of the API (which hashes every password and would take minutes).
 //! Included with `#[path]` by `benches/support/mod.rs` and by `tests/api/hub_faults.rs`.
@@ -210,7 +211,7 @@ pub async fn seed(
          VALUES ($1, $2, $3, 'Экскурсия на машиностроительный завод',
              'Цеха, конструкторское бюро и разговор с инженерами.', 'engineering',
              'in_person', 'Свердловская область', 'Екатеринбург', 'пл. Первой пятилетки, 1',
-             8, 11, $4, $4, now() + interval '24 hours', now() + interval '27 hours',
+             8, 11, $4, $4, now() + interval '30 hours', now() + interval '33 hours',
              'Asia/Yekaterinburg', now() + interval '12 hours', interval '48 hours',
              'published', now() - interval '10 days')",
     )

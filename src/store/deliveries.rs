@@ -160,6 +160,11 @@ pub async fn open_event_recipients(
     event_id: EventId,
     which: Participants,
 ) -> StoreResult<()> {
+    // A cursor is planned for its first rows (cursor_tuple_fraction 0.1) unless told that
+    // all of it will be read, as it will.
+    sqlx::query("SET LOCAL cursor_tuple_fraction = 1.0")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(&format!(
         "DECLARE {EVENT_RECIPIENTS_CURSOR} NO SCROLL CURSOR FOR
          WITH {STUDENTS},
