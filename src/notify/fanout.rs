@@ -51,6 +51,10 @@ pub struct FanOutReport {
 
 /// Events read per round.
 const BATCH: usize = 16;
+/// A fan-out that took this long to queue its jobs tells the reconciler (see
+/// [`super::streams::Streams::note_fanout_lag`]); shorter ones are far below
+/// `BILET_HUB_REQUEUE_AFTER`.
+const NOTED_LAG: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The fan-out task: reads domain events (taking over those a dead consumer left
 /// unacknowledged), fans each out, and acknowledges it only after its ledger rows are
@@ -163,6 +167,14 @@ pub async fn fan_out(hub: &Hub, event_id: DomainEventId) -> Result<FanOutReport,
     deliveries::mark_fanned_out(&mut *tx, event_id).await?;
     tx.commit().await?;
     hub.enqueue(due.into_iter().flatten()).await;
+    // The deliveries were stamped queued when planning began; their jobs are in the
+    // streams only now. A long fan-out says so, or the reconciler would take them for lost.
+    let lag = (Utc::now() - page.now).to_std().unwrap_or_default();
+    if lag >= NOTED_LAG
+        && let Err(err) = hub.streams.note_fanout_lag(lag).await
+    {
+        tracing::warn!(error = %err, "could not note the fan-out's lag; the reconciler may queue its jobs twice");
+    }
     Ok(report)
 }
 

@@ -94,10 +94,12 @@ pub async fn reconcile_once(hub: &Hub) -> anyhow::Result<Reconciled> {
     take_back_from_gone_workers(hub, &mut report).await?;
     // A Redis that lost its data holds no job: every one queued before is lost, so it is
     // queued again now rather than after `requeue_after`.
+    // Otherwise a delivery is taken for lost after `requeue_after`, plus the longest lag
+    // of a recent fan-out between stamping its deliveries queued and queuing their jobs.
     let stale = if redis_reset {
         0
     } else {
-        hub.settings.requeue_after.as_secs() as i64
+        (hub.settings.requeue_after + hub.streams.fanout_lag().await?).as_secs() as i64
     };
     // How long the oldest job in each channel's stream has waited: deliveries queued just
     // before it may be waiting behind it, not lost.

@@ -18,6 +18,9 @@ pub const FANOUT_GROUP: &str = "fanout";
 pub const SENDERS_GROUP: &str = "senders";
 /// Entries added per pipeline round trip.
 const PIPELINE: usize = 1000;
+/// How long a fan-out's lag is kept ([`Streams::note_fanout_lag`]): longer than any
+/// backlog takes to send.
+const FANOUT_LAG_KEPT: Duration = Duration::from_secs(3600);
 
 /// Stream names under the deployment's prefix.
 #[derive(Clone)]
@@ -237,6 +240,45 @@ impl Streams {
         pipe.cmd("XDEL").arg(stream).arg(&gone).ignore();
         pipe.query_async::<()>(&mut conn).await?;
         Ok(entries.len())
+    }
+
+    fn fanout_lag_key(&self) -> String {
+        self.redis.keys.key("hub:fanout-lag")
+    }
+
+    /// Records that a fan-out's last job reached its stream `lag` after the fan-out stamped
+    /// its deliveries queued (it plans and writes the whole ledger first, then queues): the
+    /// reconciler adds the longest such lag of the last hour to the time after which it
+    /// takes a queued delivery for lost, so a million-recipient fan-out's jobs are not
+    /// queued a second time while they wait in the streams. Single-key commands, so it
+    /// holds under Redis Cluster; two fan-outs racing may keep the smaller lag, which
+    /// only re-queues jobs the senders then find done.
+    pub async fn note_fanout_lag(&self, lag: Duration) -> RedisResult<()> {
+        let secs = lag.as_secs() + 1;
+        let key = self.fanout_lag_key();
+        let mut conn = self.redis.conn.clone();
+        let known: Option<u64> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+        if known.is_some_and(|known| known >= secs) {
+            return Ok(());
+        }
+        redis::cmd("SET")
+            .arg(&key)
+            .arg(secs)
+            .arg("EX")
+            .arg(FANOUT_LAG_KEPT.as_secs())
+            .query_async(&mut conn)
+            .await
+    }
+
+    /// The longest fan-out lag of the last hour ([`Streams::note_fanout_lag`]); zero when
+    /// none was noted.
+    pub async fn fanout_lag(&self) -> RedisResult<Duration> {
+        let mut conn = self.redis.conn.clone();
+        let secs: Option<u64> = redis::cmd("GET")
+            .arg(self.fanout_lag_key())
+            .query_async(&mut conn)
+            .await?;
+        Ok(Duration::from_secs(secs.unwrap_or(0)))
     }
 
     fn answered_key(&self, delivery: DeliveryId) -> String {

@@ -167,6 +167,85 @@ async fn after_redis_loses_everything_the_lost_jobs_are_queued_again_at_once_and
 }
 
 #[tokio::test]
+async fn jobs_a_long_fan_out_queued_late_are_not_taken_for_lost_while_they_wait() {
+    // No workers: this test plays the fan-out and the reconciler itself.
+    let app = spawn_api_only(|_| {}).await;
+    let hub = app.state.hub();
+    bilet::notify::reconciler::reconcile_once(&hub)
+        .await
+        .unwrap();
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::days(5), 5))
+        .await;
+    for _ in 0..3 {
+        let family = app.family().await;
+        let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        app.register_device(&family.parent, &token, "ios").await;
+        app.sign_up(&family.child.access, event, 201).await;
+    }
+    let ids: Vec<Uuid> =
+        sqlx::query_scalar("SELECT event_id FROM outbox WHERE kind = 'signup_requested'")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    for id in &ids {
+        bilet::notify::fanout::fan_out(&hub, DomainEventId(*id))
+            .await
+            .unwrap();
+    }
+    // As a million-recipient fan-out leaves them: stamped queued when its planning began,
+    // 90 s ago, their jobs added to the stream only now, at its end.
+    sqlx::query(
+        "UPDATE deliveries SET queued_at = now() - interval '90 seconds',
+             next_attempt_at = now() - interval '91 seconds'
+         WHERE status = 'pending' AND queued_at IS NOT NULL",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let in_stream = || async {
+        let mut conn = app.state.redis.conn.clone();
+        redis::cmd("XLEN")
+            .arg(hub.streams.deliveries("apns"))
+            .query_async::<i64>(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(in_stream().await, 3);
+
+    // The fan-out noted its lag: the jobs waiting in the stream are not queued again.
+    hub.streams
+        .note_fanout_lag(Duration::from_secs(90))
+        .await
+        .unwrap();
+    // A shorter lag noted later does not shorten it.
+    hub.streams
+        .note_fanout_lag(Duration::from_secs(2))
+        .await
+        .unwrap();
+    let report = bilet::notify::reconciler::reconcile_once(&hub)
+        .await
+        .unwrap();
+    assert_eq!(report.deliveries_requeued, 0);
+    assert_eq!(in_stream().await, 3);
+
+    // Without it (an hour later, or never noted), the same rows look lost: each is queued
+    // a second time, which is what the million-recipient bench showed for every job.
+    let mut conn = app.state.redis.conn.clone();
+    redis::cmd("DEL")
+        .arg(app.state.redis.keys.key("hub:fanout-lag"))
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let report = bilet::notify::reconciler::reconcile_once(&hub)
+        .await
+        .unwrap();
+    assert_eq!(report.deliveries_requeued, 3);
+    assert_eq!(in_stream().await, 6);
+}
+
+#[tokio::test]
 async fn a_second_database_cannot_start_on_a_redis_prefix_another_installation_holds() {
     let app = crate::helpers::spawn_app().await;
     let (mut settings, cleanup) = crate::helpers::test_settings();
