@@ -93,16 +93,9 @@ async fn each_outcome_is_recorded_when_its_provider_answers_not_when_the_round_e
     assert_eq!(slow_status, "sending", "the slow push was still in flight");
 }
 
-#[tokio::test]
-async fn after_redis_loses_everything_the_lost_jobs_are_queued_again_at_once_and_logged() {
-    // No workers: this test plays the fan-out and the reconciler itself.
-    let app = spawn_api_only(|_| {}).await;
-    let hub = app.state.hub();
-    // Startup claimed the prefix for this installation: nothing was lost.
-    let first = bilet::notify::reconciler::reconcile_once(&hub)
-        .await
-        .unwrap();
-    assert!(!first.redis_reset);
+/// Three families sign up for one event, each parent with an iPhone, and this test fans
+/// the three requests out itself (no workers): one push per parent, queued.
+async fn fan_out_three_parent_pushes(app: &crate::helpers::TestApp, hub: &bilet::notify::hub::Hub) {
     let organizer = app.organizer().await;
     let event = app
         .publish_event(&organizer, &event_input(Span::days(5), 5))
@@ -119,10 +112,33 @@ async fn after_redis_loses_everything_the_lost_jobs_are_queued_again_at_once_and
             .await
             .unwrap();
     for id in &ids {
-        bilet::notify::fanout::fan_out(&hub, DomainEventId(*id))
+        bilet::notify::fanout::fan_out(hub, DomainEventId(*id))
             .await
             .unwrap();
     }
+}
+
+/// Jobs in the APNs stream.
+async fn apns_jobs(app: &crate::helpers::TestApp, hub: &bilet::notify::hub::Hub) -> i64 {
+    let mut conn = app.state.redis.conn.clone();
+    redis::cmd("XLEN")
+        .arg(hub.streams.deliveries("apns"))
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn after_redis_loses_everything_the_lost_jobs_are_queued_again_at_once_and_logged() {
+    // No workers: this test plays the fan-out and the reconciler itself.
+    let app = spawn_api_only(|_| {}).await;
+    let hub = app.state.hub();
+    // Startup claimed the prefix for this installation: nothing was lost.
+    let first = bilet::notify::reconciler::reconcile_once(&hub)
+        .await
+        .unwrap();
+    assert!(!first.redis_reset);
+    fan_out_three_parent_pushes(&app, &hub).await;
     let queued: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM deliveries WHERE status = 'pending' AND queued_at IS NOT NULL
            AND next_attempt_at <= now()",
@@ -140,13 +156,7 @@ async fn after_redis_loses_everything_the_lost_jobs_are_queued_again_at_once_and
         .unwrap();
     assert!(report.redis_reset);
     assert_eq!(report.deliveries_requeued, 3);
-    let mut conn = app.state.redis.conn.clone();
-    let in_stream: i64 = redis::cmd("XLEN")
-        .arg(hub.streams.deliveries("apns"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(in_stream, 3);
+    assert_eq!(apns_jobs(&app, &hub).await, 3);
     let logs = crate::helpers::captured_logs();
     let recovered = logs
         .lines()
@@ -174,26 +184,7 @@ async fn jobs_a_long_fan_out_queued_late_are_not_taken_for_lost_while_they_wait(
     bilet::notify::reconciler::reconcile_once(&hub)
         .await
         .unwrap();
-    let organizer = app.organizer().await;
-    let event = app
-        .publish_event(&organizer, &event_input(Span::days(5), 5))
-        .await;
-    for _ in 0..3 {
-        let family = app.family().await;
-        let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
-        app.register_device(&family.parent, &token, "ios").await;
-        app.sign_up(&family.child.access, event, 201).await;
-    }
-    let ids: Vec<Uuid> =
-        sqlx::query_scalar("SELECT event_id FROM outbox WHERE kind = 'signup_requested'")
-            .fetch_all(&app.db)
-            .await
-            .unwrap();
-    for id in &ids {
-        bilet::notify::fanout::fan_out(&hub, DomainEventId(*id))
-            .await
-            .unwrap();
-    }
+    fan_out_three_parent_pushes(&app, &hub).await;
     // As a million-recipient fan-out leaves them: stamped queued when its planning began,
     // 90 s ago, their jobs added to the stream only now, at its end.
     sqlx::query(
@@ -204,15 +195,7 @@ async fn jobs_a_long_fan_out_queued_late_are_not_taken_for_lost_while_they_wait(
     .execute(&app.db)
     .await
     .unwrap();
-    let in_stream = || async {
-        let mut conn = app.state.redis.conn.clone();
-        redis::cmd("XLEN")
-            .arg(hub.streams.deliveries("apns"))
-            .query_async::<i64>(&mut conn)
-            .await
-            .unwrap()
-    };
-    assert_eq!(in_stream().await, 3);
+    assert_eq!(apns_jobs(&app, &hub).await, 3);
 
     // The fan-out noted its lag: the jobs waiting in the stream are not queued again.
     hub.streams
@@ -228,7 +211,7 @@ async fn jobs_a_long_fan_out_queued_late_are_not_taken_for_lost_while_they_wait(
         .await
         .unwrap();
     assert_eq!(report.deliveries_requeued, 0);
-    assert_eq!(in_stream().await, 3);
+    assert_eq!(apns_jobs(&app, &hub).await, 3);
 
     // Without it (an hour later, or never noted), the same rows look lost: each is queued
     // a second time, which is what the million-recipient bench showed for every job.
@@ -242,7 +225,7 @@ async fn jobs_a_long_fan_out_queued_late_are_not_taken_for_lost_while_they_wait(
         .await
         .unwrap();
     assert_eq!(report.deliveries_requeued, 3);
-    assert_eq!(in_stream().await, 6);
+    assert_eq!(apns_jobs(&app, &hub).await, 6);
 }
 
 #[tokio::test]
