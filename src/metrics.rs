@@ -23,6 +23,7 @@ pub struct Metrics {
     delivery_latency: HistogramVec,
     stream_gauges: IntGaugeVec,
     ledger: IntGaugeVec,
+    in_flight_limit: IntGaugeVec,
 }
 
 impl Metrics {
@@ -91,6 +92,14 @@ impl Metrics {
             &["channel", "status"],
         )
         .expect("valid metric");
+        let in_flight_limit = IntGaugeVec::new(
+            Opts::new(
+                "hub_in_flight_limit",
+                "Sends a channel's sender keeps in flight, as its provider's answers allow",
+            ),
+            &["channel"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -99,6 +108,7 @@ impl Metrics {
             Box::new(delivery_latency.clone()),
             Box::new(stream_gauges.clone()),
             Box::new(ledger.clone()),
+            Box::new(in_flight_limit.clone()),
         ] {
             registry
                 .register(collector)
@@ -113,6 +123,7 @@ impl Metrics {
             delivery_latency,
             stream_gauges,
             ledger,
+            in_flight_limit,
         }
     }
 
@@ -158,6 +169,13 @@ impl Metrics {
         self.delivery_latency
             .with_label_values(&[channel])
             .observe(latency.as_secs_f64());
+    }
+
+    /// A channel's current in-flight limit.
+    pub fn in_flight_limit(&self, channel: &'static str, limit: usize) {
+        self.in_flight_limit
+            .with_label_values(&[channel])
+            .set(limit as i64);
     }
 
     /// A stream's length, pending entries and lag, as last measured.

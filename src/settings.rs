@@ -154,7 +154,8 @@ pub struct HubSettings {
     pub requeue_after: Duration,
     /// Jobs a consumer read but did not acknowledge for this long are taken over.
     pub claim_idle: Duration,
-    /// Messages in flight per channel per process.
+    /// The most messages in flight per channel per process (the sender's window adapts
+    /// below it), and the rows claimed at a time.
     pub concurrency: usize,
     /// Jobs read per round.
     pub batch: usize,

@@ -7,6 +7,7 @@
 pub mod codes;
 pub mod fanout;
 pub mod hub;
+pub mod in_flight;
 pub mod links;
 pub mod policy;
 pub mod preview;

@@ -8,13 +8,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use rand::Rng as _;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::hub::{Hub, IDLE};
+use super::in_flight::InFlightLimit;
 use super::links;
 use super::providers::{ChannelKind, OutboundMessage, Recipient, SendError};
 use super::streams::{Consumer, SENDERS_GROUP};
@@ -79,6 +80,7 @@ pub async fn run(
     hub.streams
         .ensure_group(&consumer.stream, consumer.group)
         .await?;
+    let mut limit = InFlightLimit::new(hub.settings.concurrency);
     loop {
         if shutdown.is_cancelled() {
             return Ok(());
@@ -107,7 +109,7 @@ pub async fn run(
         // hand: they are ours, and another consumer would only take them over after the
         // claim-idle time. Sending them again is safe, since the claim skips what is done.
         let mut failures = 0u32;
-        while let Err(err) = send_batch(&hub, channel, &ids).await {
+        while let Err(err) = send_batch(&hub, channel, &ids, &mut limit).await {
             if shutdown.is_cancelled() {
                 return Err(err.into());
             }
@@ -122,91 +124,91 @@ pub async fn run(
     }
 }
 
-/// Claims, sends and records a batch of deliveries, as many at a time as may be in flight
-/// (so a lease only has to outlast one round of sends); returns how many were sent.
+/// Claims, sends and records a batch of deliveries; returns how many were claimed.
+///
+/// Rows are claimed a few at a time ([`claim_size`]), just before they are needed (so a
+/// lease only has to outlast a short wait and one send), and sent through a window that
+/// refills the moment an answer arrives, as wide as the channel's [`InFlightLimit`] allows:
+/// a slow answer does not hold up the others, and no more is in flight than the provider's
+/// speed needs. Each answer is marked in Redis
+/// the moment it arrives, and outcomes are recorded as soon as the previous record is
+/// written: a crash or a lost database connection re-sends only what was truly in flight.
 pub async fn send_batch(
     hub: &Hub,
     channel: ChannelKind,
     ids: &[DeliveryId],
+    limit: &mut InFlightLimit,
 ) -> Result<usize, StoreError> {
-    let mut sent = 0;
-    for chunk in ids.chunks(hub.settings.concurrency.max(1)) {
-        sent += send_round(hub, channel, chunk).await?;
-    }
-    Ok(sent)
-}
-
-async fn send_round(
-    hub: &Hub,
-    channel: ChannelKind,
-    ids: &[DeliveryId],
-) -> Result<usize, StoreError> {
-    let lease = hub.settings.lease.as_secs() as i64;
-    let claimed = {
-        let mut conn = hub.db.acquire().await?;
-        deliveries::claim(
-            &mut conn,
-            ids,
-            lease,
-            &hub.consumer,
-            deliveries::Settled {
-                by_signup: &DECISION_KINDS.map(Kind::as_str),
-                by_event: &EVENT_NOTICE_KINDS.map(Kind::as_str),
-                by_start: &START_KINDS.map(Kind::as_str),
-            },
-        )
-        .await?
-    };
-    let count = claimed.len();
-    let lease_ends = tokio::time::Instant::now() + hub.settings.lease;
-    let accepted_before = accepted_before(hub, channel, &claimed).await;
+    let ceiling = hub.settings.concurrency.max(1);
     let unmarked = std::sync::atomic::AtomicUsize::new(0);
-    // Each answer is marked in Redis the moment it arrives, and its outcome recorded in
-    // the ledger as soon as the previous record is written, not after the whole round: a
-    // crash or a lost database connection then re-sends only what was truly in flight.
-    let (done, mut answered) = tokio::sync::mpsc::channel(hub.settings.concurrency.max(1));
+    let (done, mut answered) = tokio::sync::mpsc::channel::<Answered>(ceiling);
     let sending = async {
-        futures_util::stream::iter(claimed)
-            .map(|delivery| {
-                let done = done.clone();
-                let (accepted_before, unmarked) = (&accepted_before, &unmarked);
-                async move {
-                    let result = match accepted_before.get(&delivery.id) {
-                        // Accepted under an earlier attempt whose sender died before the
-                        // ledger had it: recorded now, not sent again.
-                        Some(provider_id) => Ok(provider_id.clone()),
-                        None => {
-                            let result = send_one(hub, channel, &delivery).await;
-                            if let Ok(provider_id) = &result {
-                                let mark = [(delivery.id, provider_id.as_str())];
-                                let ttl = hub.settings.lease * 2;
-                                if hub.streams.mark_answered(&mark, ttl).await.is_err() {
-                                    unmarked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                }
-                            }
-                            result
-                        }
-                    };
-                    let outcome = outcome_of(hub, channel, &delivery, result).await?;
-                    // The recorder only stops early on its own error, reported below.
-                    let _ = done.send((delivery.id, delivery.attempts, outcome)).await;
-                    Ok::<(), StoreError>(())
+        let mut unclaimed = ids;
+        let mut ready = std::collections::VecDeque::<Claimed>::new();
+        let mut claiming = None;
+        let mut in_flight = futures_util::stream::FuturesUnordered::new();
+        let (mut claimed_count, mut left_to_lease) = (0, 0);
+        loop {
+            if claiming.is_none() && ready.len() < limit.current() && !unclaimed.is_empty() {
+                let (next, rest) = unclaimed.split_at(claim_size(limit, ceiling, unclaimed.len()));
+                unclaimed = rest;
+                claiming = Some(Box::pin(claim_chunk(hub, channel, next)));
+            }
+            while in_flight.len() < limit.current() {
+                let Some(claimed) = ready.pop_front() else {
+                    break;
+                };
+                // A row that waited half its lease for a place (a provider timing out
+                // with the window at its narrowest) is left to its lease: the reconciler
+                // gives it back and it is sent then, rather than sent by a holder whose
+                // lease may end before the answer comes.
+                if claimed
+                    .lease_ends
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    < hub.settings.lease / 2
+                {
+                    left_to_lease += 1;
+                    continue;
                 }
-            })
-            .buffer_unordered(hub.settings.concurrency.max(1))
-            .try_collect::<Vec<()>>()
-            .await?;
+                in_flight.push(send_claimed(hub, channel, claimed, &unmarked));
+            }
+            if in_flight.is_empty() && claiming.is_none() {
+                break;
+            }
+            tokio::select! {
+                claimed = async { claiming.as_mut().expect("guarded").await }, if claiming.is_some() => {
+                    claiming = None;
+                    let claimed = claimed?;
+                    claimed_count += claimed.len();
+                    ready.extend(claimed);
+                }
+                Some(sent) = in_flight.next(), if !in_flight.is_empty() => {
+                    let (took, answer) = sent;
+                    match took {
+                        Some(Took::Answered(took)) => limit.answered(took),
+                        Some(Took::Throttled) => limit.throttled(),
+                        None => {}
+                    }
+                    hub.metrics.in_flight_limit(channel.as_str(), limit.current());
+                    // The recorder only stops early on its own error, reported below.
+                    let _ = done.send(answer?).await;
+                }
+            }
+        }
+        if left_to_lease > 0 {
+            tracing::warn!(
+                channel = channel.as_str(),
+                deliveries = left_to_lease,
+                "deliveries waited half their lease for a place in flight; left for the reconciler to give back"
+            );
+        }
         drop(done);
-        Ok::<(), StoreError>(())
+        Ok::<usize, StoreError>(claimed_count)
     };
     let recording = async {
         let (mut batch, mut sent, mut recorded) = (Vec::new(), 0, 0);
-        while answered
-            .recv_many(&mut batch, hub.settings.concurrency.max(1))
-            .await
-            > 0
-        {
-            recorded += record(hub, channel, &batch, lease_ends).await?;
+        while answered.recv_many(&mut batch, ceiling).await > 0 {
+            recorded += record(hub, channel, &batch).await?;
             sent += batch.len() as u64;
             batch.clear();
         }
@@ -214,7 +216,7 @@ async fn send_round(
     };
     let (sending, recording) = tokio::join!(sending, recording);
     let (sent, recorded) = recording?;
-    sending?;
+    let claimed = sending?;
     let unmarked = unmarked.into_inner();
     if unmarked > 0 {
         // Redis is away: the ledger still records every answer, only a crash in the next
@@ -235,7 +237,120 @@ async fn send_round(
             "outcomes arrived after their leases expired"
         );
     }
-    Ok(count)
+    Ok(claimed)
+}
+
+/// How many rows to claim at once: two windows' worth, so the next sends are at hand when
+/// the window refills, but at least 32 (a claim is a round trip to the database) and at most
+/// `BILET_HUB_CONCURRENCY`.
+fn claim_size(limit: &InFlightLimit, ceiling: usize, left: usize) -> usize {
+    (limit.current() * 2).max(32).min(ceiling).min(left).max(1)
+}
+
+/// A claimed delivery, with the provider's id if an earlier attempt's send was accepted,
+/// and when its lease ends.
+struct Claimed {
+    delivery: ClaimedDelivery,
+    accepted_before: Option<String>,
+    lease_ends: tokio::time::Instant,
+}
+
+/// An answered delivery on its way to the ledger.
+struct Answered {
+    id: DeliveryId,
+    attempts: i32,
+    outcome: Outcome,
+    lease_ends: tokio::time::Instant,
+}
+
+/// What a send says of the provider's speed.
+enum Took {
+    /// It answered (accepting or refusing) after this long.
+    Answered(std::time::Duration),
+    /// It asked to be tried again later: a rate limit, an outage, a timeout.
+    Throttled,
+}
+
+/// Claims one chunk of the batch's rows and looks up which an earlier attempt had sent.
+async fn claim_chunk(
+    hub: &Hub,
+    channel: ChannelKind,
+    ids: &[DeliveryId],
+) -> Result<Vec<Claimed>, StoreError> {
+    let claimed = {
+        let mut conn = hub.db.acquire().await?;
+        deliveries::claim(
+            &mut conn,
+            ids,
+            hub.settings.lease.as_secs() as i64,
+            &hub.consumer,
+            deliveries::Settled {
+                by_signup: &DECISION_KINDS.map(Kind::as_str),
+                by_event: &EVENT_NOTICE_KINDS.map(Kind::as_str),
+                by_start: &START_KINDS.map(Kind::as_str),
+            },
+        )
+        .await?
+    };
+    let lease_ends = tokio::time::Instant::now() + hub.settings.lease;
+    let mut accepted_before = accepted_before(hub, channel, &claimed).await;
+    Ok(claimed
+        .into_iter()
+        .map(|delivery| Claimed {
+            accepted_before: accepted_before.remove(&delivery.id),
+            delivery,
+            lease_ends,
+        })
+        .collect())
+}
+
+/// Sends one claimed delivery (unless an earlier attempt's send was accepted: then it is
+/// recorded, not sent again), marks a provider's acceptance in Redis, and turns the answer
+/// into the ledger's outcome.
+async fn send_claimed(
+    hub: &Hub,
+    channel: ChannelKind,
+    claimed: Claimed,
+    unmarked: &std::sync::atomic::AtomicUsize,
+) -> (Option<Took>, Result<Answered, StoreError>) {
+    let Claimed {
+        delivery,
+        accepted_before,
+        lease_ends,
+    } = claimed;
+    let (took, result) = match accepted_before {
+        // Accepted under an earlier attempt whose sender died before the ledger had it:
+        // recorded now, not sent again.
+        Some(provider_id) => (None, Ok(provider_id)),
+        None => {
+            let (result, took) = send_one(hub, channel, &delivery).await;
+            if let Ok(provider_id) = &result {
+                let mark = [(delivery.id, provider_id.as_str())];
+                if hub
+                    .streams
+                    .mark_answered(&mark, hub.settings.lease * 2)
+                    .await
+                    .is_err()
+                {
+                    unmarked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            let took = took.map(|took| match &result {
+                Err(SendError::RetryAfter { .. }) => Took::Throttled,
+                _ => Took::Answered(took),
+            });
+            (took, result)
+        }
+    };
+    let answer = outcome_of(hub, channel, &delivery, result)
+        .await
+        .map(|outcome| Answered {
+            id: delivery.id,
+            attempts: delivery.attempts,
+            outcome,
+            lease_ends,
+        });
+    (took, answer)
 }
 
 /// The providers' ids of the claimed deliveries a provider accepted under an earlier
@@ -279,17 +394,21 @@ async fn accepted_before(
 
 /// Records outcomes, retrying a database error until the round's lease runs out: the
 /// providers have answered, and an outcome not written is a message sent again.
-async fn record(
-    hub: &Hub,
-    channel: ChannelKind,
-    batch: &[(DeliveryId, i32, Outcome)],
-    lease_ends: tokio::time::Instant,
-) -> Result<u64, StoreError> {
+async fn record(hub: &Hub, channel: ChannelKind, batch: &[Answered]) -> Result<u64, StoreError> {
+    let lease_ends = batch
+        .iter()
+        .map(|answered| answered.lease_ends)
+        .min()
+        .unwrap_or_else(tokio::time::Instant::now);
+    let outcomes: Vec<(DeliveryId, i32, &Outcome)> = batch
+        .iter()
+        .map(|answered| (answered.id, answered.attempts, &answered.outcome))
+        .collect();
     let mut failures = 0u32;
     loop {
         let written = async {
             let mut conn = hub.db.acquire().await?;
-            deliveries::record(&mut conn, batch).await
+            deliveries::record(&mut conn, &outcomes).await
         }
         .await;
         match written {
@@ -407,12 +526,33 @@ fn backoff(hub: &Hub, attempts: i32) -> Duration {
     Duration::milliseconds((raw * jitter) as i64)
 }
 
-/// Builds the message for one delivery and sends it; the provider's id on success.
+/// Builds the message for one delivery and sends it: the provider's id on success, and how
+/// long the provider took to answer if it was asked.
 async fn send_one(
     hub: &Hub,
     channel: ChannelKind,
     delivery: &ClaimedDelivery,
-) -> Result<String, SendError> {
+) -> (Result<String, SendError>, Option<std::time::Duration>) {
+    let message = match message_for(hub, channel, delivery).await {
+        Ok(message) => message,
+        Err(err) => return (Err(err), None),
+    };
+    let started = std::time::Instant::now();
+    let result = hub
+        .channels
+        .send(&message)
+        .await
+        .map(|delivered| delivered.provider_id);
+    (result, Some(started.elapsed()))
+}
+
+/// The message one delivery sends: its recipient opened, its codes filled in, its collapse
+/// keys, category and unsubscribe link set.
+async fn message_for(
+    hub: &Hub,
+    channel: ChannelKind,
+    delivery: &ClaimedDelivery,
+) -> Result<OutboundMessage, SendError> {
     let to = match channel {
         ChannelKind::Apns | ChannelKind::Fcm | ChannelKind::Rustore => delivery
             .device_token
@@ -483,10 +623,7 @@ async fn send_one(
     if delivery.urgent {
         message.ttl = std::time::Duration::from_secs(6 * 3600);
     }
-    hub.channels
-        .send(&message)
-        .await
-        .map(|delivered| delivered.provider_id)
+    Ok(message)
 }
 
 /// A notification's `data` as the string map push payloads and the inbox carry.

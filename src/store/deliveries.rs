@@ -482,7 +482,7 @@ pub enum Outcome {
 /// nothing over the newer attempt. Rows are found by id alone (see [`claim`]).
 pub async fn record(
     conn: &mut PgConnection,
-    outcomes: &[(DeliveryId, i32, Outcome)],
+    outcomes: &[(DeliveryId, i32, &Outcome)],
 ) -> StoreResult<u64> {
     let mut recorded = 0;
     let mut delivered = (Vec::new(), Vec::new(), Vec::new());

@@ -699,6 +699,83 @@ async fn a_sender_aborted_mid_batch_loses_nothing_and_sends_nothing_twice() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_answer_does_not_hold_up_the_sends_behind_it() {
+    // Four in flight at most, every job read at once: three phones whose provider answers
+    // after 5 s take three of the four places; the twelve fast ones must go through the
+    // fourth meanwhile, not wait for a round to end.
+    let app = spawn_app_with(|s| {
+        s.hub.concurrency = 4;
+        s.hub.batch = 64;
+        // Leases outlast the slow answers (the tests' own 4 s would hand them back).
+        s.hub.lease = Duration::from_secs(30);
+    })
+    .await;
+    let organizer = app.organizer().await;
+    let event = app
+        .publish_event(&organizer, &event_input(Span::hours(20), 40))
+        .await;
+    let mut slow = Vec::new();
+    for i in 0..15 {
+        let family = app.family().await;
+        let rand = &Uuid::new_v4().simple().to_string()[..6];
+        let token = if i % 5 == 0 {
+            format!("slow-window-{i}-{rand}")
+        } else {
+            format!("window-{i}-{rand}")
+        };
+        app.register_device(&family.child, &token, "ios").await;
+        app.sign_up(&family.child.access, event, 201).await;
+        if token.starts_with("slow-") {
+            slow.push(token);
+        }
+    }
+    app.settled("signup_requested").await;
+    app.post_as(
+        &format!("/v1/events/{event}/cancel"),
+        &organizer.access,
+        &json!({ "reason": "Отмена" }),
+    )
+    .await;
+    let by_status = || async {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT d.device_token, d.status::text FROM deliveries d
+             JOIN notifications n ON n.id = d.notification_id
+             WHERE n.kind = 'event_cancelled' AND d.channel = 'apns'",
+        )
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+        rows
+    };
+    let seen = eventually(
+        Duration::from_secs(20),
+        "the twelve fast pushes delivered",
+        || async {
+            let rows = by_status().await;
+            let fast_delivered = rows
+                .iter()
+                .filter(|(token, status)| !token.starts_with("slow-") && status == "delivered")
+                .count();
+            (fast_delivered == 12).then_some(rows)
+        },
+    )
+    .await;
+    let slow_done: Vec<_> = seen
+        .iter()
+        .filter(|(token, status)| token.starts_with("slow-") && status != "sending")
+        .collect();
+    assert!(
+        slow_done.is_empty(),
+        "the fast pushes waited for the slow ones to answer: {slow_done:?}"
+    );
+    app.settled("event_cancelled").await;
+    for token in &slow {
+        let got = app.received(ChannelKind::Apns, token, 1).await;
+        assert_eq!(got.len(), 1, "the slow phone {token} got its push once");
+    }
+}
+
 #[tokio::test]
 async fn devices_move_to_the_account_that_registers_them_and_are_removed_on_logout() {
     let app = spawn_app().await;
