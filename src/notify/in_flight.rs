@@ -8,8 +8,8 @@
 //! kept as small as the provider's speed allows.
 //!
 //! Once per window's worth of answers the limit moves by the ratio of the usual answer
-//! time to the window's mean, allowing answers twice as slow before it shrinks:
-//! `limit × min(1, max(½, 2 × usual / mean)) + √limit`. Answers as fast as usual grow it by
+//! time to the window's mean, allowing answers three times as slow before it shrinks:
+//! `limit × min(1, max(½, 3 × usual / mean)) + √limit`. Answers as fast as usual grow it by
 //! √limit per window; answers slowed by queueing shrink it towards the point where they
 //! stop slowing. A throttling answer (429, 5xx, timeout: anything to retry) halves it.
 //!
@@ -28,7 +28,7 @@ pub const SPAN: Duration = Duration::from_secs(5);
 /// The window while the usual answer time is measured.
 pub const PROBE: f64 = 4.0;
 /// How much slower than usual the window's answers may be before the limit shrinks.
-const TOLERANCE: f64 = 2.0;
+const TOLERANCE: f64 = 3.0;
 /// Where a new limit starts.
 const START: f64 = 8.0;
 /// The limit never falls below this (nor above the ceiling).

@@ -126,8 +126,9 @@ pub async fn run(
 
 /// Claims, sends and records a batch of deliveries; returns how many were claimed.
 ///
-/// Rows are claimed a few at a time ([`claim_size`]), just before they are needed (so a
-/// lease only has to outlast a short wait and one send), and sent through a window that
+/// Rows are claimed `BILET_HUB_CONCURRENCY` at a time (a claim is a round trip to the
+/// database), the next chunk as soon as fewer than a window's worth are left to send, and
+/// sent through a window that
 /// refills the moment an answer arrives, as wide as the channel's [`InFlightLimit`] allows:
 /// a slow answer does not hold up the others, and no more is in flight than the provider's
 /// speed needs. Each answer is marked in Redis
@@ -150,11 +151,15 @@ pub async fn send_batch(
         let (mut claimed_count, mut left_to_lease) = (0, 0);
         loop {
             if claiming.is_none() && ready.len() < limit.current() && !unclaimed.is_empty() {
-                let (next, rest) = unclaimed.split_at(claim_size(limit, ceiling, unclaimed.len()));
+                let (next, rest) = unclaimed.split_at(ceiling.min(unclaimed.len()));
                 unclaimed = rest;
                 claiming = Some(Box::pin(claim_chunk(hub, channel, next)));
             }
-            while in_flight.len() < limit.current() {
+            // The window refills in steps of an eighth of it, not a send per answer: sends
+            // written together share the connection's writes and their answers its reads.
+            let room = limit.current().saturating_sub(in_flight.len());
+            let refill = room > 0 && (room * 8 >= limit.current() || in_flight.is_empty());
+            while refill && in_flight.len() < limit.current() {
                 let Some(claimed) = ready.pop_front() else {
                     break;
                 };
@@ -189,12 +194,13 @@ pub async fn send_batch(
                         Some(Took::Throttled) => limit.throttled(),
                         None => {}
                     }
-                    hub.metrics.in_flight_limit(channel.as_str(), limit.current());
                     // The recorder only stops early on its own error, reported below.
                     let _ = done.send(answer?).await;
                 }
             }
         }
+        hub.metrics
+            .in_flight_limit(channel.as_str(), limit.current());
         if left_to_lease > 0 {
             tracing::warn!(
                 channel = channel.as_str(),
@@ -238,13 +244,6 @@ pub async fn send_batch(
         );
     }
     Ok(claimed)
-}
-
-/// How many rows to claim at once: two windows' worth, so the next sends are at hand when
-/// the window refills, but at least 32 (a claim is a round trip to the database) and at most
-/// `BILET_HUB_CONCURRENCY`.
-fn claim_size(limit: &InFlightLimit, ceiling: usize, left: usize) -> usize {
-    (limit.current() * 2).max(32).min(ceiling).min(left).max(1)
 }
 
 /// A claimed delivery, with the provider's id if an earlier attempt's send was accepted,
