@@ -711,32 +711,16 @@ async fn a_slow_answer_does_not_hold_up_the_sends_behind_it() {
         s.hub.lease = Duration::from_secs(30);
     })
     .await;
-    let organizer = app.organizer().await;
-    let event = app
-        .publish_event(&organizer, &event_input(Span::hours(20), 40))
-        .await;
-    let mut slow = Vec::new();
-    for i in 0..15 {
-        let family = app.family().await;
-        let rand = &Uuid::new_v4().simple().to_string()[..6];
-        let token = if i % 5 == 0 {
-            format!("slow-window-{i}-{rand}")
-        } else {
-            format!("window-{i}-{rand}")
-        };
-        app.register_device(&family.child, &token, "ios").await;
-        app.sign_up(&family.child.access, event, 201).await;
-        if token.starts_with("slow-") {
-            slow.push(token);
-        }
-    }
-    app.settled("signup_requested").await;
-    app.post_as(
-        &format!("/v1/events/{event}/cancel"),
-        &organizer.access,
-        &json!({ "reason": "Отмена" }),
-    )
-    .await;
+    let tags: Vec<&str> = (0..15)
+        .map(|i| {
+            if i % 5 == 0 {
+                "slow-window-"
+            } else {
+                "window-"
+            }
+        })
+        .collect();
+    let tokens = crate::helpers::cancelled_for_tagged_iphones(&app, &tags).await;
     let by_status = || async {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT d.device_token, d.status::text FROM deliveries d
@@ -770,7 +754,7 @@ async fn a_slow_answer_does_not_hold_up_the_sends_behind_it() {
         "the fast pushes waited for the slow ones to answer: {slow_done:?}"
     );
     app.settled("event_cancelled").await;
-    for token in &slow {
+    for token in tokens.iter().filter(|token| token.starts_with("slow-")) {
         let got = app.received(ChannelKind::Apns, token, 1).await;
         assert_eq!(got.len(), 1, "the slow phone {token} got its push once");
     }

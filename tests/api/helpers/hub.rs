@@ -264,6 +264,12 @@ pub async fn cancelled_for_children_on_iphones(
     children: usize,
     tag: &str,
 ) -> Vec<String> {
+    cancelled_for_tagged_iphones(app, &vec![tag; children]).await
+}
+
+/// As [`cancelled_for_children_on_iphones`], a family for each tag, the child's token
+/// starting with it.
+pub async fn cancelled_for_tagged_iphones(app: &TestApp, tags: &[&str]) -> Vec<String> {
     let organizer = app.organizer().await;
     let event = app
         .publish_event(
@@ -272,7 +278,7 @@ pub async fn cancelled_for_children_on_iphones(
         )
         .await;
     let mut tokens = Vec::new();
-    for i in 0..children {
+    for (i, tag) in tags.iter().enumerate() {
         let family = app.family().await;
         let token = format!("{tag}{i}-{}", &Uuid::new_v4().simple().to_string()[..6]);
         app.register_device(&family.child, &token, "ios").await;
