@@ -128,12 +128,12 @@ pub async fn run(
 ///
 /// Rows are claimed `BILET_HUB_CONCURRENCY` at a time (a claim is a round trip to the
 /// database), the next chunk as soon as fewer than a window's worth are left to send, and
-/// sent through a window that
-/// refills the moment an answer arrives, as wide as the channel's [`InFlightLimit`] allows:
-/// a slow answer does not hold up the others, and no more is in flight than the provider's
-/// speed needs. Each answer is marked in Redis
-/// the moment it arrives, and outcomes are recorded as soon as the previous record is
-/// written: a crash or a lost database connection re-sends only what was truly in flight.
+/// sent through a window that refills as answers arrive, as wide as the channel's
+/// [`InFlightLimit`] allows: a slow answer does not hold up the others, and no more is in
+/// flight than the provider's speed needs. Each answer is marked in Redis the moment it
+/// arrives, and outcomes are recorded as soon as the previous record is written: a crash or
+/// a lost database connection re-sends only what was truly in flight. Once outcomes cannot
+/// be written, nothing more is sent: a send whose outcome is not recorded goes again.
 pub async fn send_batch(
     hub: &Hub,
     channel: ChannelKind,
@@ -194,8 +194,11 @@ pub async fn send_batch(
                         Some(Took::Throttled) => limit.throttled(),
                         None => {}
                     }
-                    // The recorder only stops early on its own error, reported below.
-                    let _ = done.send(answer?).await;
+                    // The recorder only stops early on its own error, reported below; sending
+                    // on would only make messages whose outcome cannot be written.
+                    if done.send(answer?).await.is_err() {
+                        break;
+                    }
                 }
             }
         }
