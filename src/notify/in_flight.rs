@@ -24,9 +24,9 @@
 use std::time::{Duration, Instant};
 
 /// How long the usual answer time is remembered, and how often it is measured afresh.
-pub const SPAN: Duration = Duration::from_secs(5);
+const SPAN: Duration = Duration::from_secs(5);
 /// The window while the usual answer time is measured.
-pub const PROBE: f64 = 4.0;
+const PROBE: f64 = 4.0;
 /// How much slower than usual the window's answers may be before the limit shrinks.
 const TOLERANCE: f64 = 3.0;
 /// Where a new limit starts.

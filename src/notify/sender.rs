@@ -394,8 +394,8 @@ async fn accepted_before(
     }
 }
 
-/// Records outcomes, retrying a database error until the round's lease runs out: the
-/// providers have answered, and an outcome not written is a message sent again.
+/// Records outcomes, retrying a database error until the earliest of their leases runs
+/// out: the providers have answered, and an outcome not written is a message sent again.
 async fn record(hub: &Hub, channel: ChannelKind, batch: &[Answered]) -> Result<u64, StoreError> {
     let lease_ends = batch
         .iter()
