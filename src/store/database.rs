@@ -22,6 +22,9 @@ const INVALID_CATALOG_NAME: &str = "3D000";
 const DUPLICATE_DATABASE: &str = "42P04";
 const UNIQUE_VIOLATION: &str = "23505";
 
+/// A pooled connection idle longer than this is pinged before it is handed out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Connects, creating the database first when it is missing; fails fast with a reason
 /// that names the address and never the password.
 pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DependencyError> {
@@ -44,6 +47,16 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DependencyError>
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.connect_timeout)
+        // sqlx pings every connection it hands out: a round trip per acquire, a third of
+        // a parent's or student's request. Only a connection idle a while can have been
+        // cut (a restart, a terminated backend) without anyone noticing; one in steady
+        // use fails its next statement like any other, and is dropped then.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                Ok(meta.idle_for < PING_IF_IDLE_FOR || Connection::ping(conn).await.is_ok())
+            })
+        })
         .connect_with(options)
         .await
         .map_err(|err| failed(describe(&err)))
