@@ -11,6 +11,7 @@ use poem::{EndpointExt, Response, Server};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::diagnostics::attempts::AnswerWriter;
 use crate::diagnostics::{Catalog, CatalogError};
 use crate::metrics::Metrics;
 use crate::notify::providers::{Channels, ChannelsError};
@@ -86,6 +87,7 @@ pub async fn connect(settings: Settings, role: ProcessRole) -> Result<AppState, 
         ProcessRole::Admin => Channels::none(),
         ProcessRole::Api | ProcessRole::Worker => Channels::start(&settings).await?,
     });
+    let answer_writer = Arc::new(AnswerWriter::start(db.clone()));
     Ok(AppState {
         vault: Vault::new(Cipher::new(keys.data.clone())),
         index: BlindIndex::new(&keys.index),
@@ -98,6 +100,7 @@ pub async fn connect(settings: Settings, role: ProcessRole) -> Result<AppState, 
         channels,
         templates,
         catalog,
+        answer_writer,
         dependencies: Arc::default(),
         installation,
         prefix_lost: Arc::default(),

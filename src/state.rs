@@ -38,6 +38,8 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     /// The test definitions, validated at startup.
     pub catalog: Arc<Catalog>,
+    /// Writes answers to attempts answered before, many in one commit.
+    pub answer_writer: Arc<crate::diagnostics::attempts::AnswerWriter>,
     /// Which dependencies the readiness probe last found down.
     pub dependencies: Arc<crate::telemetry::DependencyWatch>,
     /// This database's installation id, which owns the Redis key prefix.

@@ -532,6 +532,7 @@ impl DiagnosticsApi {
         let saved = attempts::save_answer(
             &state.db,
             &state.catalog,
+            &state.answer_writer,
             rules(&state),
             caller.account,
             attempt_id.0,

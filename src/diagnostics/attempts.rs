@@ -20,7 +20,9 @@ use crate::domain::Reason;
 use crate::domain::domain_events::{DomainEvent, ResultsReady};
 use crate::domain::ids::AccountId;
 use crate::domain::ids::AttemptId;
-use crate::store::diagnostics::{self as store, AnswerRow, AttemptRow, ResultRow};
+use crate::store::diagnostics::{
+    self as store, AnswerRow, AttemptRow, NewAnswer, OwnedAnswer, ResultRow,
+};
 use crate::store::{Db, StoreError, outbox};
 
 /// Why a step was refused.
@@ -135,21 +137,214 @@ pub struct Submitted {
     pub client_time: DateTime<Utc>,
 }
 
+/// Writes answers, many requests' answers in one statement and one commit. It keeps what
+/// never changes once an attempt is started (whose it is, its test version) for the
+/// attempts answered lately, so an answer is checked against its test before it reaches
+/// the database; whether the attempt is still in progress and in time is the database's
+/// to say, in that statement.
+///
+/// A commit is most of an answer's cost (the WAL flush), so answers that arrive while one
+/// is being committed go together in the next: one flush for several, none waiting for a
+/// timer. Each request is answered only after its commit. Answers to the same question
+/// of the same attempt go in separate statements, in the order they came.
+pub struct AnswerWriter {
+    known: std::sync::Mutex<HashMap<Uuid, Known>>,
+    queue: tokio::sync::mpsc::Sender<Pending>,
+}
+
+/// An attempt's fixed facts.
+#[derive(Debug, Clone)]
+struct Known {
+    student: AccountId,
+    def: std::sync::Arc<TestDefinition>,
+}
+
+/// An answer waiting for the next statement, and who waits for it.
+struct Pending {
+    answer: OwnedAnswer,
+    written: tokio::sync::oneshot::Sender<Option<AnswerRow>>,
+}
+
+impl AnswerWriter {
+    /// About a region's open attempts; an entry is some 100 bytes. When full, the map
+    /// starts again empty.
+    const KNOWN_MAX: usize = 100_000;
+    /// The most answers in one statement.
+    const BATCH_MAX: usize = 256;
+
+    /// Starts the writing task; it ends when the writer is dropped.
+    pub fn start(db: Db) -> Self {
+        let (queue, pending) = tokio::sync::mpsc::channel(4 * Self::BATCH_MAX);
+        tokio::spawn(write_answers(db, pending));
+        Self {
+            known: Default::default(),
+            queue,
+        }
+    }
+
+    fn known(&self, attempt: Uuid) -> Option<Known> {
+        self.known.lock().ok()?.get(&attempt).cloned()
+    }
+
+    /// The facts of a student's attempt in progress: kept, or read (one query, no lock)
+    /// and kept. `None` for another's attempt, one not in progress, or a failed read:
+    /// the full path then says why.
+    async fn facts(
+        &self,
+        db: &Db,
+        catalog: &Catalog,
+        attempt: Uuid,
+        student: AccountId,
+    ) -> Option<Known> {
+        if let Some(known) = self.known(attempt) {
+            return (known.student == student).then_some(known);
+        }
+        let row = store::attempt_of(db, attempt, student).await.ok()??;
+        if row.status != "in_progress" {
+            return None;
+        }
+        let def = definition(catalog, &row).ok()?;
+        self.remember(&row, &def);
+        self.known(attempt)
+    }
+
+    fn remember(&self, row: &AttemptRow, def: &std::sync::Arc<TestDefinition>) {
+        if let Ok(mut known) = self.known.lock() {
+            if known.len() >= Self::KNOWN_MAX {
+                known.clear();
+            }
+            let facts = Known {
+                student: row.student_id,
+                def: def.clone(),
+            };
+            known.insert(row.id.0, facts);
+        }
+    }
+
+    /// Writes the answer with whatever else is waiting; `None` when it was not written
+    /// (see [`store::save_answers_at_once`]) or the writing failed, and the caller takes
+    /// the full path.
+    async fn write(&self, answer: OwnedAnswer) -> Option<AnswerRow> {
+        let (written, row) = tokio::sync::oneshot::channel();
+        self.queue.send(Pending { answer, written }).await.ok()?;
+        row.await.ok().flatten()
+    }
+}
+
+/// The writing task: takes what is waiting (at most one answer per attempt and question),
+/// writes it in one statement, tells each request what became of its answer.
+async fn write_answers(db: Db, mut pending: tokio::sync::mpsc::Receiver<Pending>) {
+    let mut next: Vec<Pending> = Vec::new();
+    let mut writing: Option<sqlx::PgConnection> = None;
+    loop {
+        if next.is_empty() {
+            match pending.recv().await {
+                Some(first) => next.push(first),
+                None => return,
+            }
+        }
+        while next.len() < AnswerWriter::BATCH_MAX
+            && let Ok(more) = pending.try_recv()
+        {
+            next.push(more);
+        }
+        let mut questions = std::collections::HashSet::new();
+        let (batch, later): (Vec<Pending>, Vec<Pending>) = next
+            .drain(..)
+            .partition(|p| questions.insert((p.answer.attempt, p.answer.question.clone())));
+        next = later;
+        let answers: Vec<OwnedAnswer> = batch.iter().map(|p| p.answer.clone()).collect();
+        let mut written: HashMap<(Uuid, String), AnswerRow> = match write_batch(
+            &db,
+            &mut writing,
+            &answers,
+        )
+        .await
+        {
+            Ok(rows) => rows
+                .into_iter()
+                .map(|(attempt, row)| ((attempt, row.question_id.clone()), row))
+                .collect(),
+            Err(err) => {
+                // Each request then takes the full path on its own, which reports the
+                // error or, if this statement did commit, finds its answer stored. The
+                // connection is not trusted again.
+                tracing::warn!(answers = batch.len(), error = %err, "could not write a batch of answers");
+                writing = None;
+                HashMap::new()
+            }
+        };
+        for Pending {
+            answer,
+            written: to,
+        } in batch
+        {
+            let _ = to.send(written.remove(&(answer.attempt, answer.question)));
+        }
+    }
+}
+
+/// Writes one batch on the writer's own connection, opening one first if it has none.
+/// That connection is the pool's no longer (the pool opens another in its place, and
+/// closing the pool does not wait for it), and it plans the statement once for any number
+/// of answers (`plan_cache_mode = force_generic_plan`): left to choose, PostgreSQL plans
+/// it again for every batch, which cost more than the batch itself.
+async fn write_batch(
+    db: &Db,
+    writing: &mut Option<sqlx::PgConnection>,
+    answers: &[OwnedAnswer],
+) -> Result<Vec<(Uuid, AnswerRow)>, StoreError> {
+    let conn = match writing {
+        Some(conn) => conn,
+        None => {
+            let mut conn = db.acquire().await?.detach();
+            sqlx::query("SET plan_cache_mode = force_generic_plan")
+                .execute(&mut conn)
+                .await?;
+            writing.insert(conn)
+        }
+    };
+    store::save_answers_at_once(&mut *conn, answers).await
+}
+
 /// Saves one answer. A retried request (same sequence number and value) gets the stored
 /// answer back and changes nothing, even once the attempt is closed.
+///
+/// A valid answer to the student's attempt in progress goes to the [`AnswerWriter`],
+/// whose one statement also checks the attempt is still in progress and before its
+/// deadline; anything else (another's attempt, an invalid answer, one within the grace
+/// period, a replay, an attempt finished meanwhile) takes the full path below, which says
+/// exactly why.
 pub async fn save_answer(
     db: &Db,
     catalog: &Catalog,
+    writer: &AnswerWriter,
     rules: Rules,
     student: AccountId,
     attempt: Uuid,
     answer: &Submitted,
 ) -> Result<AnswerRow, AttemptError> {
+    if let Some(facts) = writer.facts(db, catalog, attempt, student).await
+        && let Ok((seq, value)) = check(&facts.def, answer)
+    {
+        let owned = OwnedAnswer {
+            attempt,
+            student,
+            question: answer.question_id.clone(),
+            value: json!(value),
+            seq,
+            client_time: answer.client_time,
+        };
+        if let Some(saved) = writer.write(owned).await {
+            return Ok(saved);
+        }
+    }
     let mut tx = db.begin().await?;
     let row = store::lock_for_answers(&mut tx, attempt, student)
         .await?
         .ok_or(AttemptError::NotFound)?;
     let def = definition(catalog, &row)?;
+    writer.remember(&row, &def);
     let (seq, value) = check(&def, answer)?;
     let value_json = json!(value);
     // Lateness is reported before closure: once a timed test's time is over, that is
@@ -173,15 +368,13 @@ pub async fn save_answer(
             None => Err(refusal),
         };
     }
-    let saved = store::save_answer(
-        &mut *tx,
-        attempt,
-        &answer.question_id,
-        &value_json,
+    let new = NewAnswer {
+        question: &answer.question_id,
+        value: &value_json,
         seq,
-        answer.client_time,
-    )
-    .await?;
+        client_time: answer.client_time,
+    };
+    let saved = store::save_answer(&mut *tx, attempt, new).await?;
     let saved = match saved {
         Some(saved) => saved,
         None => {
@@ -280,16 +473,14 @@ pub async fn save_batch(
                         Outcome::Rejected(AttemptError::Closed(row.status.clone()))
                     }
                     Ok(()) => {
-                        match store::save_answer(
-                            &mut *tx,
-                            attempt,
-                            &item.question_id,
-                            &json!(value),
+                        let value = json!(value);
+                        let answer = NewAnswer {
+                            question: &item.question_id,
+                            value: &value,
                             seq,
-                            item.client_time,
-                        )
-                        .await?
-                        {
+                            client_time: item.client_time,
+                        };
+                        match store::save_answer(&mut *tx, attempt, answer).await? {
                             Some(saved) => {
                                 stored.insert(saved.question_id.clone(), saved.clone());
                                 Outcome::Saved(saved)

@@ -187,10 +187,7 @@ pub async fn answer(
 pub async fn save_answer(
     exec: impl PgExecutor<'_>,
     attempt: Uuid,
-    question: &str,
-    value: &Value,
-    seq: i32,
-    client_time: DateTime<Utc>,
+    answer: NewAnswer<'_>,
 ) -> StoreResult<Option<AnswerRow>> {
     Ok(sqlx::query_as::<_, AnswerRow>(
         "INSERT INTO test_answers (attempt_id, question_id, value, seq, client_time)
@@ -202,12 +199,96 @@ pub async fn save_answer(
          RETURNING question_id, value, seq, client_time, saved_at",
     )
     .bind(attempt)
-    .bind(question)
-    .bind(value)
-    .bind(seq)
-    .bind(client_time)
+    .bind(answer.question)
+    .bind(answer.value)
+    .bind(answer.seq)
+    .bind(answer.client_time)
     .fetch_optional(exec)
     .await?)
+}
+
+/// Saves answers to attempts in progress and before their deadlines, several attempts'
+/// at once, in one statement and one commit: the attempts' rows are locked for the
+/// statement in the order of their ids (so two such statements cannot deadlock, and a
+/// finish waits for it or sees the attempt finished), each touched at most once a minute,
+/// and each answer inserted or, if its `seq` is newer, updated. At most one answer per
+/// attempt and question. Returns the answers written, with their attempts; one that is
+/// missing was not written (no such attempt of that student in progress and in time, or
+/// a stored answer as new), and its caller looks closer.
+pub async fn save_answers_at_once(
+    exec: impl PgExecutor<'_>,
+    answers: &[OwnedAnswer],
+) -> StoreResult<Vec<(Uuid, AnswerRow)>> {
+    let column = |f: fn(&OwnedAnswer) -> Uuid| answers.iter().map(f).collect::<Vec<_>>();
+    let rows: Vec<SavedInBatch> = sqlx::query_as(
+        "WITH input AS (
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::int[],
+                                  $6::timestamptz[])
+                 AS i(attempt_id, student_id, question_id, value, seq, client_time)
+         ), attempt AS (
+             SELECT t.id, t.student_id, t.last_activity_at FROM test_attempts t
+             WHERE t.id = ANY($1) AND t.status = 'in_progress'
+               AND (t.deadline IS NULL OR t.deadline >= now())
+             ORDER BY t.id
+             FOR NO KEY UPDATE
+         ), touched AS (
+             UPDATE test_attempts t SET last_activity_at = now() FROM attempt a
+             WHERE t.id = a.id AND a.last_activity_at < now() - interval '1 minute'
+         )
+         INSERT INTO test_answers AS stored (attempt_id, question_id, value, seq, client_time)
+         SELECT i.attempt_id, i.question_id, i.value, i.seq, i.client_time
+         FROM input i JOIN attempt a ON a.id = i.attempt_id AND a.student_id = i.student_id
+         ON CONFLICT (attempt_id, question_id) DO UPDATE
+             SET value = EXCLUDED.value, seq = EXCLUDED.seq,
+                 client_time = EXCLUDED.client_time, saved_at = now()
+             WHERE stored.seq < EXCLUDED.seq
+         RETURNING attempt_id, question_id, value, seq, client_time, saved_at",
+    )
+    .bind(column(|a| a.attempt))
+    .bind(column(|a| a.student.0))
+    .bind(
+        answers
+            .iter()
+            .map(|a| a.question.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(answers.iter().map(|a| &a.value).collect::<Vec<_>>())
+    .bind(answers.iter().map(|a| a.seq).collect::<Vec<_>>())
+    .bind(answers.iter().map(|a| a.client_time).collect::<Vec<_>>())
+    .fetch_all(exec)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.attempt_id, row.answer))
+        .collect())
+}
+
+/// An answer written by [`save_answers_at_once`], with its attempt.
+#[derive(sqlx::FromRow)]
+struct SavedInBatch {
+    attempt_id: Uuid,
+    #[sqlx(flatten)]
+    answer: AnswerRow,
+}
+
+/// An answer to one student's attempt, checked against its test, to write with others.
+#[derive(Debug, Clone)]
+pub struct OwnedAnswer {
+    pub attempt: Uuid,
+    pub student: AccountId,
+    pub question: String,
+    pub value: Value,
+    pub seq: i32,
+    pub client_time: DateTime<Utc>,
+}
+
+/// An answer to write, checked against its test.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAnswer<'a> {
+    pub question: &'a str,
+    pub value: &'a Value,
+    pub seq: i32,
+    pub client_time: DateTime<Utc>,
 }
 
 /// Stores the result and marks the attempt finished; call with the attempt locked.

@@ -738,6 +738,173 @@ async fn a_finished_attempt_takes_no_new_answers_but_a_retry_gets_its_answer() {
     assert_eq!(next.status(), 201, "a finished test can be taken again");
 }
 
+/// Answers to an attempt answered before go to the database in one statement each. Sent
+/// all at once with the finish, each is either saved and counted in the result or refused
+/// as closed: none is lost, none lands after the score.
+#[tokio::test]
+async fn answers_racing_the_finish_are_either_in_the_result_or_refused() {
+    let app = spawn_app().await;
+    let student = app.signup("student").await;
+    let attempt = id(&start(&app, &student, "professions-quiz").await);
+    let first = json!({ "value": { "option": "a" }, "seq": 1, "client_time": now() });
+    json_of(
+        put_answer(&app, &student, &attempt, "q01", first).await,
+        200,
+    )
+    .await;
+    // Every other question answered, then changed, while the finish goes in.
+    let answers = (2..=15).map(|n| {
+        let (app, student, attempt) = (&app, &student, &attempt);
+        async move {
+            let question = format!("q{n:02}");
+            let value = match n {
+                5 | 8 | 11 | 14 => json!({ "options": ["a"] }),
+                _ => json!({ "option": "b" }),
+            };
+            let mut got = Vec::new();
+            for seq in 1..=2 {
+                let body = json!({ "value": value, "seq": seq, "client_time": now() });
+                let response = put_answer(app, student, attempt, &question, body).await;
+                let status = response.status().as_u16();
+                got.push((seq, status, response.text().await.unwrap()));
+            }
+            (question, got)
+        }
+    });
+    let (answered, result) = tokio::join!(futures_util::future::join_all(answers), async {
+        json_of(finish(&app, &student, &attempt).await, 200).await
+    });
+    let mut saved = std::collections::BTreeMap::from([("q01".to_owned(), 1)]);
+    for (question, got) in answered {
+        for (seq, status, text) in got {
+            match status {
+                200 => {
+                    saved.insert(question.clone(), seq);
+                }
+                409 => assert!(text.contains("attempt-closed"), "{question}: {text}"),
+                other => panic!("{question}: {other} {text}"),
+            }
+        }
+    }
+    assert_eq!(result["answered"], saved.len(), "{result}");
+    let view = json_of(
+        app.get_as(&format!("/v1/attempts/{attempt}"), &student.access)
+            .await,
+        200,
+    )
+    .await;
+    let stored: std::collections::BTreeMap<String, u64> = view["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let question = a["question_id"].as_str().unwrap().to_owned();
+            (question, a["seq"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        stored, saved,
+        "every answer that got 200 is stored as the last one saved, and only those"
+    );
+}
+
+/// Answers from a class at once are written together, several per commit: each is saved
+/// and stored exactly as sent, and one student's closed attempt refuses that student's
+/// answer alone.
+#[tokio::test]
+async fn a_class_answering_at_once_has_every_answer_saved_and_a_closed_attempt_refused_alone() {
+    let app = spawn_app().await;
+    let mut class = Vec::new();
+    for _ in 0..12 {
+        let student = app.signup("student").await;
+        let attempt = id(&start(&app, &student, "riasec").await);
+        let first = json!({ "value": { "rating": 3 }, "seq": 1, "client_time": now() });
+        json_of(put_answer(&app, &student, &attempt, "r1", first).await, 200).await;
+        class.push((student, attempt));
+    }
+    let (closed_student, closed_attempt) = {
+        let student = app.signup("student").await;
+        let attempt = id(&start(&app, &student, "professions-quiz").await);
+        let first = json!({ "value": { "option": "a" }, "seq": 1, "client_time": now() });
+        json_of(
+            put_answer(&app, &student, &attempt, "q01", first).await,
+            200,
+        )
+        .await;
+        json_of(finish(&app, &student, &attempt).await, 200).await;
+        (student, attempt)
+    };
+    let questions = ["r2", "i1", "a1", "s1", "e1", "c1"];
+    let app_ref = &app;
+    let sends = class
+        .iter()
+        .enumerate()
+        .flat_map(|(n, (student, attempt))| {
+            questions.iter().enumerate().map(move |(k, question)| {
+                let rating = (n + k) % 5 + 1;
+                let body = json!({ "value": { "rating": rating }, "seq": 1, "client_time": now() });
+                let app = app_ref;
+                async move {
+                    let response = put_answer(app, student, attempt, question, body).await;
+                    (
+                        attempt.clone(),
+                        *question,
+                        rating,
+                        response.status().as_u16(),
+                    )
+                }
+            })
+        });
+    let late = json!({ "value": { "option": "b" }, "seq": 2, "client_time": now() });
+    let (sent, refused) = tokio::join!(
+        futures_util::future::join_all(sends),
+        put_answer(&app, &closed_student, &closed_attempt, "q01", late)
+    );
+    assert_problem(refused, 409, "attempt-closed").await;
+    for (attempt, question, rating, status) in sent {
+        assert_eq!(status, 200, "{attempt} {question}");
+        let stored: Value = sqlx::query_scalar(
+            "SELECT value FROM test_answers WHERE attempt_id = $1 AND question_id = $2",
+        )
+        .bind(Uuid::parse_str(&attempt).unwrap())
+        .bind(question)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        assert_eq!(stored, json!({ "rating": rating }), "{attempt} {question}");
+    }
+}
+
+/// Once an attempt is known to the server, another student's answer to it is still not
+/// found and changes nothing.
+#[tokio::test]
+async fn another_students_answer_to_a_known_attempt_is_not_found() {
+    let app = spawn_app().await;
+    let student = app.signup("student").await;
+    let stranger = app.signup("student").await;
+    let attempt = id(&start(&app, &student, "professions-quiz").await);
+    let answer = |option: &str, seq: u32| json!({ "value": { "option": option }, "seq": seq, "client_time": now() });
+    let saved = json_of(
+        put_answer(&app, &student, &attempt, "q01", answer("a", 1)).await,
+        200,
+    )
+    .await;
+    assert_problem(
+        put_answer(&app, &stranger, &attempt, "q01", answer("d", 2)).await,
+        404,
+        "not-found",
+    )
+    .await;
+    let view = json_of(
+        app.get_as(&format!("/v1/attempts/{attempt}"), &student.access)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(view["answers"][0]["value"], saved["value"]);
+    assert_eq!(view["answers"][0]["seq"], 1);
+}
+
 // ---- the deadline worker ---------------------------------------------------------------
 
 #[tokio::test]
