@@ -9,11 +9,20 @@
 //! against the service (coordinated-omission correction). Students, sessions and attempts
 //! are seeded straight into the database; the answers go through the real API.
 //!
-//! Reports latency p50/p99/p99.9/max after a warm-up, the achieved rate, errors, and the
-//! service process's CPU (from `/proc/<pid>/stat`) and peak RSS (`VmHWM`).
+//! Phones do not reach the service one connection each: a balancer in front keeps a
+//! bounded pool of keep-alive connections to it and queues requests for a free one. The
+//! bench does the same (`--connections`, 256 by default), so 20,000 students fit within a
+//! file limit of 20,000; a request's wait for a connection counts in its latency.
+//!
+//! Reports latency p50/p99/p99.9/max after a warm-up, the achieved rate, errors, the
+//! wait for a connection, and the service process's CPU (from `/proc/<pid>/stat`) and
+//! peak RSS (`VmHWM`). `--beside-cpu N` runs N processes that only burn CPU for the whole
+//! run, as a build beside the service would.
 //!
 //! ```sh
 //! cargo bench --bench answers -- --students 2000 --duration 180
+//! cargo bench --bench answers -- --students 20000 --duration 120
+//! cargo bench --bench answers -- --students 9000 --duration 120 --beside-cpu 2
 //! ```
 
 use std::path::PathBuf;
@@ -51,6 +60,16 @@ struct Args {
     /// PostgreSQL server (the benchmark creates and drops its own database there).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     postgres: String,
+    /// Keep-alive connections to the service, shared by all students (a balancer's pool).
+    #[arg(long, default_value_t = 256)]
+    connections: usize,
+    /// The service's PostgreSQL pool (`BILET_DATABASE_MAX_CONNECTIONS`); its default when
+    /// not given.
+    #[arg(long)]
+    pool: Option<u32>,
+    /// Processes that only burn CPU, run beside the service for the whole run.
+    #[arg(long, default_value_t = 0)]
+    beside_cpu: usize,
     /// The release `bilet` binary; by default the one cargo built for this bench.
     #[arg(long)]
     bilet: Option<PathBuf>,
@@ -68,6 +87,8 @@ const QUESTIONS: usize = 30;
 struct Sample {
     /// From the intended send time to the end of the response, in microseconds.
     latency_us: u64,
+    /// Of which waiting for a free connection, in microseconds.
+    queued_us: u64,
     ok: bool,
     /// Seconds since the load began, at the intended send time.
     at: f64,
@@ -92,8 +113,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_bilet")));
     eprintln!("starting {} on 127.0.0.1:{port}", binary.display());
+    let mut command = Command::new(&binary);
+    if let Some(pool) = args.pool {
+        command.env("BILET_DATABASE_MAX_CONNECTIONS", pool.to_string());
+    }
     let mut server = Server(
-        Command::new(&binary)
+        command
             .arg("serve")
             .env("BILET_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("BILET_DATABASE_URL", &database_url)
@@ -110,7 +135,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let pid = server.0.id();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.students)
+        .pool_max_idle_per_host(args.connections)
         .timeout(Duration::from_secs(30))
         .build()?;
     wait_ready(&client, &base).await?;
@@ -128,7 +153,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
             args.warmup,
             args.duration
         );
-        drive(&args, &client, &base, &signer, students, pid).await
+        let burners: Vec<Server> = (0..args.beside_cpu)
+            .map(|_| {
+                Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .spawn()
+                    .map(Server)
+            })
+            .collect::<Result<_, _>>()?;
+        let report = drive(&args, &client, &base, &signer, students, pid).await;
+        drop(burners);
+        report
     }
     .await;
 
@@ -204,12 +239,14 @@ async fn drive(
     let measure_from = Duration::from_secs(args.warmup);
     let end = Duration::from_secs(args.warmup + args.duration);
     let (min_gap, max_gap) = (args.min_gap, args.max_gap);
+    let connections = Arc::new(tokio::sync::Semaphore::new(args.connections.max(1)));
     let mut tasks = Vec::with_capacity(students.len());
     for student in students {
         let client = client.clone();
         let signer = signer.clone();
         let samples = samples.clone();
         let base = base.to_owned();
+        let connections = connections.clone();
         tasks.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::from_entropy();
             let issue = |signer: &TokenSigner| {
@@ -244,6 +281,8 @@ async fn drive(
                     "seq": answer / QUESTIONS + 1,
                     "client_time": chrono::Utc::now(),
                 });
+                let permit = connections.acquire().await.expect("never closed");
+                let queued_us = u64::try_from(intended.elapsed().as_micros()).unwrap_or(u64::MAX);
                 let ok = match client
                     .put(&url)
                     .bearer_auth(&token)
@@ -258,11 +297,13 @@ async fn drive(
                     }
                     Err(_) => false,
                 };
+                drop(permit);
                 let at = (intended - begin).as_secs_f64();
                 if intended - begin >= measure_from {
                     local.push(Sample {
                         latency_us: u64::try_from(intended.elapsed().as_micros())
                             .unwrap_or(u64::MAX),
+                        queued_us,
                         ok,
                         at,
                     });
@@ -277,6 +318,8 @@ async fn drive(
     // Sample the service's CPU time and memory during the measured window.
     tokio::time::sleep_until(begin + measure_from).await;
     let cpu_start = cpu_ticks(pid)?;
+    let postgres_start = postgres_ticks();
+    let machine_start = machine_ticks()?;
     let window_start = Instant::now();
     let mut peak_rss_kib = 0u64;
     while tokio::time::Instant::now() < begin + end {
@@ -284,6 +327,8 @@ async fn drive(
         tokio::time::sleep(SAMPLE_EVERY).await;
     }
     let cpu_end = cpu_ticks(pid)?;
+    let postgres_end = postgres_ticks();
+    let machine_end = machine_ticks()?;
     let window = window_start.elapsed().as_secs_f64();
     let hwm_kib = status_kib(pid, "VmHWM:")?;
     for task in tasks {
@@ -292,35 +337,74 @@ async fn drive(
 
     let samples = std::mem::take(&mut *samples.lock().await);
     let errors = samples.iter().filter(|s| !s.ok).count();
-    let mut latencies: Vec<u64> = samples.iter().map(|s| s.latency_us).collect();
-    latencies.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if latencies.is_empty() {
+    let sorted = |of: fn(&Sample) -> u64| {
+        let mut values: Vec<u64> = samples.iter().map(of).collect();
+        values.sort_unstable();
+        values
+    };
+    let latencies = sorted(|s| s.latency_us);
+    let queued = sorted(|s| s.queued_us);
+    let pct = |values: &[u64], p: f64| -> f64 {
+        if values.is_empty() {
             return f64::NAN;
         }
-        let rank = ((p / 100.0) * latencies.len() as f64).ceil() as usize;
-        latencies[rank.clamp(1, latencies.len()) - 1] as f64 / 1000.0
+        let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
+        values[rank.clamp(1, values.len()) - 1] as f64 / 1000.0
     };
+    // When the slow ones were meant to go, by second of the run: a stall shows as one
+    // second, a service too slow for the load as all of them.
+    let mut slow_seconds = std::collections::BTreeMap::<u64, usize>::new();
+    for sample in samples.iter().filter(|s| s.latency_us > 50_000) {
+        *slow_seconds.entry(sample.at as u64).or_default() += 1;
+    }
+    let slow = slow_seconds.values().sum::<usize>();
+    let slow_seconds: Vec<String> = slow_seconds
+        .iter()
+        .map(|(second, n)| format!("{second} s: {n}"))
+        .collect();
     let span = samples.iter().map(|s| s.at).fold(0.0f64, f64::max) - args.warmup as f64;
     let ticks_per_second = 100.0; // USER_HZ on Linux
     let cpu_seconds = (cpu_end - cpu_start) as f64 / ticks_per_second;
+    let postgres_seconds = postgres_end.saturating_sub(postgres_start) as f64 / ticks_per_second;
+    let requests = latencies.len().max(1) as f64;
+    let busy = {
+        let (busy, all) = (
+            machine_end.0.saturating_sub(machine_start.0),
+            machine_end.1.saturating_sub(machine_start.1),
+        );
+        100.0 * busy as f64 / all.max(1) as f64
+    };
     Ok(format!(
-        "answers benchmark: {students} students, one answer every {min}–{max} s, {dur} s measured after {warm} s warm-up\n\
+        "answers benchmark: {students} students, one answer every {min}–{max} s, {dur} s measured after {warm} s warm-up, {conns} connections, {beside} CPU burners beside\n\
          requests measured: {n} ({rate:.1}/s), errors: {errors}\n\
          latency from intended send (coordinated-omission corrected): p50 {p50:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms, max {pmax:.2} ms\n\
-         service CPU: {cpu:.1}% of one core ({cpu_seconds:.1} s over {window:.0} s); RSS peak {rss:.1} MiB (VmHWM {hwm:.1} MiB)",
+         of which waiting for a connection: p99 {q99:.2} ms, max {qmax:.2} ms\n\
+         over 50 ms: {slow}, meant to go at {slow_seconds}\n\
+         service CPU: {cpu:.1}% of one core ({cpu_seconds:.1} s over {window:.0} s, {service_us:.0} µs a request); RSS peak {rss:.1} MiB (VmHWM {hwm:.1} MiB)\n\
+         PostgreSQL CPU: {postgres_seconds:.1} s ({postgres_us:.0} µs a request); machine busy {busy:.0}%",
         students = args.students,
         min = args.min_gap,
         max = args.max_gap,
         dur = args.duration,
         warm = args.warmup,
+        conns = args.connections,
+        beside = args.beside_cpu,
         n = latencies.len(),
         rate = latencies.len() as f64 / span.max(1.0),
-        p50 = pct(50.0),
-        p99 = pct(99.0),
-        p999 = pct(99.9),
-        pmax = pct(100.0),
+        p50 = pct(&latencies, 50.0),
+        p99 = pct(&latencies, 99.0),
+        p999 = pct(&latencies, 99.9),
+        pmax = pct(&latencies, 100.0),
+        q99 = pct(&queued, 99.0),
+        qmax = pct(&queued, 100.0),
+        slow_seconds = if slow_seconds.is_empty() {
+            "-".to_owned()
+        } else {
+            slow_seconds.join(", ")
+        },
         cpu = 100.0 * cpu_seconds / window,
+        service_us = cpu_seconds * 1e6 / requests,
+        postgres_us = postgres_seconds * 1e6 / requests,
         rss = peak_rss_kib as f64 / 1024.0,
         hwm = hwm_kib as f64 / 1024.0,
     ))
@@ -339,6 +423,40 @@ fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     let utime: u64 = fields.get(11).unwrap_or(&"0").parse()?;
     let stime: u64 = fields.get(12).unwrap_or(&"0").parse()?;
     Ok(utime + stime)
+}
+
+/// utime + stime of every PostgreSQL process, in clock ticks (a backend that ended
+/// meanwhile drops out, so this is at least what they used).
+fn postgres_ticks() -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "postgres")
+        })
+        .filter_map(|pid| cpu_ticks(pid).ok())
+        .sum()
+}
+
+/// The machine's busy and total clock ticks, from `/proc/stat`.
+fn machine_ticks() -> anyhow::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("cpu "))
+        .ok_or_else(|| anyhow::anyhow!("unexpected /proc/stat"))?
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let all: u64 = ticks.iter().sum();
+    // user nice system idle iowait …: idle and iowait are not busy.
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    Ok((all - idle, all))
 }
 
 /// A `kB` line of `/proc/<pid>/status`.
