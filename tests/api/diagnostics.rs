@@ -106,6 +106,16 @@ async fn finished_klimov(app: &TestApp, student: &Person, answers: &str) -> Valu
     json_of(finish(app, student, &attempt).await, 200).await
 }
 
+/// The attempt as the student's app resumes it.
+async fn attempt_view(app: &TestApp, student: &Person, attempt: &str) -> Value {
+    json_of(
+        app.get_as(&format!("/v1/attempts/{attempt}"), &student.access)
+            .await,
+        200,
+    )
+    .await
+}
+
 fn rules(app: &TestApp) -> Rules {
     Rules::from(&app.settings.diagnostics)
 }
@@ -264,12 +274,7 @@ async fn resuming_shows_the_answers_so_far_the_position_and_the_time_left() {
         .await;
         json_of(response, 200).await;
     }
-    let resumed = json_of(
-        app.get_as(&format!("/v1/attempts/{attempt}"), &student.access)
-            .await,
-        200,
-    )
-    .await;
+    let resumed = attempt_view(&app, &student, &attempt).await;
     assert_eq!(resumed["status"], "in_progress");
     assert_eq!(resumed["position"]["answered"], 3);
     assert_eq!(resumed["position"]["total"], 15);
@@ -373,12 +378,7 @@ async fn a_stale_answer_never_overwrites_a_newer_one() {
         "stale-answer",
     )
     .await;
-    let resumed = json_of(
-        app.get_as(&format!("/v1/attempts/{attempt}"), &student.access)
-            .await,
-        200,
-    )
-    .await;
+    let resumed = attempt_view(&app, &student, &attempt).await;
     assert_eq!(resumed["answers"][0]["value"]["option"], "b");
     assert_eq!(resumed["answers"][0]["seq"], 2);
     let changed = json!({ "value": { "option": "a" }, "seq": 3, "client_time": now() });
@@ -787,12 +787,7 @@ async fn answers_racing_the_finish_are_either_in_the_result_or_refused() {
         }
     }
     assert_eq!(result["answered"], saved.len(), "{result}");
-    let view = json_of(
-        app.get_as(&format!("/v1/attempts/{attempt}"), &student.access)
-            .await,
-        200,
-    )
-    .await;
+    let view = attempt_view(&app, &student, &attempt).await;
     let stored: std::collections::BTreeMap<String, u64> = view["answers"]
         .as_array()
         .unwrap()
@@ -895,12 +890,7 @@ async fn another_students_answer_to_a_known_attempt_is_not_found() {
         "not-found",
     )
     .await;
-    let view = json_of(
-        app.get_as(&format!("/v1/attempts/{attempt}"), &student.access)
-            .await,
-        200,
-    )
-    .await;
+    let view = attempt_view(&app, &student, &attempt).await;
     assert_eq!(view["answers"][0]["value"], saved["value"]);
     assert_eq!(view["answers"][0]["seq"], 1);
 }
@@ -945,12 +935,7 @@ async fn the_worker_scores_a_timed_attempt_only_after_deadline_and_grace() {
     assert_eq!(result["scales"][0]["score"], 1);
     assert_eq!(result["questions"], 15);
     assert_eq!(outbox_rows(&app, &attempt).await.len(), 1);
-    let resumed = json_of(
-        app.get_as(&format!("/v1/attempts/{attempt}"), &student.access)
-            .await,
-        200,
-    )
-    .await;
+    let resumed = attempt_view(&app, &student, &attempt).await;
     assert_eq!(resumed["status"], "finished");
     assert_eq!(resumed["time_left_seconds"], 0);
     // The student's own finish after the worker returns the same result.
@@ -1110,14 +1095,7 @@ async fn no_response_ever_contains_answer_keys_or_scoring_weights() {
             .await,
         );
     }
-    responses.push(
-        json_of(
-            app.get_as(&format!("/v1/attempts/{attempt}"), &student.access)
-                .await,
-            200,
-        )
-        .await,
-    );
+    responses.push(attempt_view(&app, &student, &attempt).await);
     responses.push(json_of(finish(&app, &student, &attempt).await, 200).await);
     responses.push(
         json_of(
