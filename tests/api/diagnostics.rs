@@ -116,6 +116,16 @@ async fn attempt_view(app: &TestApp, student: &Person, attempt: &str) -> Value {
     .await
 }
 
+/// A student with a quiz attempt whose first question is answered `a`; returns the
+/// student, the attempt and that saved answer.
+async fn quiz_answered_once(app: &TestApp) -> (Person, String, Value) {
+    let student = app.signup("student").await;
+    let attempt = id(&start(app, &student, "professions-quiz").await);
+    let first = json!({ "value": { "option": "a" }, "seq": 1, "client_time": now() });
+    let saved = json_of(put_answer(app, &student, &attempt, "q01", first).await, 200).await;
+    (student, attempt, saved)
+}
+
 fn rules(app: &TestApp) -> Rules {
     Rules::from(&app.settings.diagnostics)
 }
@@ -744,14 +754,7 @@ async fn a_finished_attempt_takes_no_new_answers_but_a_retry_gets_its_answer() {
 #[tokio::test]
 async fn answers_racing_the_finish_are_either_in_the_result_or_refused() {
     let app = spawn_app().await;
-    let student = app.signup("student").await;
-    let attempt = id(&start(&app, &student, "professions-quiz").await);
-    let first = json!({ "value": { "option": "a" }, "seq": 1, "client_time": now() });
-    json_of(
-        put_answer(&app, &student, &attempt, "q01", first).await,
-        200,
-    )
-    .await;
+    let (student, attempt, _) = quiz_answered_once(&app).await;
     // Every other question answered, then changed, while the finish goes in.
     let answers = (2..=15).map(|n| {
         let (app, student, attempt) = (&app, &student, &attempt);
@@ -817,18 +820,8 @@ async fn a_class_answering_at_once_has_every_answer_saved_and_a_closed_attempt_r
         json_of(put_answer(&app, &student, &attempt, "r1", first).await, 200).await;
         class.push((student, attempt));
     }
-    let (closed_student, closed_attempt) = {
-        let student = app.signup("student").await;
-        let attempt = id(&start(&app, &student, "professions-quiz").await);
-        let first = json!({ "value": { "option": "a" }, "seq": 1, "client_time": now() });
-        json_of(
-            put_answer(&app, &student, &attempt, "q01", first).await,
-            200,
-        )
-        .await;
-        json_of(finish(&app, &student, &attempt).await, 200).await;
-        (student, attempt)
-    };
+    let (closed_student, closed_attempt, _) = quiz_answered_once(&app).await;
+    json_of(finish(&app, &closed_student, &closed_attempt).await, 200).await;
     let questions = ["r2", "i1", "a1", "s1", "e1", "c1"];
     let app_ref = &app;
     let sends = class
@@ -875,17 +868,11 @@ async fn a_class_answering_at_once_has_every_answer_saved_and_a_closed_attempt_r
 #[tokio::test]
 async fn another_students_answer_to_a_known_attempt_is_not_found() {
     let app = spawn_app().await;
-    let student = app.signup("student").await;
+    let (student, attempt, saved) = quiz_answered_once(&app).await;
     let stranger = app.signup("student").await;
-    let attempt = id(&start(&app, &student, "professions-quiz").await);
-    let answer = |option: &str, seq: u32| json!({ "value": { "option": option }, "seq": seq, "client_time": now() });
-    let saved = json_of(
-        put_answer(&app, &student, &attempt, "q01", answer("a", 1)).await,
-        200,
-    )
-    .await;
+    let late = json!({ "value": { "option": "d" }, "seq": 2, "client_time": now() });
     assert_problem(
-        put_answer(&app, &stranger, &attempt, "q01", answer("d", 2)).await,
+        put_answer(&app, &stranger, &attempt, "q01", late).await,
         404,
         "not-found",
     )
