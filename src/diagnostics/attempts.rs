@@ -20,9 +20,7 @@ use crate::domain::Reason;
 use crate::domain::domain_events::{DomainEvent, ResultsReady};
 use crate::domain::ids::AccountId;
 use crate::domain::ids::AttemptId;
-use crate::store::diagnostics::{
-    self as store, AnswerRow, AttemptRow, NewAnswer, OwnedAnswer, ResultRow,
-};
+use crate::store::diagnostics::{self as store, AnswerRow, AttemptRow, OwnedAnswer, ResultRow};
 use crate::store::{Db, StoreError, outbox};
 
 /// Why a step was refused.
@@ -204,21 +202,22 @@ impl AnswerWriter {
             return None;
         }
         let def = definition(catalog, &row).ok()?;
-        self.remember(&row, &def);
-        self.known(attempt)
+        Some(self.remember(&row, &def))
     }
 
-    fn remember(&self, row: &AttemptRow, def: &std::sync::Arc<TestDefinition>) {
+    /// Keeps an attempt's facts, and returns them.
+    fn remember(&self, row: &AttemptRow, def: &std::sync::Arc<TestDefinition>) -> Known {
+        let facts = Known {
+            student: row.student_id,
+            def: def.clone(),
+        };
         if let Ok(mut known) = self.known.lock() {
             if known.len() >= Self::KNOWN_MAX {
                 known.clear();
             }
-            let facts = Known {
-                student: row.student_id,
-                def: def.clone(),
-            };
-            known.insert(row.id.0, facts);
+            known.insert(row.id.0, facts.clone());
         }
+        facts
     }
 
     /// Writes the answer with whatever else is waiting; `None` when it was not written
@@ -253,7 +252,8 @@ async fn write_answers(db: Db, mut pending: tokio::sync::mpsc::Receiver<Pending>
             .drain(..)
             .partition(|p| questions.insert((p.answer.attempt, p.answer.question.clone())));
         next = later;
-        let answers: Vec<OwnedAnswer> = batch.iter().map(|p| p.answer.clone()).collect();
+        let (answers, waiting): (Vec<OwnedAnswer>, Vec<_>) =
+            batch.into_iter().map(|p| (p.answer, p.written)).unzip();
         let mut written: HashMap<(Uuid, String), AnswerRow> = match write_batch(
             &db,
             &mut writing,
@@ -269,16 +269,12 @@ async fn write_answers(db: Db, mut pending: tokio::sync::mpsc::Receiver<Pending>
                 // Each request then takes the full path on its own, which reports the
                 // error or, if this statement did commit, finds its answer stored. The
                 // connection is not trusted again.
-                tracing::warn!(answers = batch.len(), error = %err, "could not write a batch of answers");
+                tracing::warn!(answers = answers.len(), error = %err, "could not write a batch of answers");
                 writing = None;
                 HashMap::new()
             }
         };
-        for Pending {
-            answer,
-            written: to,
-        } in batch
-        {
+        for (answer, to) in answers.into_iter().zip(waiting) {
             let _ = to.send(written.remove(&(answer.attempt, answer.question)));
         }
     }
@@ -368,13 +364,15 @@ pub async fn save_answer(
             None => Err(refusal),
         };
     }
-    let new = NewAnswer {
-        question: &answer.question_id,
-        value: &value_json,
+    let saved = store::save_answer(
+        &mut *tx,
+        attempt,
+        &answer.question_id,
+        &value_json,
         seq,
-        client_time: answer.client_time,
-    };
-    let saved = store::save_answer(&mut *tx, attempt, new).await?;
+        answer.client_time,
+    )
+    .await?;
     let saved = match saved {
         Some(saved) => saved,
         None => {
@@ -473,14 +471,16 @@ pub async fn save_batch(
                         Outcome::Rejected(AttemptError::Closed(row.status.clone()))
                     }
                     Ok(()) => {
-                        let value = json!(value);
-                        let answer = NewAnswer {
-                            question: &item.question_id,
-                            value: &value,
+                        match store::save_answer(
+                            &mut *tx,
+                            attempt,
+                            &item.question_id,
+                            &json!(value),
                             seq,
-                            client_time: item.client_time,
-                        };
-                        match store::save_answer(&mut *tx, attempt, answer).await? {
+                            item.client_time,
+                        )
+                        .await?
+                        {
                             Some(saved) => {
                                 stored.insert(saved.question_id.clone(), saved.clone());
                                 Outcome::Saved(saved)

@@ -187,7 +187,10 @@ pub async fn answer(
 pub async fn save_answer(
     exec: impl PgExecutor<'_>,
     attempt: Uuid,
-    answer: NewAnswer<'_>,
+    question: &str,
+    value: &Value,
+    seq: i32,
+    client_time: DateTime<Utc>,
 ) -> StoreResult<Option<AnswerRow>> {
     Ok(sqlx::query_as::<_, AnswerRow>(
         "INSERT INTO test_answers (attempt_id, question_id, value, seq, client_time)
@@ -199,10 +202,10 @@ pub async fn save_answer(
          RETURNING question_id, value, seq, client_time, saved_at",
     )
     .bind(attempt)
-    .bind(answer.question)
-    .bind(answer.value)
-    .bind(answer.seq)
-    .bind(answer.client_time)
+    .bind(question)
+    .bind(value)
+    .bind(seq)
+    .bind(client_time)
     .fetch_optional(exec)
     .await?)
 }
@@ -278,15 +281,6 @@ pub struct OwnedAnswer {
     pub student: AccountId,
     pub question: String,
     pub value: Value,
-    pub seq: i32,
-    pub client_time: DateTime<Utc>,
-}
-
-/// An answer to write, checked against its test.
-#[derive(Debug, Clone, Copy)]
-pub struct NewAnswer<'a> {
-    pub question: &'a str,
-    pub value: &'a Value,
     pub seq: i32,
     pub client_time: DateTime<Utc>,
 }

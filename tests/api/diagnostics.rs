@@ -748,9 +748,9 @@ async fn a_finished_attempt_takes_no_new_answers_but_a_retry_gets_its_answer() {
     assert_eq!(next.status(), 201, "a finished test can be taken again");
 }
 
-/// Answers to an attempt answered before go to the database in one statement each. Sent
-/// all at once with the finish, each is either saved and counted in the result or refused
-/// as closed: none is lost, none lands after the score.
+/// Answers go to the database through the process's answer writer, several in one
+/// statement. Sent all at once with the finish, each is either saved and counted in the
+/// result or refused as closed: none is lost, none lands after the score.
 #[tokio::test]
 async fn answers_racing_the_finish_are_either_in_the_result_or_refused() {
     let app = spawn_app().await;
