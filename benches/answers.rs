@@ -25,8 +25,11 @@
 //! cargo bench --bench answers -- --students 9000 --duration 120 --beside-cpu 2
 //! ```
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +40,10 @@ use clap::Parser;
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
+use support::{
+    Process, bilet_binary, cpu_ticks, drop_database, machine_ticks, status_kib, ticks_between,
+    ticks_of_named,
+};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
@@ -108,16 +115,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let database_url = format!("{}/{name}", args.postgres.trim_end_matches('/'));
     let port = free_port()?;
     let token_keys = KeyList::generate("bench");
-    let binary = args
-        .bilet
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_bilet")));
+    let binary = args.bilet.clone().unwrap_or_else(bilet_binary);
     eprintln!("starting {} on 127.0.0.1:{port}", binary.display());
     let mut command = Command::new(&binary);
     if let Some(pool) = args.pool {
         command.env("BILET_DATABASE_MAX_CONNECTIONS", pool.to_string());
     }
-    let mut server = Server(
+    let mut server = Process(
         command
             .arg("serve")
             .env("BILET_HTTP_ADDR", format!("127.0.0.1:{port}"))
@@ -132,7 +136,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .stderr(Stdio::null())
             .spawn()?,
     );
-    let pid = server.0.id();
+    let pid = server.id();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections)
@@ -153,12 +157,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
             args.warmup,
             args.duration
         );
-        let burners: Vec<Server> = (0..args.beside_cpu)
+        let burners: Vec<Process> = (0..args.beside_cpu)
             .map(|_| {
                 Command::new("sh")
                     .args(["-c", "while :; do :; done"])
                     .spawn()
-                    .map(Server)
+                    .map(Process)
             })
             .collect::<Result<_, _>>()?;
         let report = drive(&args, &client, &base, &signer, students, pid).await;
@@ -317,20 +321,20 @@ async fn drive(
 
     // Sample the service's CPU time and memory during the measured window.
     tokio::time::sleep_until(begin + measure_from).await;
-    let cpu_start = cpu_ticks(pid)?;
-    let postgres_start = postgres_ticks();
-    let machine_start = machine_ticks()?;
+    let cpu_start = cpu_ticks(pid);
+    let postgres_start = ticks_of_named(&["postgres"]);
+    let machine_start = machine_ticks();
     let window_start = Instant::now();
     let mut peak_rss_kib = 0u64;
     while tokio::time::Instant::now() < begin + end {
-        peak_rss_kib = peak_rss_kib.max(status_kib(pid, "VmRSS:")?);
+        peak_rss_kib = peak_rss_kib.max(status_kib(pid, "VmRSS:"));
         tokio::time::sleep(SAMPLE_EVERY).await;
     }
-    let cpu_end = cpu_ticks(pid)?;
-    let postgres_end = postgres_ticks();
-    let machine_end = machine_ticks()?;
+    let cpu_end = cpu_ticks(pid);
+    let postgres_end = ticks_of_named(&["postgres"]);
+    let machine_end = machine_ticks();
     let window = window_start.elapsed().as_secs_f64();
-    let hwm_kib = status_kib(pid, "VmHWM:")?;
+    let hwm_kib = status_kib(pid, "VmHWM:");
     for task in tasks {
         task.await?;
     }
@@ -365,7 +369,7 @@ async fn drive(
     let span = samples.iter().map(|s| s.at).fold(0.0f64, f64::max) - args.warmup as f64;
     let ticks_per_second = 100.0; // USER_HZ on Linux
     let cpu_seconds = (cpu_end - cpu_start) as f64 / ticks_per_second;
-    let postgres_seconds = postgres_end.saturating_sub(postgres_start) as f64 / ticks_per_second;
+    let postgres_seconds = ticks_between(&postgres_start, &postgres_end) as f64 / ticks_per_second;
     let requests = latencies.len().max(1) as f64;
     let busy = {
         let (busy, all) = (
@@ -410,66 +414,6 @@ async fn drive(
     ))
 }
 
-/// utime + stime of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name may hold spaces; fields are counted after its closing parenthesis.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .ok_or_else(|| anyhow::anyhow!("unexpected /proc/{pid}/stat"))?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After the name: state is field 3, utime field 14, stime field 15 (1-based).
-    let utime: u64 = fields.get(11).unwrap_or(&"0").parse()?;
-    let stime: u64 = fields.get(12).unwrap_or(&"0").parse()?;
-    Ok(utime + stime)
-}
-
-/// utime + stime of every PostgreSQL process, in clock ticks (a backend that ended
-/// meanwhile drops out, so this is at least what they used).
-fn postgres_ticks() -> u64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|comm| comm.trim() == "postgres")
-        })
-        .filter_map(|pid| cpu_ticks(pid).ok())
-        .sum()
-}
-
-/// The machine's busy and total clock ticks, from `/proc/stat`.
-fn machine_ticks() -> anyhow::Result<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat")?;
-    let ticks: Vec<u64> = stat
-        .lines()
-        .next()
-        .and_then(|line| line.strip_prefix("cpu "))
-        .ok_or_else(|| anyhow::anyhow!("unexpected /proc/stat"))?
-        .split_whitespace()
-        .filter_map(|t| t.parse().ok())
-        .collect();
-    let all: u64 = ticks.iter().sum();
-    // user nice system idle iowait …: idle and iowait are not busy.
-    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
-    Ok((all - idle, all))
-}
-
-/// A `kB` line of `/proc/<pid>/status`.
-fn status_kib(pid: u32, key: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    Ok(status
-        .lines()
-        .find_map(|line| line.strip_prefix(key))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
-}
-
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -489,45 +433,5 @@ async fn wait_ready(client: &reqwest::Client, base: &str) -> anyhow::Result<()> 
             "the service did not become ready"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn drop_database(postgres: &str, name: &str) {
-    let url = format!("{}/postgres", postgres.trim_end_matches('/'));
-    if let Ok(mut conn) = PgConnection::connect(&url).await {
-        let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-        if let Err(err) = sqlx::query(&statement).execute(&mut conn).await {
-            eprintln!("could not drop {name}: {err}");
-        }
-        let _ = conn.close().await;
-    }
-}
-
-/// The service process, stopped with SIGTERM (then killed) when dropped.
-struct Server(Child);
-
-impl Server {
-    fn stop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(self.0.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.0.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
