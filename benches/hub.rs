@@ -234,7 +234,7 @@ async fn entries_added(
     for channel in CHANNELS {
         let reply: redis::Value = redis::cmd("XINFO")
             .arg("STREAM")
-            .arg(format!("{prefix}:hub:deliveries:{channel}"))
+            .arg(format!("{prefix}:hub:{{deliveries:{channel}}}"))
             .query_async(redis)
             .await
             .unwrap_or(redis::Value::Nil);
@@ -679,7 +679,7 @@ async fn floor(
     let commit = started.elapsed() - copy_notifications - copy_deliveries;
 
     let streams = Streams::new(Redis {
-        conn: redis.get_connection_manager().await?,
+        conn: bilet::queue::Connection::Single(redis.get_connection_manager().await?),
         keys: Keys::new(format!("{prefix}:floor")),
     });
     let started = Instant::now();

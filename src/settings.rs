@@ -72,7 +72,11 @@ pub struct DatabaseSettings {
 
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
+    /// One server's URL; for a cluster, one or more of its nodes' URLs separated by
+    /// commas (the rest of the cluster is found from them).
     pub url: Secret,
+    /// A Redis Cluster (`BILET_REDIS_CLUSTER=true`): keys are routed by hash slot.
+    pub cluster: bool,
     /// Every key and stream this deployment uses starts with `{prefix}:`.
     pub prefix: String,
     pub connect_timeout: Duration,
@@ -334,16 +338,30 @@ impl DatabaseSettings {
 }
 
 impl RedisSettings {
-    /// `host:port`, safe to print.
+    /// `host:port` (a cluster's nodes separated by commas), safe to print.
     pub fn address(&self) -> String {
-        redis::Client::open(self.url.expose())
-            .map(|client| match &client.get_connection_info().addr() {
-                redis::ConnectionAddr::Tcp(host, port)
-                | redis::ConnectionAddr::TcpTls { host, port, .. } => format!("{host}:{port}"),
-                redis::ConnectionAddr::Unix(path) => path.display().to_string(),
-                other => format!("{other:?}"),
+        let addresses: Vec<String> = self
+            .nodes()
+            .into_iter()
+            .map(|url| {
+                redis::Client::open(url)
+                    .map(|client| match &client.get_connection_info().addr() {
+                        redis::ConnectionAddr::Tcp(host, port)
+                        | redis::ConnectionAddr::TcpTls { host, port, .. } => {
+                            format!("{host}:{port}")
+                        }
+                        redis::ConnectionAddr::Unix(path) => path.display().to_string(),
+                        other => format!("{other:?}"),
+                    })
+                    .unwrap_or_else(|_| "<invalid url>".to_owned())
             })
-            .unwrap_or_else(|_| "<invalid url>".to_owned())
+            .collect();
+        addresses.join(",")
+    }
+
+    /// The URLs given: one server's, or the cluster nodes'.
+    pub fn nodes(&self) -> Vec<&str> {
+        self.url.expose().split(',').map(str::trim).collect()
     }
 }
 
@@ -409,6 +427,7 @@ struct Raw {
     database_max_connections: Option<Given>,
     database_connect_timeout: Option<Given>,
     redis_url: Option<Given>,
+    redis_cluster: Option<Given>,
     redis_prefix: Option<Given>,
     redis_connect_timeout: Option<Given>,
     log_format: Option<Given>,
@@ -748,11 +767,17 @@ impl Layers {
                 raw.redis_url,
                 Secret::new("redis://127.0.0.1:6379"),
                 |s| {
-                    redis::Client::open(s)
-                        .map(|_| Secret::new(s))
-                        .map_err(|_| "not a Redis URL like redis://127.0.0.1:6379".into())
+                    s.split(',')
+                        .all(|url| redis::Client::open(url.trim()).is_ok())
+                        .then(|| Secret::new(s))
+                        .ok_or_else(|| {
+                            "not a Redis URL like redis://127.0.0.1:6379 (for a cluster, \
+                             its nodes' URLs separated by commas)"
+                                .into()
+                        })
                 }
             ),
+            cluster: setting!(self, raw.redis_cluster, false, parse_bool),
             prefix: setting!(self, raw.redis_prefix, "bilet".to_owned(), |s| {
                 let valid = !s.is_empty()
                     && s.len() <= 64
@@ -771,6 +796,14 @@ impl Layers {
                 parse_duration,
             ),
         };
+        if !redis.cluster && redis.nodes().len() > 1 {
+            self.errors.push(SettingError {
+                key: "BILET_REDIS_URL".to_owned(),
+                origin: "BILET_REDIS_CLUSTER=false".to_owned(),
+                reason: "several URLs name a cluster's nodes; set BILET_REDIS_CLUSTER=true"
+                    .to_owned(),
+            });
+        }
         let log = LogSettings {
             format: setting!(self, raw.log_format, LogFormat::Pretty, |s| match s {
                 "pretty" => Ok(LogFormat::Pretty),
@@ -1133,9 +1166,41 @@ mod tests {
     }
 
     #[test]
+    fn a_redis_cluster_is_named_by_its_nodes_and_several_urls_need_the_cluster_flag() {
+        let nodes = "redis://10.0.0.1:6379, redis://10.0.0.2:6379";
+        let cluster = Settings::from_sources(
+            None,
+            &env(&[("BILET_REDIS_URL", nodes), ("BILET_REDIS_CLUSTER", "true")]),
+        )
+        .unwrap();
+        assert!(cluster.redis.cluster);
+        assert_eq!(
+            cluster.redis.nodes(),
+            ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]
+        );
+        assert_eq!(cluster.redis.address(), "10.0.0.1:6379,10.0.0.2:6379");
+        let err = Settings::from_sources(None, &env(&[("BILET_REDIS_URL", nodes)])).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert_eq!(err.0[0].key, "BILET_REDIS_URL");
+        assert!(
+            err.0[0].reason.contains("BILET_REDIS_CLUSTER=true"),
+            "{err}"
+        );
+        let err = Settings::from_sources(
+            None,
+            &env(&[
+                ("BILET_REDIS_URL", "redis://10.0.0.1:6379,not a url"),
+                ("BILET_REDIS_CLUSTER", "true"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(err.0[0].key, "BILET_REDIS_URL", "{err}");
+    }
+
+    #[test]
     fn the_raw_layer_is_the_one_list_of_keys_and_a_misspelt_one_is_refused() {
         let keys = field_names::<Raw>();
-        assert_eq!(keys.len(), 41, "{keys:?}");
+        assert_eq!(keys.len(), 42, "{keys:?}");
         assert!(keys.contains(&"http_addr") && keys.contains(&"diagnostics_abandon_after"));
         let err =
             Settings::from_sources(None, &env(&[("BILET_HTTP_ADRR", "127.0.0.1:1")])).unwrap_err();

@@ -306,11 +306,11 @@ pub async fn wait_idle(
     workers: &mut [Process],
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut streams = vec![(format!("{prefix}:hub:events"), "fanout")];
+    let mut streams = vec![(format!("{prefix}:hub:{{events}}"), "fanout")];
     streams.extend(
         CHANNELS
             .iter()
-            .map(|c| (format!("{prefix}:hub:deliveries:{c}"), "senders")),
+            .map(|c| (format!("{prefix}:hub:{{deliveries:{c}}}"), "senders")),
     );
     loop {
         anyhow::ensure!(

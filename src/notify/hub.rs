@@ -91,15 +91,19 @@ impl Hub {
     /// Refreshes the metrics measured from Redis and the ledger; a failure only leaves
     /// them stale.
     pub async fn measure(&self) {
-        let mut streams = vec![self.streams.events(), self.streams.dead_letters()];
-        streams.extend(
-            ChannelKind::ALL
-                .iter()
-                .map(|c| self.streams.deliveries(c.as_str())),
-        );
-        for stream in streams {
+        // Labelled by name, not by key (keys carry the prefix and their hash tags).
+        let mut streams = vec![
+            ("events".to_owned(), self.streams.events()),
+            ("dead-letters".to_owned(), self.streams.dead_letters()),
+        ];
+        streams.extend(ChannelKind::ALL.iter().map(|c| {
+            (
+                format!("deliveries:{}", c.as_str()),
+                self.streams.deliveries(c.as_str()),
+            )
+        }));
+        for (name, stream) in streams {
             if let Ok(stats) = self.streams.stats(&stream).await {
-                let name = stream.rsplit("hub:").next().unwrap_or(&stream).to_owned();
                 self.metrics
                     .stream(&name, stats.length, stats.pending, stats.lag);
             }

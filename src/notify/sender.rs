@@ -330,7 +330,7 @@ async fn send_claimed(
                 let mark = [(delivery.id, provider_id.as_str())];
                 if hub
                     .streams
-                    .mark_answered(&mark, hub.settings.lease * 2)
+                    .mark_answered(channel.as_str(), &mark, hub.settings.lease * 2)
                     .await
                     .is_err()
                 {
@@ -371,7 +371,7 @@ async fn accepted_before(
     if again.is_empty() {
         return Default::default();
     }
-    match hub.streams.answered(&again).await {
+    match hub.streams.answered(channel.as_str(), &again).await {
         Ok(marks) => {
             let found: std::collections::HashMap<DeliveryId, String> = again
                 .into_iter()

@@ -44,16 +44,23 @@ impl Streams {
         &self.redis
     }
 
+    /// The domain events for fan-out: `{prefix}:hub:{events}`.
     pub fn events(&self) -> String {
-        self.redis.keys.key("hub:events")
+        self.redis.keys.tagged("hub", "events", "")
     }
 
+    /// A channel's deliveries: `{prefix}:hub:{deliveries:<channel>}`. Under Redis Cluster
+    /// each channel's stream (and its answer marks) lives on one node, and the channels
+    /// spread over the nodes.
     pub fn deliveries(&self, channel: &str) -> String {
-        self.redis.keys.key(&format!("hub:deliveries:{channel}"))
+        self.redis
+            .keys
+            .tagged("hub", &format!("deliveries:{channel}"), "")
     }
 
+    /// The dead letters: `{prefix}:hub:{dead-letters}`.
     pub fn dead_letters(&self) -> String {
-        self.redis.keys.key("hub:dead-letters")
+        self.redis.keys.tagged("hub", "dead-letters", "")
     }
 
     /// Creates a stream and its group if either is missing (after a Redis restart, say).
@@ -281,8 +288,14 @@ impl Streams {
         Ok(Duration::from_secs(secs.unwrap_or(0)))
     }
 
-    fn answered_key(&self, delivery: DeliveryId) -> String {
-        self.redis.keys.key(&format!("hub:answered:{delivery}"))
+    /// A delivery's answer mark, in its channel stream's slot, so that a sender's marks
+    /// are set and read in one pipeline under Redis Cluster too.
+    fn answered_key(&self, channel: &str, delivery: DeliveryId) -> String {
+        self.redis.keys.tagged(
+            "hub",
+            &format!("deliveries:{channel}"),
+            &format!("answered:{delivery}"),
+        )
     }
 
     /// Marks deliveries as accepted by their providers, with the providers' ids, for
@@ -293,6 +306,7 @@ impl Streams {
     /// loses no message, only this protection.
     pub async fn mark_answered(
         &self,
+        channel: &str,
         answers: &[(DeliveryId, &str)],
         ttl: Duration,
     ) -> RedisResult<()> {
@@ -303,7 +317,7 @@ impl Streams {
         let mut pipe = redis::pipe();
         for (delivery, provider_id) in answers {
             pipe.cmd("SET")
-                .arg(self.answered_key(*delivery))
+                .arg(self.answered_key(channel, *delivery))
                 .arg(*provider_id)
                 .arg("PX")
                 .arg(ttl.as_millis().max(1) as u64)
@@ -313,16 +327,20 @@ impl Streams {
     }
 
     /// The providers' ids of those `deliveries` a provider has already accepted, by their
-    /// marks; `None` for the others. One pipelined round trip (single-key commands, so it
-    /// holds under Redis Cluster too).
-    pub async fn answered(&self, deliveries: &[DeliveryId]) -> RedisResult<Vec<Option<String>>> {
+    /// marks; `None` for the others. One pipelined round trip (the channel's marks share
+    /// a hash slot, so it holds under Redis Cluster too).
+    pub async fn answered(
+        &self,
+        channel: &str,
+        deliveries: &[DeliveryId],
+    ) -> RedisResult<Vec<Option<String>>> {
         if deliveries.is_empty() {
             return Ok(Vec::new());
         }
         let mut conn = self.redis.conn.clone();
         let mut pipe = redis::pipe();
         for delivery in deliveries {
-            pipe.cmd("GET").arg(self.answered_key(*delivery));
+            pipe.cmd("GET").arg(self.answered_key(channel, *delivery));
         }
         pipe.query_async(&mut conn).await
     }

@@ -1,9 +1,16 @@
 //! Redis: the connection every process shares, and the key prefix that keeps one
 //! deployment's (or one test's) keys and streams apart from another's.
+//!
+//! Redis is one server or a Redis Cluster (`BILET_REDIS_CLUSTER`). Every command and
+//! every pipeline here touches keys of one hash slot: each stream is hash-tagged
+//! ([`Keys::tagged`]) together with whatever is pipelined with it, so a cluster never
+//! refuses a pipeline as cross-slot; nothing scans the keyspace.
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use crate::dependency::DependencyError;
 use crate::settings::RedisSettings;
@@ -11,8 +18,45 @@ use crate::settings::RedisSettings;
 /// A multiplexed, self-reconnecting Redis connection with this deployment's key prefix.
 #[derive(Clone)]
 pub struct Redis {
-    pub conn: ConnectionManager,
+    pub conn: Connection,
     pub keys: Keys,
+}
+
+/// One server's self-reconnecting connection, or a cluster's (a multiplexed connection
+/// to each master, routing each command by its key's slot and following the cluster's
+/// redirections).
+#[derive(Clone)]
+pub enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(conn) => conn.req_packed_command(cmd),
+            Connection::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(conn) => conn.get_db(),
+            Connection::Cluster(conn) => conn.get_db(),
+        }
+    }
 }
 
 /// Builds key names under one prefix: `{prefix}:{name}`.
@@ -35,11 +79,46 @@ impl Keys {
     pub fn key(&self, name: &str) -> String {
         format!("{}:{name}", self.prefix)
     }
+
+    /// A key in the hash slot of `tag`: `{prefix}:{group}:{{tag}}:{rest}`, or without
+    /// `rest` when it is empty. Keys of one tag live on one Redis Cluster node, so they
+    /// may share a pipeline; a stream's tag is its own (a stream and its consumer group
+    /// are one key), and what is pipelined with a stream takes the stream's tag.
+    pub fn tagged(&self, group: &str, tag: &str, rest: &str) -> String {
+        if rest.is_empty() {
+            format!("{}:{group}:{{{tag}}}", self.prefix)
+        } else {
+            format!("{}:{group}:{{{tag}}}:{rest}", self.prefix)
+        }
+    }
 }
 
-/// Where each process announces itself: `{prefix}:processes:{name}`, expiring when the
-/// process stops refreshing it.
+/// Where each process announces itself: `{prefix}:processes:{name}` (a hash of its role,
+/// version and start), expiring when the process stops refreshing it.
 pub const PROCESSES: &str = "processes:";
+
+/// The registry of live processes, `{prefix}:processes`: a sorted set of process names
+/// scored by when their presence lapses, by the Redis server's clock. One key, so that
+/// listing the live processes is one command on one node, under Redis Cluster too.
+pub const PROCESS_REGISTRY: &str = "processes";
+
+/// Refreshes a process in the registry (KEYS[1]) until ARGV[2] ms from now, by the
+/// server's clock, and forgets those that lapsed.
+const REFRESH_PRESENCE: &str = r"
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms)
+redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+return 1
+";
+
+/// The registry's (KEYS[1]) processes whose presence has not lapsed.
+const LIVE_PROCESSES: &str = r"
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ms, '+inf')
+";
 
 /// Who holds this prefix, as a process claiming it finds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,28 +134,36 @@ pub enum PrefixClaim {
 impl Redis {
     /// The names of the processes whose presence has not lapsed.
     pub async fn live_processes(&self) -> redis::RedisResult<Vec<String>> {
-        let prefix = self.keys.key(PROCESSES);
         let mut conn = self.conn.clone();
-        let mut cursor: u64 = 0;
-        let mut names = Vec::new();
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{prefix}*"))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await?;
-            names.extend(
-                keys.into_iter()
-                    .filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned)),
-            );
-            if next == 0 {
-                return Ok(names);
-            }
-            cursor = next;
-        }
+        redis::cmd("EVAL")
+            .arg(LIVE_PROCESSES)
+            .arg(1)
+            .arg(self.keys.key(PROCESS_REGISTRY))
+            .query_async(&mut conn)
+            .await
+    }
+
+    /// Keeps `process` in the registry of live processes for `for_ms` more milliseconds.
+    pub async fn refresh_presence(&self, process: &str, for_ms: u64) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("EVAL")
+            .arg(REFRESH_PRESENCE)
+            .arg(1)
+            .arg(self.keys.key(PROCESS_REGISTRY))
+            .arg(process)
+            .arg(for_ms)
+            .query_async(&mut conn)
+            .await
+    }
+
+    /// Takes `process` off the registry of live processes (it is stopping).
+    pub async fn leave_presence(&self, process: &str) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("ZREM")
+            .arg(self.keys.key(PROCESS_REGISTRY))
+            .arg(process)
+            .query_async(&mut conn)
+            .await
     }
 
     /// The installation holding the key prefix, if any, without claiming it.
@@ -113,28 +200,42 @@ impl Redis {
 /// Connects and checks the server answers; fails fast with the address and the reason.
 pub async fn connect(settings: &RedisSettings) -> Result<Redis, DependencyError> {
     let failed = |reason: String| DependencyError::redis(settings.address(), reason);
-    let client =
-        redis::Client::open(settings.url.expose()).map_err(|err| failed(err.to_string()))?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(settings.connect_timeout))
-        .set_response_timeout(Some(Duration::from_secs(5)))
-        .set_number_of_retries(2)
-        .set_max_delay(Duration::from_secs(2));
-    let mut conn = tokio::time::timeout(
-        settings.connect_timeout,
-        ConnectionManager::new_with_config(client, config),
-    )
-    .await
-    .map_err(|_| failed("timed out".to_owned()))?
-    .map_err(|err| failed(describe(&err)))?;
-    redis::cmd("PING")
-        .query_async::<String>(&mut conn)
+    let conn = if settings.cluster {
+        let client = redis::cluster::ClusterClientBuilder::new(settings.nodes())
+            .connection_timeout(settings.connect_timeout)
+            .response_timeout(Duration::from_secs(5))
+            .retries(2)
+            .max_retry_wait(2_000)
+            .build()
+            .map_err(|err| failed(err.to_string()))?;
+        tokio::time::timeout(settings.connect_timeout, client.get_async_connection())
+            .await
+            .map_err(|_| failed("timed out".to_owned()))?
+            .map(Connection::Cluster)
+            .map_err(|err| failed(describe(&err)))?
+    } else {
+        let client =
+            redis::Client::open(settings.url.expose()).map_err(|err| failed(err.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(settings.connect_timeout))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        tokio::time::timeout(
+            settings.connect_timeout,
+            ConnectionManager::new_with_config(client, config),
+        )
         .await
-        .map_err(|err| failed(describe(&err)))?;
-    Ok(Redis {
+        .map_err(|_| failed("timed out".to_owned()))?
+        .map(Connection::Single)
+        .map_err(|err| failed(describe(&err)))?
+    };
+    let redis = Redis {
         conn,
         keys: Keys::new(settings.prefix.clone()),
-    })
+    };
+    redis.ping(settings.connect_timeout).await.map_err(failed)?;
+    Ok(redis)
 }
 
 impl Redis {

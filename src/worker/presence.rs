@@ -1,6 +1,9 @@
-//! Each process announces itself in Redis (`{prefix}:processes:{name}`, refreshed every few
-//! seconds, expiring when the process is gone), so operators can see which API and worker
-//! processes are alive and under which unique consumer name each reads the streams.
+//! Each process announces itself in Redis, refreshed every second and lapsing a few
+//! seconds after the process is gone: in the registry of live processes
+//! (`{prefix}:processes`, which the reconciler reads to find the leases and stream entries
+//! of gone workers) and in a hash of its own (`{prefix}:processes:{name}`: role, version,
+//! start), so operators can see which API and worker processes are alive and under which
+//! unique consumer name each reads the streams.
 
 use std::time::Duration;
 
@@ -48,12 +51,17 @@ impl Presence {
                 .expire(&key, EXPIRE_SECS as i64)
                 .query_async(&mut conn)
                 .await?;
+            // Its own command: under Redis Cluster the registry may live on another node.
+            self.redis
+                .refresh_presence(&self.process.name, EXPIRE_SECS * 1000)
+                .await?;
             tokio::select! {
                 () = tokio::time::sleep(REFRESH) => {}
                 () = shutdown.cancelled() => break,
             }
         }
         let _: () = conn.del(&key).await?;
+        self.redis.leave_presence(&self.process.name).await?;
         Ok(())
     }
 }

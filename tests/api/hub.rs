@@ -458,7 +458,7 @@ async fn a_rate_limit_is_retried_a_dead_token_deactivated_and_exhausted_retries_
     );
     let mut conn = app.state.redis.conn.clone();
     let stream_len: u64 = redis::cmd("XLEN")
-        .arg(app.state.redis.keys.key("hub:dead-letters"))
+        .arg(app.state.hub().streams.dead_letters())
         .query_async(&mut conn)
         .await
         .unwrap();
@@ -562,6 +562,13 @@ async fn quiet_hours_hold_non_urgent_notices_but_not_urgent_ones() {
 #[tokio::test]
 async fn flushing_redis_mid_delivery_still_ends_with_exactly_one_delivery_each() {
     let app = spawn_app().await;
+    flushed_twice_mid_cancellation(&app).await;
+}
+
+/// Cancels an event of twelve families whose children have iPhones and, while the slow
+/// provider holds the first sends, empties Redis twice; then asserts each child got the
+/// cancellation exactly once. Returns the children's tokens.
+pub(crate) async fn flushed_twice_mid_cancellation(app: &TestApp) -> Vec<String> {
     let organizer = app.organizer().await;
     let event = app
         .publish_event(&organizer, &event_input(Span::hours(20), 40))
@@ -592,7 +599,7 @@ async fn flushing_redis_mid_delivery_still_ends_with_exactly_one_delivery_each()
             (sending > 0).then_some(())
         })
         .await;
-        flush_prefix(&app).await;
+        flush_prefix(app).await;
     }
     app.settled("event_cancelled").await;
     for token in &tokens {
@@ -604,23 +611,23 @@ async fn flushing_redis_mid_delivery_still_ends_with_exactly_one_delivery_each()
             .collect();
         assert_eq!(got.len(), 1, "exactly one cancellation for {token}");
     }
+    tokens
 }
 
-/// Deletes every Redis key of this test's app, as if Redis had restarted empty.
+/// Deletes every Redis key of this test's app, as if Redis (every node of a cluster) had
+/// restarted empty.
 pub(crate) async fn flush_prefix(app: &TestApp) {
-    let mut conn = app.state.redis.conn.clone();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}:*", app.settings.redis.prefix))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(&keys)
-            .query_async(&mut conn)
+    let prefix = &app.settings.redis.prefix;
+    let mut emptied = 0;
+    for url in app.settings.redis.nodes() {
+        let node = url.strip_prefix("redis://").unwrap_or(url);
+        let mut conn = crate::helpers::node_connection(node)
             .await
-            .unwrap();
+            .expect("a Redis node");
+        crate::helpers::delete_all(&mut conn, prefix).await;
+        emptied += 1;
     }
+    assert!(emptied > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -671,7 +678,7 @@ async fn a_sender_aborted_mid_batch_loses_nothing_and_sends_nothing_twice() {
         || async {
             let mut conn = app.state.redis.conn.clone();
             let pending: redis::Value = redis::cmd("XPENDING")
-                .arg(app.state.redis.keys.key("hub:deliveries:apns"))
+                .arg(app.state.hub().streams.deliveries("apns"))
                 .arg("senders")
                 .arg("-")
                 .arg("+")

@@ -372,7 +372,7 @@ async fn a_push_its_provider_accepted_is_not_sent_again_when_its_worker_dies_bef
         "the provider's answers to be marked",
         || async {
             let deliveries: Vec<DeliveryId> = claimed.iter().copied().map(DeliveryId).collect();
-            let marks = hub.streams.answered(&deliveries).await.ok()?;
+            let marks = hub.streams.answered("apns", &deliveries).await.ok()?;
             marks.iter().all(Option::is_some).then_some(())
         },
     )

@@ -26,6 +26,7 @@ mod first_run;
 mod health;
 mod helpers;
 mod hub;
+mod hub_cluster;
 mod hub_faults;
 mod lifecycle;
 mod passwords;

@@ -2,6 +2,7 @@
 //! (migrated, dropped afterwards) and its own Redis key prefix, so tests run in parallel
 //! without seeing each other's data.
 
+mod cluster;
 pub mod contract;
 mod events;
 mod hub;
@@ -10,6 +11,7 @@ mod mail;
 mod people;
 mod proxy;
 
+pub use cluster::*;
 pub use events::*;
 pub use hub::*;
 pub use logs::captured_logs;
@@ -279,34 +281,17 @@ async fn drop_stale_databases() {
 
 async fn delete_redis_prefix(prefix: &str) {
     let settings = Settings::load(None).expect("test settings");
-    let Ok(client) = redis::Client::open(settings.redis.url.expose()) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let pattern = format!("{prefix}:*");
-    let mut cursor: u64 = 0;
-    loop {
-        let Ok((next, keys)): redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await
-        else {
-            return;
-        };
-        if !keys.is_empty() {
-            let _: redis::RedisResult<()> =
-                redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+    // The single server, and the cluster's nodes (a test may have run on them).
+    let nodes = settings
+        .redis
+        .nodes()
+        .into_iter()
+        .filter_map(|url| url.strip_prefix("redis://").map(str::to_owned))
+        .chain(CLUSTER_NODES.iter().map(|node| (*node).to_owned()));
+    for node in nodes {
+        if let Some(mut conn) = node_connection(&node).await {
+            delete_all(&mut conn, prefix).await;
         }
-        if next == 0 {
-            return;
-        }
-        cursor = next;
     }
 }
 
