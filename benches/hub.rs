@@ -272,6 +272,9 @@ struct Measured {
     settled: Duration,
     channels: BTreeMap<&'static str, ChannelResult>,
     statuses: Vec<(String, i64)>,
+    /// On-disk size of the ledger (notifications and deliveries, with their indexes and
+    /// TOAST), in bytes, at the end.
+    ledger_bytes: i64,
     /// CPU counters at the commit, when queued, when the simulators had every push and SMS
     /// (if before the end), and at the end.
     snapshots: Vec<(&'static str, Snapshot)>,
@@ -474,6 +477,11 @@ async fn measure(
         sqlx::query_as("SELECT status, count(*) FROM deliveries GROUP BY status ORDER BY status")
             .fetch_all(&mut *conn)
             .await?;
+    let ledger_bytes: i64 = sqlx::query_scalar(
+        "SELECT (pg_total_relation_size('notifications') + pg_total_relation_size('deliveries'))::int8",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     let jobs = entries_added(redis, prefix).await;
     let stats = sim_stats(&http, simulators).await?;
     let mut channels = BTreeMap::new();
@@ -503,6 +511,7 @@ async fn measure(
         settled,
         channels,
         statuses,
+        ledger_bytes,
         snapshots,
         worker_hwm_kib,
         sim_rss_kib,
@@ -817,6 +826,10 @@ fn report(
         .map(|(status, n)| format!("{status} {}", thousands(*n as u64)))
         .collect();
     line(format!("| ledger at the end | {} |", statuses.join(", ")));
+    line(format!(
+        "| ledger on disk (notifications + deliveries, indexes included) | {:.1} MiB |",
+        m.ledger_bytes as f64 / 1024.0 / 1024.0
+    ));
     line(String::new());
     line("| channel | deliveries | first delivered | last delivered | rate while sending | rate from the commit | accepted by the simulator | jobs queued |".into());
     line("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |".into());
