@@ -163,6 +163,9 @@ pub struct HubSettings {
     pub concurrency: usize,
     /// Jobs read per round.
     pub batch: usize,
+    /// How long a sender gathers provider answers before recording them in one statement
+    /// and commit (zero: each record takes what has arrived while the last was written).
+    pub record_gather: Duration,
     /// Recipients a fan-out reads and writes at a time (its memory grows with this, not
     /// with the audience).
     pub fanout_page: usize,
@@ -455,6 +458,7 @@ struct Raw {
     hub_lease: Option<Given>,
     hub_requeue_after: Option<Given>,
     hub_claim_idle: Option<Given>,
+    hub_record_gather: Option<Given>,
     hub_concurrency: Option<Given>,
     hub_batch: Option<Given>,
     hub_fanout_page: Option<Given>,
@@ -1006,6 +1010,15 @@ impl Layers {
             ),
             concurrency: setting!(self, raw.hub_concurrency, 64, count(1, 4096)) as usize,
             batch: setting!(self, raw.hub_batch, 256, count(1, 10_000)) as usize,
+            record_gather: setting!(self, raw.hub_record_gather, Duration::from_millis(5), |s| {
+                parse_duration(s).and_then(|d| {
+                    if d > Duration::from_secs(1) {
+                        Err("must be at most 1s (outcomes wait this long to be written)".into())
+                    } else {
+                        Ok(d)
+                    }
+                })
+            }),
             fanout_page: setting!(self, raw.hub_fanout_page, 5_000, count(1, 100_000)) as usize,
         };
         let diagnostics = DiagnosticsSettings {
@@ -1200,7 +1213,7 @@ mod tests {
     #[test]
     fn the_raw_layer_is_the_one_list_of_keys_and_a_misspelt_one_is_refused() {
         let keys = field_names::<Raw>();
-        assert_eq!(keys.len(), 42, "{keys:?}");
+        assert_eq!(keys.len(), 43, "{keys:?}");
         assert!(keys.contains(&"http_addr") && keys.contains(&"diagnostics_abandon_after"));
         let err =
             Settings::from_sources(None, &env(&[("BILET_HTTP_ADRR", "127.0.0.1:1")])).unwrap_err();

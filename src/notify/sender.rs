@@ -217,6 +217,19 @@ pub async fn send_batch(
     let recording = async {
         let (mut batch, mut sent, mut recorded) = (Vec::new(), 0, 0);
         while answered.recv_many(&mut batch, ceiling).await > 0 {
+            // Answers a few milliseconds apart share one statement and one commit (each
+            // commit waits for the WAL's flush): the provider's acceptance is already
+            // marked in Redis, so the wait sends nothing twice after a crash.
+            let gathered_until = tokio::time::Instant::now() + hub.settings.record_gather;
+            while batch.len() < ceiling {
+                let room = ceiling - batch.len();
+                match tokio::time::timeout_at(gathered_until, answered.recv_many(&mut batch, room))
+                    .await
+                {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
             recorded += record(hub, channel, &batch).await?;
             sent += batch.len() as u64;
             batch.clear();
