@@ -234,7 +234,10 @@ async fn entries_added(
     for channel in CHANNELS {
         let reply: redis::Value = redis::cmd("XINFO")
             .arg("STREAM")
-            .arg(format!("{prefix}:hub:{{deliveries:{channel}}}"))
+            .arg(bilet::notify::streams::deliveries_stream(
+                &Keys::new(prefix),
+                channel,
+            ))
             .query_async(redis)
             .await
             .unwrap_or(redis::Value::Nil);

@@ -306,12 +306,14 @@ pub async fn wait_idle(
     workers: &mut [Process],
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut streams = vec![(format!("{prefix}:hub:{{events}}"), "fanout")];
-    streams.extend(
-        CHANNELS
-            .iter()
-            .map(|c| (format!("{prefix}:hub:{{deliveries:{c}}}"), "senders")),
-    );
+    let keys = bilet::queue::Keys::new(prefix);
+    let mut streams = vec![(bilet::notify::streams::events_stream(&keys), "fanout")];
+    streams.extend(CHANNELS.iter().map(|c| {
+        (
+            bilet::notify::streams::deliveries_stream(&keys, c),
+            "senders",
+        )
+    }));
     loop {
         anyhow::ensure!(
             !workers.iter_mut().any(Process::exited),

@@ -10,7 +10,7 @@ use redis::streams::{
 };
 use redis::{RedisResult, Value};
 
-use crate::queue::Redis;
+use crate::queue::{Keys, Redis};
 
 /// The consumer group that fans domain events out.
 pub const FANOUT_GROUP: &str = "fanout";
@@ -21,6 +21,23 @@ const PIPELINE: usize = 1000;
 /// How long a fan-out's lag is kept ([`Streams::note_fanout_lag`]): longer than any
 /// backlog takes to send.
 const FANOUT_LAG_KEPT: Duration = Duration::from_secs(3600);
+
+/// The hash tag of a channel's deliveries stream, which its answer marks share.
+fn deliveries_tag(channel: &str) -> String {
+    format!("deliveries:{channel}")
+}
+
+/// The domain events' stream under `keys`' prefix: `{prefix}:hub:{events}`.
+pub fn events_stream(keys: &Keys) -> String {
+    keys.tagged("hub", "events", "")
+}
+
+/// A channel's deliveries stream under `keys`' prefix: `{prefix}:hub:{deliveries:<channel>}`.
+/// Under Redis Cluster each channel's stream (and its answer marks) lives on one node, and
+/// the channels spread over the nodes.
+pub fn deliveries_stream(keys: &Keys, channel: &str) -> String {
+    keys.tagged("hub", &deliveries_tag(channel), "")
+}
 
 /// Stream names under the deployment's prefix.
 #[derive(Clone)]
@@ -46,16 +63,12 @@ impl Streams {
 
     /// The domain events for fan-out: `{prefix}:hub:{events}`.
     pub fn events(&self) -> String {
-        self.redis.keys.tagged("hub", "events", "")
+        events_stream(&self.redis.keys)
     }
 
-    /// A channel's deliveries: `{prefix}:hub:{deliveries:<channel>}`. Under Redis Cluster
-    /// each channel's stream (and its answer marks) lives on one node, and the channels
-    /// spread over the nodes.
+    /// A channel's deliveries: `{prefix}:hub:{deliveries:<channel>}`.
     pub fn deliveries(&self, channel: &str) -> String {
-        self.redis
-            .keys
-            .tagged("hub", &format!("deliveries:{channel}"), "")
+        deliveries_stream(&self.redis.keys, channel)
     }
 
     /// The dead letters: `{prefix}:hub:{dead-letters}`.
@@ -293,7 +306,7 @@ impl Streams {
     fn answered_key(&self, channel: &str, delivery: DeliveryId) -> String {
         self.redis.keys.tagged(
             "hub",
-            &format!("deliveries:{channel}"),
+            &deliveries_tag(channel),
             &format!("answered:{delivery}"),
         )
     }

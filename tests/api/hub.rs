@@ -617,17 +617,12 @@ pub(crate) async fn flushed_twice_mid_cancellation(app: &TestApp) -> Vec<String>
 /// Deletes every Redis key of this test's app, as if Redis (every node of a cluster) had
 /// restarted empty.
 pub(crate) async fn flush_prefix(app: &TestApp) {
-    let prefix = &app.settings.redis.prefix;
-    let mut emptied = 0;
     for url in app.settings.redis.nodes() {
-        let node = url.strip_prefix("redis://").unwrap_or(url);
-        let mut conn = crate::helpers::node_connection(node)
+        let mut conn = crate::helpers::node_connection(url)
             .await
             .expect("a Redis node");
-        crate::helpers::delete_all(&mut conn, prefix).await;
-        emptied += 1;
+        crate::helpers::delete_all(&mut conn, &app.settings.redis.prefix).await;
     }
-    assert!(emptied > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use bilet::notify::providers::ChannelKind;
 use bilet::settings::Secret;
 
 use crate::helpers::{eventually, keys_by_node, redis_cluster_url, spawn_app_with};
@@ -40,15 +41,12 @@ async fn a_cancellation_goes_out_through_a_redis_cluster_whose_masters_lose_ever
             .map(|(node, _)| *node)
             .collect()
     };
+    let channel_streams: Vec<String> = ChannelKind::ALL
+        .iter()
+        .map(|channel| streams.deliveries(channel.as_str()))
+        .collect();
     let mut nodes_used = BTreeSet::new();
-    for stream in [
-        streams.events(),
-        streams.deliveries("apns"),
-        streams.deliveries("fcm"),
-        streams.deliveries("rustore"),
-        streams.deliveries("sms"),
-        streams.deliveries("email"),
-    ] {
+    for stream in std::iter::once(streams.events()).chain(channel_streams.iter().cloned()) {
         let on = node_of(&stream);
         assert_eq!(on.len(), 1, "{stream} lives on one master: {on:?}");
         nodes_used.insert(on[0]);
@@ -71,11 +69,10 @@ async fn a_cancellation_goes_out_through_a_redis_cluster_whose_masters_lose_ever
         "the APNs sends after the flushes are marked: {marks:?}"
     );
     for (node, key) in &marks {
-        let stream = ["apns", "fcm", "rustore", "sms", "email"]
-            .map(|channel| streams.deliveries(channel))
-            .into_iter()
+        let stream = channel_streams
+            .iter()
             .find(|stream| key.starts_with(&format!("{stream}:answered:")))
             .expect("a mark under a channel's stream");
-        assert_eq!(node_of(&stream), [*node], "{key} beside {stream}");
+        assert_eq!(node_of(stream), [*node], "{key} beside {stream}");
     }
 }

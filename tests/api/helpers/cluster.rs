@@ -33,9 +33,10 @@ pub async fn redis_cluster_url() -> String {
         .join(",")
 }
 
-/// A plain connection to one node (commands on it see that node's keys only).
-pub async fn node_connection(node: &str) -> Option<redis::aio::MultiplexedConnection> {
-    let client = redis::Client::open(format!("redis://{node}")).ok()?;
+/// A plain connection to one server, or to one node of a cluster (commands on it see
+/// that node's keys only), by its URL.
+pub async fn node_connection(url: &str) -> Option<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(url).ok()?;
     tokio::time::timeout(
         Duration::from_secs(2),
         client.get_multiplexed_async_connection(),
@@ -47,7 +48,7 @@ pub async fn node_connection(node: &str) -> Option<redis::aio::MultiplexedConnec
 
 async fn cluster_ok() -> bool {
     for node in CLUSTER_NODES {
-        let Some(mut conn) = node_connection(node).await else {
+        let Some(mut conn) = node_connection(&format!("redis://{node}")).await else {
             return false;
         };
         let info: redis::RedisResult<String> = redis::cmd("CLUSTER")
@@ -68,7 +69,7 @@ async fn cluster_ok() -> bool {
 pub async fn keys_by_node(prefix: &str) -> Vec<(&'static str, Vec<String>)> {
     let mut found = Vec::new();
     for node in CLUSTER_NODES {
-        let Some(mut conn) = node_connection(node).await else {
+        let Some(mut conn) = node_connection(&format!("redis://{node}")).await else {
             continue;
         };
         found.push((node, scan(&mut conn, prefix).await));

@@ -286,8 +286,8 @@ async fn delete_redis_prefix(prefix: &str) {
         .redis
         .nodes()
         .into_iter()
-        .filter_map(|url| url.strip_prefix("redis://").map(str::to_owned))
-        .chain(CLUSTER_NODES.iter().map(|node| (*node).to_owned()));
+        .map(str::to_owned)
+        .chain(CLUSTER_NODES.iter().map(|node| format!("redis://{node}")));
     for node in nodes {
         if let Some(mut conn) = node_connection(&node).await {
             delete_all(&mut conn, prefix).await;
